@@ -1,0 +1,94 @@
+// MetadataStore: the durable home of every object and of all workflow state.
+//
+// All reads and writes happen inside Transact(fn): fn runs against a Transaction and its
+// writes commit atomically when it returns OK, or roll back when it returns an error. The
+// store serializes conflicting transactions (SQLite: BEGIN IMMEDIATE; PostgreSQL: row locks)
+// and retries fn when the database reports contention, so fn must have no side effects
+// outside the transaction. Rules that must hold under concurrency use conditional writes
+// (TryReserve, TryTransitionOp) whose result says whether they applied.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "store/records.h"
+
+namespace vbs {
+
+struct VolumeFilter {
+  std::optional<std::string> owner;  // unset: every owner (admin)
+  std::optional<std::string> state;
+  std::optional<std::string> pool;
+  bool include_deleted = false;
+};
+
+struct SnapshotFilter {
+  std::optional<std::string> owner;
+  std::optional<std::string> state;
+  std::optional<std::string> volume_id;
+  std::optional<std::string> pool;
+  bool include_deleted = false;
+};
+
+struct OperationFilter {
+  std::optional<std::string> node;
+  std::optional<std::string> state;
+  std::optional<std::string> resource_id;
+};
+
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+
+  virtual Result<std::optional<VolumeRecord>> GetVolume(const std::string& id) = 0;
+  virtual Result<std::vector<VolumeRecord>> ListVolumes(const VolumeFilter& filter) = 0;
+  virtual Result<std::optional<VolumeRecord>> FindVolumeByToken(const std::string& owner,
+                                                                const std::string& token) = 0;
+  virtual Status InsertVolume(const VolumeRecord& v) = 0;
+  virtual Status UpdateVolume(const VolumeRecord& v) = 0;
+
+  virtual Result<std::optional<SnapshotRecord>> GetSnapshot(const std::string& id) = 0;
+  virtual Result<std::vector<SnapshotRecord>> ListSnapshots(const SnapshotFilter& filter) = 0;
+  virtual Status InsertSnapshot(const SnapshotRecord& s) = 0;
+  virtual Status UpdateSnapshot(const SnapshotRecord& s) = 0;
+
+  virtual Result<std::optional<OperationRecord>> GetOperation(const std::string& id) = 0;
+  virtual Result<std::vector<OperationRecord>> ListOperations(const OperationFilter& f) = 0;
+  virtual Status InsertOperation(const OperationRecord& op) = 0;
+  virtual Status UpdateOperation(const OperationRecord& op) = 0;
+  // Moves op `id` from state `from` to `op.state` (writing all of op) only if it is still in
+  // `from`: false when another transaction got there first.
+  virtual Result<bool> TryTransitionOp(const OperationRecord& op, const std::string& from) = 0;
+
+  virtual Result<std::optional<PoolRecord>> GetPool(const std::string& name) = 0;
+  virtual Result<std::vector<PoolRecord>> ListPools() = 0;
+  // Inserts the pool or updates node/type/shared/capacity, keeping `reserved`.
+  virtual Status UpsertPool(const PoolRecord& p) = 0;
+  // Adds `bytes` to the pool's reservation if it still fits the capacity: false if not.
+  virtual Result<bool> TryReserve(const std::string& pool, uint64_t bytes) = 0;
+  virtual Status Release(const std::string& pool, uint64_t bytes) = 0;
+
+  virtual Result<std::optional<NodeRecord>> GetNode(const std::string& name) = 0;
+  virtual Result<std::vector<NodeRecord>> ListNodes() = 0;
+  virtual Status UpsertNode(const NodeRecord& n) = 0;
+
+  virtual Result<std::optional<UserRecord>> GetUser(const std::string& name) = 0;
+  virtual Result<std::vector<UserRecord>> ListUsers() = 0;
+  virtual Status InsertUser(const UserRecord& u) = 0;
+
+  // The change counter agents long-poll on: bumped by every transaction that creates work.
+  virtual Result<int64_t> BumpRevision() = 0;
+  virtual Result<int64_t> Revision() = 0;
+};
+
+class MetadataStore {
+ public:
+  virtual ~MetadataStore() = default;
+  virtual Status Transact(const std::function<Status(Transaction&)>& fn) = 0;
+};
+
+}  // namespace vbs

@@ -1,0 +1,80 @@
+// Records: the rows of the metadata store as plain structs. The rules about them (which state
+// may follow which, who may see what) live in core/, not here.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace vbs {
+
+using Tags = std::map<std::string, std::string>;
+
+struct VolumeRecord {
+  std::string id;
+  std::string owner;
+  uint64_t size = 0;
+  std::string pool;
+  std::string state;  // creating, available, in-use, deleting, deleted, error
+  std::optional<std::string> snapshot_id;
+  std::optional<std::string> error;
+  Tags tags;
+  std::optional<std::string> client_token;  // idempotency token of the create call
+  int64_t created_at = 0;                   // unix milliseconds
+  int64_t updated_at = 0;
+};
+
+struct SnapshotRecord {
+  std::string id;
+  std::string owner;
+  std::string volume_id;
+  uint64_t size = 0;
+  std::string pool;
+  std::string state;  // pending, completed, error, deleting, deleted
+  int progress = 0;
+  std::optional<std::string> error;
+  std::string description;
+  Tags tags;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+// A unit of work for an agent: the persisted half of a workflow (design.md §4).
+struct OperationRecord {
+  std::string id;           // "op-…"
+  std::string kind;         // create_volume, delete_volume, create_snapshot, delete_snapshot
+  std::string resource_id;  // the volume or snapshot it moves on
+  std::string pool;
+  std::string node;    // the node that should run it
+  std::string state;   // pending, running, done, failed
+  std::string params;  // JSON object
+  int attempts = 0;
+  int64_t lease_until = 0;  // while running: the agent must report before this time
+  std::optional<std::string> error;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct PoolRecord {
+  std::string name;
+  std::string node;
+  std::string type;  // dir, rbd
+  bool shared = false;
+  uint64_t capacity = 0;  // bytes that may be provisioned (thin)
+  uint64_t reserved = 0;  // bytes provisioned to live volumes
+};
+
+struct NodeRecord {
+  std::string name;
+  int64_t epoch = 0;           // bumped at every agent start
+  int64_t last_heartbeat = 0;  // unix milliseconds
+};
+
+struct UserRecord {
+  std::string name;
+  std::string role;  // admin, user
+  int64_t created_at = 0;
+};
+
+}  // namespace vbs

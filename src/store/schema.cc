@@ -1,0 +1,139 @@
+#include "store/schema.h"
+
+#include <string>
+#include <vector>
+
+namespace vbs {
+namespace {
+
+const std::vector<std::string>& Migrations() {
+  static const std::vector<std::string> kMigrations = {
+      // 1: the first schema.
+      R"sql(
+CREATE TABLE users (
+  name TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  created_at BIGINT NOT NULL);
+CREATE TABLE nodes (
+  name TEXT PRIMARY KEY,
+  epoch BIGINT NOT NULL,
+  last_heartbeat BIGINT NOT NULL);
+CREATE TABLE pools (
+  name TEXT PRIMARY KEY,
+  node TEXT NOT NULL,
+  type TEXT NOT NULL,
+  shared INTEGER NOT NULL,
+  capacity BIGINT NOT NULL,
+  reserved BIGINT NOT NULL DEFAULT 0,
+  CHECK (reserved >= 0));
+CREATE TABLE volumes (
+  id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  size BIGINT NOT NULL,
+  pool TEXT NOT NULL,
+  state TEXT NOT NULL,
+  snapshot_id TEXT,
+  error TEXT,
+  tags TEXT NOT NULL,
+  client_token TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL);
+CREATE INDEX volumes_owner ON volumes (owner, created_at);
+CREATE UNIQUE INDEX volumes_client_token ON volumes (owner, client_token)
+  WHERE client_token IS NOT NULL;
+CREATE TABLE snapshots (
+  id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  volume_id TEXT NOT NULL,
+  size BIGINT NOT NULL,
+  pool TEXT NOT NULL,
+  state TEXT NOT NULL,
+  progress INTEGER NOT NULL,
+  error TEXT,
+  description TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL);
+CREATE INDEX snapshots_owner ON snapshots (owner, created_at);
+CREATE TABLE operations (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  resource_id TEXT NOT NULL,
+  pool TEXT NOT NULL,
+  node TEXT NOT NULL,
+  state TEXT NOT NULL,
+  params TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  lease_until BIGINT NOT NULL,
+  error TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL);
+CREATE INDEX operations_node_state ON operations (node, state);
+CREATE INDEX operations_resource ON operations (resource_id);
+CREATE TABLE counters (
+  name TEXT PRIMARY KEY,
+  value BIGINT NOT NULL);
+INSERT INTO counters (name, value) VALUES ('revision', 0);
+)sql",
+  };
+  return kMigrations;
+}
+
+Result<int> CurrentVersion(SqlConnection& db) {
+  VBS_RETURN_IF_ERROR(
+      db.ExecScript("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"));
+  VBS_ASSIGN_OR_RETURN(auto rows,
+                       db.Query("SELECT value FROM meta WHERE key = 'schema_version'", {}));
+  if (rows.empty()) return 0;
+  try {
+    return std::stoi(rows[0].Text(0));
+  } catch (...) {
+    return Status::Internal("meta.schema_version is not a number: " + rows[0].Text(0));
+  }
+}
+
+}  // namespace
+
+int LatestSchemaVersion() {
+  return static_cast<int>(Migrations().size());
+}
+
+Status Migrate(SqlConnection& db) {
+  VBS_ASSIGN_OR_RETURN(int version, CurrentVersion(db));
+  if (version > LatestSchemaVersion()) {
+    return Status::Internal("database schema version " + std::to_string(version) +
+                            " is newer than this vbsd knows (" +
+                            std::to_string(LatestSchemaVersion()) + "); upgrade vbsd");
+  }
+  while (version < LatestSchemaVersion()) {
+    VBS_RETURN_IF_ERROR(db.Begin());
+    // Re-read under the write lock: another server may have migrated meanwhile.
+    auto now = CurrentVersion(db);
+    if (!now.ok()) {
+      db.Rollback();
+      return now.status();
+    }
+    if (*now != version) {
+      db.Rollback();
+      version = *now;
+      continue;
+    }
+    Status st = db.ExecScript(Migrations()[version]);
+    if (st.ok()) {
+      auto n = db.Exec(version == 0 ? "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
+                                    : "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                       {std::to_string(version + 1)});
+      if (!n.ok()) st = n.status();
+    }
+    if (!st.ok()) {
+      db.Rollback();
+      return Status::Internal("migration " + std::to_string(version + 1) +
+                              " failed: " + st.message());
+    }
+    VBS_RETURN_IF_ERROR(db.Commit());
+    ++version;
+  }
+  return Status::Ok();
+}
+
+}  // namespace vbs

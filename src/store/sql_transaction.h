@@ -1,0 +1,53 @@
+// SqlTransaction: the Transaction interface written once in portable SQL over a
+// SqlConnection that is inside BEGIN … COMMIT.
+#pragma once
+
+#include "store/metadata_store.h"
+#include "store/sql_connection.h"
+
+namespace vbs {
+
+class SqlTransaction final : public Transaction {
+ public:
+  explicit SqlTransaction(SqlConnection& db) : db_(db) {}
+
+  Result<std::optional<VolumeRecord>> GetVolume(const std::string& id) override;
+  Result<std::vector<VolumeRecord>> ListVolumes(const VolumeFilter& filter) override;
+  Result<std::optional<VolumeRecord>> FindVolumeByToken(const std::string& owner,
+                                                        const std::string& token) override;
+  Status InsertVolume(const VolumeRecord& v) override;
+  Status UpdateVolume(const VolumeRecord& v) override;
+
+  Result<std::optional<SnapshotRecord>> GetSnapshot(const std::string& id) override;
+  Result<std::vector<SnapshotRecord>> ListSnapshots(const SnapshotFilter& filter) override;
+  Status InsertSnapshot(const SnapshotRecord& s) override;
+  Status UpdateSnapshot(const SnapshotRecord& s) override;
+
+  Result<std::optional<OperationRecord>> GetOperation(const std::string& id) override;
+  Result<std::vector<OperationRecord>> ListOperations(const OperationFilter& f) override;
+  Status InsertOperation(const OperationRecord& op) override;
+  Status UpdateOperation(const OperationRecord& op) override;
+  Result<bool> TryTransitionOp(const OperationRecord& op, const std::string& from) override;
+
+  Result<std::optional<PoolRecord>> GetPool(const std::string& name) override;
+  Result<std::vector<PoolRecord>> ListPools() override;
+  Status UpsertPool(const PoolRecord& p) override;
+  Result<bool> TryReserve(const std::string& pool, uint64_t bytes) override;
+  Status Release(const std::string& pool, uint64_t bytes) override;
+
+  Result<std::optional<NodeRecord>> GetNode(const std::string& name) override;
+  Result<std::vector<NodeRecord>> ListNodes() override;
+  Status UpsertNode(const NodeRecord& n) override;
+
+  Result<std::optional<UserRecord>> GetUser(const std::string& name) override;
+  Result<std::vector<UserRecord>> ListUsers() override;
+  Status InsertUser(const UserRecord& u) override;
+
+  Result<int64_t> BumpRevision() override;
+  Result<int64_t> Revision() override;
+
+ private:
+  SqlConnection& db_;
+};
+
+}  // namespace vbs
