@@ -1,0 +1,245 @@
+#include "cli/output.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+#include "common/units.h"
+
+namespace vbs::cli {
+namespace {
+
+const Json* Find(const Json& object, const char* key) {
+  if (!object.is_object()) return nullptr;
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::string NameTag(const Json& object) {
+  const Json* tags = Find(object, "tags");
+  if (tags == nullptr || !tags->is_object()) return "-";
+  return FieldText(*tags, "Name");
+}
+
+std::string ProgressText(const Json& object) {
+  const Json* p = Find(object, "progress");
+  if (p == nullptr || !p->is_number()) return "-";
+  return fmt::format("{}%", p->get<int>());
+}
+
+std::string AttachmentText(const Json& a) {
+  if (!a.is_object()) return a.dump();
+  std::string text = FieldText(a, "instance_id");
+  if (text == "-") text = FieldText(a, "instance");
+  std::vector<std::string> extra;
+  for (const char* key : {"mode", "device", "state"}) {
+    if (Find(a, key) != nullptr) extra.push_back(FieldText(a, key));
+  }
+  if (!extra.empty()) text += " (" + fmt::format("{}", fmt::join(extra, ", ")) + ")";
+  return text;
+}
+
+// Aligned "key: value" lines.
+std::string Details(const std::vector<std::pair<std::string, std::string>>& rows) {
+  size_t width = 0;
+  for (const auto& [k, v] : rows) width = std::max(width, k.size());
+  std::string out;
+  for (const auto& [k, v] : rows) {
+    out += fmt::format("{:<{}} {}\n", k + ":", width + 1, v);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string FieldText(const Json& object, const char* key) {
+  const Json* v = Find(object, key);
+  if (v == nullptr) return "-";
+  if (v->is_string()) {
+    const std::string& s = v->get_ref<const std::string&>();
+    return s.empty() ? "-" : s;
+  }
+  if (v->is_boolean()) return v->get<bool>() ? "yes" : "no";
+  return v->dump();
+}
+
+std::string SizeText(const Json& object, const char* key) {
+  const Json* v = Find(object, key);
+  if (v == nullptr || !v->is_number_unsigned()) {
+    return v != nullptr && v->is_number_integer() ? v->dump() : FieldText(object, key);
+  }
+  return FormatSize(v->get<uint64_t>());
+}
+
+std::string TagsText(const Json& object) {
+  const Json* tags = Find(object, "tags");
+  if (tags == nullptr || !tags->is_object() || tags->empty()) return "-";
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : tags->items()) {  // nlohmann::json keeps keys sorted
+    parts.push_back(k + "=" + (v.is_string() ? v.get<std::string>() : v.dump()));
+  }
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+std::string RenderTable(const std::vector<std::string>& headers,
+                        const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(headers.size());
+  for (size_t c = 0; c < headers.size(); ++c) widths[c] = headers[c].size();
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size() && c < widths.size(); ++c) {
+      widths[c] = std::max(widths[c], row[c].size());
+    }
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (size_t c = 0; c < widths.size(); ++c) {
+      const std::string& cell = c < cells.size() ? cells[c] : std::string("-");
+      if (c + 1 == widths.size()) {
+        out += cell;
+      } else {
+        out += fmt::format("{:<{}}  ", cell, widths[c]);
+      }
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out + "\n";
+  };
+  std::string out = line(headers);
+  for (const auto& row : rows) out += line(row);
+  return out;
+}
+
+std::string VolumesTable(const Json& volumes) {
+  std::vector<std::vector<std::string>> rows;
+  for (const Json& v : volumes) {
+    rows.push_back({FieldText(v, "id"), NameTag(v), SizeText(v, "size"), FieldText(v, "state"),
+                    FieldText(v, "pool"), FieldText(v, "snapshot_id"), FieldText(v, "created_at")});
+  }
+  return RenderTable({"ID", "NAME", "SIZE", "STATE", "POOL", "SNAPSHOT", "CREATED"}, rows);
+}
+
+std::string SnapshotsTable(const Json& snapshots) {
+  std::vector<std::vector<std::string>> rows;
+  for (const Json& s : snapshots) {
+    rows.push_back({FieldText(s, "id"), FieldText(s, "volume_id"), FieldText(s, "state"),
+                    ProgressText(s), SizeText(s, "size"), FieldText(s, "description"),
+                    FieldText(s, "created_at")});
+  }
+  return RenderTable({"ID", "VOLUME", "STATE", "PROGRESS", "SIZE", "DESCRIPTION", "CREATED"}, rows);
+}
+
+std::string UsersTable(const Json& users) {
+  std::vector<std::vector<std::string>> rows;
+  for (const Json& u : users) {
+    rows.push_back({FieldText(u, "name"), FieldText(u, "role"), FieldText(u, "created_at")});
+  }
+  return RenderTable({"NAME", "ROLE", "CREATED"}, rows);
+}
+
+std::string PoolsTable(const Json& pools) {
+  std::vector<std::vector<std::string>> rows;
+  for (const Json& p : pools) {
+    rows.push_back({FieldText(p, "name"), FieldText(p, "node"), FieldText(p, "type"),
+                    FieldText(p, "shared"), SizeText(p, "capacity"), SizeText(p, "reserved"),
+                    FieldText(p, "state")});
+  }
+  return RenderTable({"NAME", "NODE", "TYPE", "SHARED", "CAPACITY", "RESERVED", "STATE"}, rows);
+}
+
+std::string NodesTable(const Json& nodes) {
+  std::vector<std::vector<std::string>> rows;
+  for (const Json& n : nodes) {
+    rows.push_back({FieldText(n, "name"), FieldText(n, "state"), FieldText(n, "last_heartbeat")});
+  }
+  return RenderTable({"NAME", "STATE", "LAST HEARTBEAT"}, rows);
+}
+
+std::string VolumeDetails(const Json& v) {
+  std::string size = SizeText(v, "size");
+  if (const Json* s = Find(v, "size"); s != nullptr && s->is_number_unsigned()) {
+    size += fmt::format(" ({} bytes)", s->get<uint64_t>());
+  }
+  std::vector<std::string> attachments;
+  if (const Json* a = Find(v, "attachments"); a != nullptr && a->is_array()) {
+    for (const Json& one : *a) attachments.push_back(AttachmentText(one));
+  }
+  std::vector<std::pair<std::string, std::string>> rows = {
+      {"id", FieldText(v, "id")},
+      {"name", NameTag(v)},
+      {"size", size},
+      {"state", FieldText(v, "state")},
+      {"pool", FieldText(v, "pool")},
+      {"snapshot", FieldText(v, "snapshot_id")},
+      {"owner", FieldText(v, "owner")},
+      {"created", FieldText(v, "created_at")},
+      {"tags", TagsText(v)},
+      {"attachments", attachments.empty() ? "-" : fmt::format("{}", fmt::join(attachments, "; "))},
+  };
+  if (Find(v, "error") != nullptr) rows.emplace_back("error", FieldText(v, "error"));
+  return Details(rows);
+}
+
+std::string SnapshotDetails(const Json& s) {
+  std::vector<std::pair<std::string, std::string>> rows = {
+      {"id", FieldText(s, "id")},
+      {"volume", FieldText(s, "volume_id")},
+      {"state", FieldText(s, "state")},
+      {"progress", ProgressText(s)},
+      {"size", SizeText(s, "size")},
+      {"pool", FieldText(s, "pool")},
+      {"description", FieldText(s, "description")},
+      {"owner", FieldText(s, "owner")},
+      {"created", FieldText(s, "created_at")},
+      {"tags", TagsText(s)},
+  };
+  if (Find(s, "error") != nullptr) rows.emplace_back("error", FieldText(s, "error"));
+  return Details(rows);
+}
+
+std::string WhoAmIDetails(const Json& w) {
+  return Details({{"user", FieldText(w, "user")}, {"role", FieldText(w, "role")}});
+}
+
+std::string PrettyJson(const Json& value) {
+  return value.dump(2) + "\n";
+}
+
+std::string RenderProgressBar(int percent, int width) {
+  percent = std::clamp(percent, 0, 100);
+  int filled = percent * width / 100;
+  return fmt::format("[{}{}] {:>3}%", std::string(filled, '#'), std::string(width - filled, '.'),
+                     percent);
+}
+
+WaitReporter::WaitReporter(std::ostream& err, bool is_terminal, bool show_progress)
+    : err_(err), terminal_(is_terminal), show_progress_(show_progress) {}
+
+void WaitReporter::Update(const Json& object) {
+  std::string id = FieldText(object, "id");
+  std::string state = FieldText(object, "state");
+  const Json* p = Find(object, "progress");
+  int percent = p != nullptr && p->is_number() ? p->get<int>() : 0;
+  if (show_progress_ && terminal_) {
+    // Redraw in place; \033[K clears what a longer previous line left behind.
+    err_ << "\r" << RenderProgressBar(percent) << "  " << id << " " << state << "\033[K"
+         << std::flush;
+    bar_drawn_ = true;
+    return;
+  }
+  std::string line = show_progress_ ? fmt::format("{}: {} {}%", id, state, percent)
+                                    : fmt::format("{}: {}", id, state);
+  if (line != last_line_) {
+    err_ << line << "\n" << std::flush;
+    last_line_ = line;
+  }
+}
+
+void WaitReporter::Finish() {
+  if (bar_drawn_) {
+    err_ << "\n" << std::flush;
+    bar_drawn_ = false;
+  }
+}
+
+}  // namespace vbs::cli
