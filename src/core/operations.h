@@ -1,0 +1,23 @@
+// Operations: how a workflow step is queued for an agent and how its outcome moves the
+// resource it belongs to to its next state. Used inside store transactions by the services,
+// the agent work protocol and the reconciler, so each transition is written once.
+#pragma once
+
+#include <string>
+
+#include "store/metadata_store.h"
+
+namespace vbs {
+
+// Queues `kind` for `resource_id` on the node that owns `pool`; bumps the revision.
+Status EnqueueOperation(Transaction& tx, const std::string& kind, const std::string& resource_id,
+                        const PoolRecord& pool, const std::string& params_json);
+
+// The agent reported success: moves the resource on (creating → available, …).
+Status ApplyOperationSuccess(Transaction& tx, const OperationRecord& op);
+// The step failed for good: the resource goes to `error` with `message` (and a volume that
+// never came to be gives its reservation back).
+Status ApplyOperationFailure(Transaction& tx, const OperationRecord& op,
+                             const std::string& message);
+
+}  // namespace vbs

@@ -1,0 +1,43 @@
+// SnapshotService: the rules of snapshots (design.md §3). A snapshot is taken of an
+// available (or in-use) volume, lives in the volume's pool, and outlives the volume.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/caller.h"
+#include "core/revision_notifier.h"
+#include "store/metadata_store.h"
+
+namespace vbs {
+
+struct CreateSnapshotRequest {
+  std::string volume_id;
+  std::string description;
+  Tags tags;
+};
+
+struct SnapshotListFilter {
+  std::optional<std::string> state;
+  std::optional<std::string> volume_id;
+  std::optional<std::pair<std::string, std::string>> tag;
+  bool include_deleted = false;
+};
+
+class SnapshotService {
+ public:
+  SnapshotService(MetadataStore& store, RevisionNotifier& notifier)
+      : store_(store), notifier_(notifier) {}
+
+  Result<SnapshotRecord> Create(const Caller& caller, const CreateSnapshotRequest& req);
+  Result<SnapshotRecord> Get(const Caller& caller, const std::string& id);
+  Result<std::vector<SnapshotRecord>> List(const Caller& caller, const SnapshotListFilter& f);
+  Result<SnapshotRecord> Delete(const Caller& caller, const std::string& id);
+
+ private:
+  MetadataStore& store_;
+  RevisionNotifier& notifier_;
+};
+
+}  // namespace vbs

@@ -1,0 +1,191 @@
+#include "core/volume_service.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "core/operations.h"
+#include "core/states.h"
+#include "core/validation.h"
+
+namespace vbs {
+namespace {
+
+// Loads a volume the caller may see, or the same NotFound as for a missing one.
+Result<VolumeRecord> LoadOwned(Transaction& tx, const Caller& caller, const std::string& id) {
+  VBS_RETURN_IF_ERROR(ValidateVolumeId(id));
+  VBS_ASSIGN_OR_RETURN(auto v, tx.GetVolume(id));
+  if (!v || !caller.Owns(v->owner)) return VolumeNotFound(id);
+  return *v;
+}
+
+}  // namespace
+
+Result<VolumeRecord> VolumeService::Create(const Caller& caller, const CreateVolumeRequest& req) {
+  VBS_RETURN_IF_ERROR(ValidateTags(req.tags));
+  if (req.size) VBS_RETURN_IF_ERROR(ValidateVolumeSize(*req.size));
+  if (req.snapshot_id) VBS_RETURN_IF_ERROR(ValidateSnapshotId(*req.snapshot_id));
+  if (!req.size && !req.snapshot_id) {
+    return Status::InvalidArgument("MissingParameter", "a size or a snapshot id is required");
+  }
+  if (req.client_token && (req.client_token->empty() || req.client_token->size() > 64)) {
+    return Status::InvalidArgument("InvalidParameterValue", "client tokens are 1 to 64 characters");
+  }
+  VolumeRecord v;
+  Status st = store_.Transact([&](Transaction& tx) -> Status {
+    if (req.client_token) {
+      VBS_ASSIGN_OR_RETURN(auto prior, tx.FindVolumeByToken(caller.user, *req.client_token));
+      if (prior) {
+        // The same request again: answer with the volume it made, if it asked the same.
+        if ((req.size && *req.size != prior->size) || req.snapshot_id != prior->snapshot_id) {
+          return Status::InvalidArgument(
+              "IdempotentParameterMismatch",
+              "the client token was already used for a different request");
+        }
+        v = *prior;
+        return Status::Ok();
+      }
+    }
+    std::optional<std::string> pool = req.pool;
+    uint64_t size = req.size.value_or(0);
+    if (req.snapshot_id) {
+      VBS_ASSIGN_OR_RETURN(auto snap, tx.GetSnapshot(*req.snapshot_id));
+      if (!snap || !caller.Owns(snap->owner) || snap->state == state::kDeleted) {
+        return SnapshotNotFound(*req.snapshot_id);
+      }
+      if (snap->state != state::kCompleted) {
+        return IncorrectState("the snapshot '" + snap->id + "' is " + snap->state +
+                              ", not completed");
+      }
+      if (req.pool && *req.pool != snap->pool) {
+        return Status::InvalidArgument(
+            "InvalidParameterCombination",
+            "a volume from a snapshot is made in the snapshot's pool '" + snap->pool + "'");
+      }
+      pool = snap->pool;
+      if (!req.size) size = snap->size;
+      if (size < snap->size) {
+        return Status::InvalidArgument("InvalidParameterValue",
+                                       "the volume size must be at least the snapshot's size (" +
+                                           std::to_string(snap->size) + " bytes)");
+      }
+    }
+    VBS_ASSIGN_OR_RETURN(PoolRecord placed, PlaceAndReserve(tx, pool, size, policy_));
+    v = VolumeRecord{};
+    v.id = NewId("vol");
+    v.owner = caller.user;
+    v.size = size;
+    v.pool = placed.name;
+    v.state = state::kCreating;
+    v.snapshot_id = req.snapshot_id;
+    v.tags = req.tags;
+    v.client_token = req.client_token;
+    v.created_at = v.updated_at = NowMillis();
+    VBS_RETURN_IF_ERROR(tx.InsertVolume(v));
+    nlohmann::json params = {{"size", size}};
+    if (req.snapshot_id) params["snapshot_id"] = *req.snapshot_id;
+    return EnqueueOperation(tx, opkind::kCreateVolume, v.id, placed, params.dump());
+  });
+  if (!st.ok()) return st;
+  notifier_.Notify();
+  return v;
+}
+
+Result<VolumeRecord> VolumeService::Get(const Caller& caller, const std::string& id) {
+  VolumeRecord v;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(v, LoadOwned(tx, caller, id));
+    return Status::Ok();
+  }));
+  return v;
+}
+
+Result<std::vector<VolumeRecord>> VolumeService::List(const Caller& caller,
+                                                      const VolumeListFilter& filter) {
+  VolumeFilter f;
+  if (!caller.admin) f.owner = caller.user;
+  f.state = filter.state;
+  f.include_deleted = filter.include_deleted;
+  std::vector<VolumeRecord> out;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(out, tx.ListVolumes(f));
+    return Status::Ok();
+  }));
+  if (filter.tag) {
+    std::erase_if(out, [&](const VolumeRecord& v) {
+      auto it = v.tags.find(filter.tag->first);
+      return it == v.tags.end() || it->second != filter.tag->second;
+    });
+  }
+  return out;
+}
+
+Result<VolumeRecord> VolumeService::Delete(const Caller& caller, const std::string& id) {
+  VolumeRecord v;
+  Status st = store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(v, LoadOwned(tx, caller, id));
+    if (v.state == state::kDeleting || v.state == state::kDeleted) return Status::Ok();
+    if (v.state == state::kInUse) {
+      return Status::Conflict("VolumeInUse",
+                              "the volume '" + id + "' is attached; detach it first");
+    }
+    if (v.state != state::kAvailable && v.state != state::kError) {
+      return IncorrectState("the volume '" + id + "' is " + v.state +
+                            "; only available or error volumes can be deleted");
+    }
+    SnapshotFilter sf;
+    sf.volume_id = id;
+    sf.state = state::kPending;
+    VBS_ASSIGN_OR_RETURN(auto pending, tx.ListSnapshots(sf));
+    if (!pending.empty()) {
+      return IncorrectState("the snapshot '" + pending[0].id + "' of volume '" + id +
+                            "' is still pending");
+    }
+    VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(v.pool));
+    if (!pool) return Status::Internal("volume " + id + " is in unknown pool " + v.pool);
+    v.state = state::kDeleting;
+    v.updated_at = NowMillis();
+    VBS_RETURN_IF_ERROR(tx.UpdateVolume(v));
+    return EnqueueOperation(tx, opkind::kDeleteVolume, v.id, *pool, "{}");
+  });
+  if (!st.ok()) return st;
+  notifier_.Notify();
+  return v;
+}
+
+Result<VolumeRecord> VolumeService::ForceState(const Caller& caller, const std::string& id,
+                                               const std::string& new_state) {
+  if (!caller.admin) {
+    return Status::PermissionDenied("UnauthorizedOperation", "only admins can force states");
+  }
+  if (new_state != state::kAvailable && new_state != state::kError &&
+      new_state != state::kDeleted) {
+    return Status::InvalidArgument("InvalidParameterValue",
+                                   "a forced state is available, error or deleted");
+  }
+  VolumeRecord v;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(v, LoadOwned(tx, caller, id));
+    if (v.state == state::kDeleted) return IncorrectState("the volume '" + id + "' is deleted");
+    // Work still queued for the volume would move it on behind the admin's back.
+    OperationFilter of;
+    of.resource_id = id;
+    VBS_ASSIGN_OR_RETURN(auto ops, tx.ListOperations(of));
+    for (auto& op : ops) {
+      if (op.state == state::kOpDone || op.state == state::kOpFailed) continue;
+      op.state = state::kOpFailed;
+      op.error = "cancelled: an admin forced the volume to " + new_state;
+      op.updated_at = NowMillis();
+      VBS_RETURN_IF_ERROR(tx.UpdateOperation(op));
+    }
+    if (new_state == state::kDeleted) VBS_RETURN_IF_ERROR(tx.Release(v.pool, v.size));
+    v.state = new_state;
+    v.error = new_state == state::kError ? std::optional<std::string>("forced by an admin")
+                                         : std::nullopt;
+    v.updated_at = NowMillis();
+    return tx.UpdateVolume(v);
+  }));
+  return v;
+}
+
+}  // namespace vbs

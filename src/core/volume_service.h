@@ -1,0 +1,52 @@
+// VolumeService: the rules of volumes (design.md §3), shared by the REST and EC2 faces.
+//
+// Each call is one store transaction that checks the caller's ownership (another user's
+// volume answers "not found"), validates input before changing anything, writes the intent
+// (state + an operation for an agent) and returns at once; agents move the state on.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/caller.h"
+#include "core/revision_notifier.h"
+#include "core/scheduler.h"
+#include "store/metadata_store.h"
+
+namespace vbs {
+
+struct CreateVolumeRequest {
+  std::optional<uint64_t> size;  // bytes; may be omitted with a snapshot
+  std::optional<std::string> pool;
+  std::optional<std::string> snapshot_id;
+  Tags tags;
+  std::optional<std::string> client_token;  // idempotency: same token → same volume
+};
+
+struct VolumeListFilter {
+  std::optional<std::string> state;
+  std::optional<std::pair<std::string, std::string>> tag;  // key, value
+  bool include_deleted = false;
+};
+
+class VolumeService {
+ public:
+  VolumeService(MetadataStore& store, RevisionNotifier& notifier, PlacementPolicy policy = {})
+      : store_(store), notifier_(notifier), policy_(policy) {}
+
+  Result<VolumeRecord> Create(const Caller& caller, const CreateVolumeRequest& req);
+  Result<VolumeRecord> Get(const Caller& caller, const std::string& id);
+  Result<std::vector<VolumeRecord>> List(const Caller& caller, const VolumeListFilter& filter);
+  Result<VolumeRecord> Delete(const Caller& caller, const std::string& id);
+  // Admin: end a stuck volume in a final state (available, error or deleted).
+  Result<VolumeRecord> ForceState(const Caller& caller, const std::string& id,
+                                  const std::string& new_state);
+
+ private:
+  MetadataStore& store_;
+  RevisionNotifier& notifier_;
+  PlacementPolicy policy_;
+};
+
+}  // namespace vbs

@@ -1,0 +1,187 @@
+#include "core/work_service.h"
+
+#include <algorithm>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "core/operations.h"
+#include "core/states.h"
+
+namespace vbs {
+namespace {
+
+Status OpNotFound(const std::string& id) {
+  return Status::NotFound("InvalidOperation.NotFound", "no operation '" + id + "' for this node");
+}
+
+}  // namespace
+
+Result<int64_t> WorkService::Hello(const std::string& node,
+                                   const std::vector<PoolAnnouncement>& pools) {
+  if (!IsValidName(node)) {
+    return Status::InvalidArgument("InvalidParameterValue", "invalid node name '" + node + "'");
+  }
+  int64_t epoch = 0;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    const int64_t now = NowMillis();
+    VBS_ASSIGN_OR_RETURN(auto prior, tx.GetNode(node));
+    epoch = prior ? prior->epoch + 1 : 1;
+    VBS_RETURN_IF_ERROR(tx.UpsertNode(NodeRecord{node, epoch, now}));
+    for (const auto& p : pools) {
+      if (!IsValidName(p.name)) {
+        return Status::InvalidArgument("InvalidParameterValue",
+                                       "invalid pool name '" + p.name + "'");
+      }
+      VBS_ASSIGN_OR_RETURN(auto existing, tx.GetPool(p.name));
+      if (existing && existing->node != node && !existing->shared) {
+        return Status::Conflict("PoolConflict",
+                                "pool '" + p.name + "' belongs to node '" + existing->node + "'");
+      }
+      VBS_RETURN_IF_ERROR(tx.UpsertPool(PoolRecord{p.name, node, p.type, p.shared, p.capacity, 0}));
+    }
+    // The agent restarted: nothing of ours is running any more. Requeue it.
+    OperationFilter f;
+    f.node = node;
+    f.state = state::kOpRunning;
+    VBS_ASSIGN_OR_RETURN(auto running, tx.ListOperations(f));
+    for (auto& op : running) {
+      op.state = state::kOpPending;
+      op.lease_until = 0;
+      op.updated_at = now;
+      VBS_RETURN_IF_ERROR(tx.UpdateOperation(op));
+    }
+    return tx.BumpRevision().status();
+  }));
+  notifier_.Notify();
+  return epoch;
+}
+
+Result<WorkBatch> WorkService::Poll(const std::string& node, std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (true) {
+    uint64_t seen = notifier_.generation();
+    WorkBatch batch;
+    VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+      VBS_ASSIGN_OR_RETURN(auto n, tx.GetNode(node));
+      if (!n) return Status::Conflict("UnknownNode", "node '" + node + "' has not said hello");
+      n->last_heartbeat = NowMillis();
+      VBS_RETURN_IF_ERROR(tx.UpsertNode(*n));
+      OperationFilter f;
+      f.node = node;
+      f.state = state::kOpPending;
+      VBS_ASSIGN_OR_RETURN(batch.ops, tx.ListOperations(f));
+      VBS_ASSIGN_OR_RETURN(batch.revision, tx.Revision());
+      return Status::Ok();
+    }));
+    auto now = std::chrono::steady_clock::now();
+    if (!batch.ops.empty() || now >= deadline) return batch;
+    // Local commits wake us at once; other servers' commits are seen within a second.
+    notifier_.WaitFor(seen,
+                      std::min<std::chrono::milliseconds>(
+                          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now),
+                          std::chrono::milliseconds(1000)));
+  }
+}
+
+Result<OperationRecord> WorkService::Claim(const std::string& node, const std::string& op_id) {
+  OperationRecord op;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(auto found, tx.GetOperation(op_id));
+    if (!found || found->node != node) return OpNotFound(op_id);
+    op = *found;
+    if (op.state != state::kOpPending) {
+      return Status::Conflict("IncorrectState", "operation " + op_id + " is " + op.state);
+    }
+    op.state = state::kOpRunning;
+    op.attempts += 1;
+    op.lease_until = NowMillis() + policy_.lease_ms;
+    op.updated_at = NowMillis();
+    VBS_ASSIGN_OR_RETURN(bool won, tx.TryTransitionOp(op, state::kOpPending));
+    if (!won) return Status::Conflict("IncorrectState", "operation " + op_id + " was claimed");
+    return Status::Ok();
+  }));
+  return op;
+}
+
+Result<OperationRecord> WorkService::LoadRunning(Transaction& tx, const std::string& node,
+                                                 const std::string& op_id) {
+  VBS_ASSIGN_OR_RETURN(auto op, tx.GetOperation(op_id));
+  if (!op || op->node != node) return OpNotFound(op_id);
+  return *op;
+}
+
+Status WorkService::Progress(const std::string& node, const std::string& op_id, int percent) {
+  percent = std::clamp(percent, 0, 100);
+  return store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(auto op, LoadRunning(tx, node, op_id));
+    if (op.state != state::kOpRunning) {
+      return Status::Conflict("IncorrectState", "operation " + op_id + " is " + op.state);
+    }
+    op.lease_until = NowMillis() + policy_.lease_ms;
+    op.updated_at = NowMillis();
+    VBS_RETURN_IF_ERROR(tx.UpdateOperation(op));
+    if (op.kind == opkind::kCreateSnapshot) {
+      VBS_ASSIGN_OR_RETURN(auto s, tx.GetSnapshot(op.resource_id));
+      if (s && s->state == state::kPending && percent > s->progress) {
+        s->progress = std::min(percent, 99);  // 100 only once completed
+        s->updated_at = NowMillis();
+        VBS_RETURN_IF_ERROR(tx.UpdateSnapshot(*s));
+      }
+    }
+    return Status::Ok();
+  });
+}
+
+Status WorkService::Complete(const std::string& node, const std::string& op_id, bool ok,
+                             const std::string& error) {
+  return store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(auto op, LoadRunning(tx, node, op_id));
+    if (op.state == state::kOpDone || op.state == state::kOpFailed) {
+      return Status::Ok();  // a repeated report (the first answer was lost): same outcome
+    }
+    if (op.state != state::kOpRunning) {
+      return Status::Conflict("IncorrectState", "operation " + op_id + " is " + op.state);
+    }
+    const std::string from = op.state;
+    op.updated_at = NowMillis();
+    if (ok) {
+      op.state = state::kOpDone;
+      op.error.reset();
+    } else if (op.attempts < policy_.max_attempts && error.rfind("retry:", 0) == 0) {
+      op.state = state::kOpPending;  // a transient failure the agent asked to retry
+      op.error = error;
+    } else {
+      op.state = state::kOpFailed;
+      op.error = error;
+    }
+    VBS_ASSIGN_OR_RETURN(bool won, tx.TryTransitionOp(op, from));
+    if (!won) return Status::Conflict("IncorrectState", "operation " + op_id + " moved on");
+    if (op.state == state::kOpDone) return ApplyOperationSuccess(tx, op);
+    if (op.state == state::kOpFailed) return ApplyOperationFailure(tx, op, error);
+    return tx.BumpRevision().status();
+  });
+}
+
+Result<PoolInventory> WorkService::Inventory(const std::string& node, const std::string& pool) {
+  PoolInventory inv;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(auto p, tx.GetPool(pool));
+    if (!p || (p->node != node && !p->shared)) {
+      return Status::NotFound("InvalidPool.NotFound", "the pool '" + pool + "' is not this node's");
+    }
+    VolumeFilter vf;
+    vf.pool = pool;
+    vf.include_deleted = true;
+    VBS_ASSIGN_OR_RETURN(auto vols, tx.ListVolumes(vf));
+    for (auto& v : vols) inv.volumes[v.id] = v.state;
+    SnapshotFilter sf;
+    sf.pool = pool;
+    sf.include_deleted = true;
+    VBS_ASSIGN_OR_RETURN(auto snaps, tx.ListSnapshots(sf));
+    for (auto& s : snaps) inv.snapshots[s.id] = s.state;
+    return Status::Ok();
+  }));
+  return inv;
+}
+
+}  // namespace vbs

@@ -1,0 +1,67 @@
+// WorkService: the server side of the agent protocol (design.md §4).
+//
+// An agent says Hello at start (its pools are registered, and whatever this node had
+// running is requeued, because a restarted agent is running nothing), long-polls for
+// pending operations addressed to its node, Claims one (pending → running with a lease,
+// exactly one claimer wins), reports Progress (renews the lease) and Completes it, which
+// moves the resource on in the same transaction. The Reconciler ends work whose lease ran
+// out.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/revision_notifier.h"
+#include "store/metadata_store.h"
+
+namespace vbs {
+
+struct WorkPolicy {
+  int64_t lease_ms = 30000;  // an agent must report a running op this often
+  int max_attempts = 5;      // then the op fails and its resource goes to error
+};
+
+struct PoolAnnouncement {
+  std::string name;
+  std::string type;
+  bool shared = false;
+  uint64_t capacity = 0;
+};
+
+struct WorkBatch {
+  int64_t revision = 0;
+  std::vector<OperationRecord> ops;
+};
+
+struct PoolInventory {
+  std::map<std::string, std::string> volumes;    // id → state
+  std::map<std::string, std::string> snapshots;  // id → state
+};
+
+class WorkService {
+ public:
+  WorkService(MetadataStore& store, RevisionNotifier& notifier, WorkPolicy policy = {})
+      : store_(store), notifier_(notifier), policy_(policy) {}
+
+  Result<int64_t> Hello(const std::string& node, const std::vector<PoolAnnouncement>& pools);
+  // Pending ops for `node`; waits up to `wait` for some to appear. Records a heartbeat.
+  Result<WorkBatch> Poll(const std::string& node, std::chrono::milliseconds wait);
+  Result<OperationRecord> Claim(const std::string& node, const std::string& op_id);
+  Status Progress(const std::string& node, const std::string& op_id, int percent);
+  Status Complete(const std::string& node, const std::string& op_id, bool ok,
+                  const std::string& error);
+  Result<PoolInventory> Inventory(const std::string& node, const std::string& pool);
+
+  const WorkPolicy& policy() const { return policy_; }
+
+ private:
+  Result<OperationRecord> LoadRunning(Transaction& tx, const std::string& node,
+                                      const std::string& op_id);
+  MetadataStore& store_;
+  RevisionNotifier& notifier_;
+  WorkPolicy policy_;
+};
+
+}  // namespace vbs
