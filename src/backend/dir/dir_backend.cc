@@ -467,7 +467,7 @@ Status DirBackend::SparseCopy(int src, int dst, uint64_t src_size, const Progres
   ProgressReporter reporter(progress, progress_interval_);
   reporter.Report(0);
   uint64_t copied = 0;
-  bool use_copy_range = true;
+  bool use_copy_range = copy_range_enabled_;
   std::vector<char> buf;
   return ForEachDataRange(src, src_size, [&](uint64_t off, uint64_t len) {
     const uint64_t end = off + len;

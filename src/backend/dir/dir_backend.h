@@ -71,6 +71,9 @@ class DirBackend final : public BlockBackend {
   // Off: always copy (tests of the copy path on a reflink file system; an operator's escape
   // hatch should a file system's reflink misbehave).
   void set_reflink_enabled(bool on) { reflink_enabled_ = on; }
+  // Off: copy with pread/pwrite instead of copy_file_range, as on file systems that refuse
+  // it (for tests of that fallback).
+  void set_copy_range_enabled(bool on) { copy_range_enabled_ = on; }
   // Least time between two progress reports (0 and 100 are always reported).
   void set_progress_interval(std::chrono::milliseconds ms) { progress_interval_ = ms; }
 
@@ -86,6 +89,7 @@ class DirBackend final : public BlockBackend {
   std::string root_;
   bool shared_;
   std::atomic<bool> reflink_enabled_{true};
+  std::atomic<bool> copy_range_enabled_{true};
   std::chrono::milliseconds progress_interval_{100};
   std::atomic<uint64_t> reflinks_{0};
   std::atomic<uint64_t> copies_{0};

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/units.h"
@@ -231,6 +232,44 @@ TEST_F(DirBackendTest, SnapshotAndCloneCopyBytesAndHoles) {
   // The clone is an independent volume.
   WriteAt(kVol2, 0, "clone");
   EXPECT_EQ(ReadFile(snap_path), original);
+}
+
+TEST_F(DirBackendTest, ReadWriteFallbackCopiesBytesAndKeepsHoles) {
+  backend_->set_copy_range_enabled(false);
+  const uint64_t size = 48 * kMiB;
+  MakePatternedVolume(kVol, size);
+  // A block of zeroes inside allocated data: the fallback leaves it a hole.
+  WriteAt(kVol, 41 * kMiB, std::string(64 * kKiB, '\0'));
+  const std::string vol_path = backend_->VolumePath(kVol);
+  ASSERT_TRUE(backend_->CreateSnapshot(kVol, kSnap, nullptr).ok());
+  const std::string snap_path = backend_->SnapshotPath(kSnap);
+  EXPECT_EQ(ReadFile(snap_path), ReadFile(vol_path));
+  EXPECT_LT(AllocatedBytes(snap_path), AllocatedBytes(vol_path));
+  ASSERT_TRUE(backend_->CreateVolumeFromSnapshot(kSnap, kVol2, 2 * size, nullptr).ok());
+  EXPECT_EQ(ReadFile(backend_->VolumePath(kVol2)).substr(0, size), ReadFile(vol_path));
+  EXPECT_EQ(DataRanges(backend_->VolumePath(kVol2)), DataRanges(snap_path));
+}
+
+TEST_F(DirBackendTest, ConcurrentSnapshotsOfOneIdMakeOne) {
+  MakePatternedVolume(kVol, 48 * kMiB);
+  const std::string original = ReadFile(backend_->VolumePath(kVol));
+  std::vector<Status> results(4);
+  std::vector<std::thread> threads;
+  for (auto& r : results) {
+    threads.emplace_back([&] { r = backend_->CreateSnapshot(kVol, kSnap, nullptr); });
+  }
+  for (auto& t : threads) t.join();
+  int ok = 0;
+  for (const Status& r : results) {
+    if (r.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(r.kind(), StatusKind::kUnavailable) << r.ToString();
+    }
+  }
+  EXPECT_GE(ok, 1);
+  EXPECT_EQ(ReadFile(backend_->SnapshotPath(kSnap)), original);
+  EXPECT_TRUE(backend_->List()->partials.empty());
 }
 
 TEST_F(DirBackendTest, SnapshotAndCloneEdgeCases) {
