@@ -309,13 +309,16 @@ Status DirBackend::CreateVolume(const std::string& volume_id, uint64_t size) {
   VBS_RETURN_IF_ERROR(CheckVolumeId(volume_id));
   VBS_RETURN_IF_ERROR(CheckSize(size));
   const std::string path = VolumePath(volume_id);
-  VBS_ASSIGN_OR_RETURN(bool built, BuildAtomically(path, [&](int fd) {
-                         if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
-                           return ErrnoStatus("ftruncate " + path, errno);
-                         }
-                         return Status::Ok();
-                       }));
-  if (built) return Status::Ok();
+  VBS_ASSIGN_OR_RETURN(auto done, StatIfExists(path));  // the usual re-run: no temp file
+  if (!done) {
+    VBS_ASSIGN_OR_RETURN(bool built, BuildAtomically(path, [&](int fd) {
+                           if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+                             return ErrnoStatus("ftruncate " + path, errno);
+                           }
+                           return Status::Ok();
+                         }));
+    if (built) return Status::Ok();
+  }
   VBS_ASSIGN_OR_RETURN(uint64_t existing, VolumeSize(volume_id));
   if (existing == size) return Status::Ok();
   return Status::Conflict("IncorrectState", "volume " + volume_id + " exists with size " +
