@@ -22,18 +22,18 @@
 namespace vbs {
 
 struct PeerCert {
-  bool present = false;             // the client sent a certificate
-  bool verified = false;            // it chains to the deployment CA and is valid now
-  std::string verify_error;         // why not, when present && !verified
+  bool present = false;                  // the client sent a certificate
+  bool verified = false;                 // it chains to the deployment CA and is valid now
+  std::string verify_error;              // why not, when present && !verified
   std::optional<CertIdentity> identity;  // set when verified
 };
 
 struct HttpRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // raw request target: path + "?" + query
-  std::string path;    // percent-decoded path, without the query
-  std::multimap<std::string, std::string> query;    // decoded query parameters
-  std::map<std::string, std::string> headers;       // names lower-cased
+  std::string method;                             // "GET", "POST", ...
+  std::string target;                             // raw request target: path + "?" + query
+  std::string path;                               // percent-decoded path, without the query
+  std::multimap<std::string, std::string> query;  // decoded query parameters
+  std::map<std::string, std::string> headers;     // names lower-cased
   std::string body;
   PeerCert peer;
   std::string remote_address;
@@ -53,13 +53,17 @@ using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8443;  // 0 = pick a free port (see HttpServer::port)
+  uint16_t port = 8443;   // 0 = pick a free port (see HttpServer::port)
   std::string cert_file;  // server certificate chain (PEM)
   std::string key_file;
-  std::string ca_file;    // CA that client certificates must chain to
+  std::string ca_file;  // CA that client certificates must chain to
   size_t max_body_bytes = 1 << 20;
   int max_connections = 512;
-  int idle_timeout_seconds = 120;
+  int idle_timeout_seconds = 120;  // also bounds each read/write of a request or response
+  // Stop() waits this long for handlers still running (e.g. long polls), then leaves them to
+  // finish on detached threads (their responses are dropped). Owners should wake their long
+  // polls before Stop(); a handler must not use objects destroyed after Stop() returns.
+  int stop_grace_ms = 2000;
 };
 
 class HttpServer {
