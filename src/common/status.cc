@@ -23,6 +23,7 @@ int HttpStatusFor(StatusKind kind) {
     case StatusKind::kConflict: return 409;
     case StatusKind::kAlreadyExists: return 409;
     case StatusKind::kInsufficientCapacity: return 409;
+    case StatusKind::kMethodNotAllowed: return 405;
     case StatusKind::kPayloadTooLarge: return 413;
     case StatusKind::kUnsupportedMediaType: return 415;
     case StatusKind::kUnavailable: return 503;

@@ -22,6 +22,7 @@ enum class StatusKind {
   kConflict,            // wrong state for the operation: 409
   kAlreadyExists,       // 409
   kInsufficientCapacity,  // 409 (EC2 answers 500-ish; we answer 409 on the native face)
+  kMethodNotAllowed,    // 405
   kPayloadTooLarge,     // 413
   kUnsupportedMediaType,  // 415
   kUnavailable,         // try again later: 503

@@ -1,0 +1,123 @@
+// Routes for node agents (node certificates only): the work protocol of core/work_service.
+// The node is always the certificate's CN: an agent cannot act for another node.
+#include <chrono>
+
+#include "api/rest/json_codec.h"
+#include "api/rest/rest_api.h"
+
+namespace vbs {
+namespace {
+
+constexpr int kMaxWaitSeconds = 60;
+
+Result<std::vector<PoolAnnouncement>> ParsePools(const nlohmann::json& body) {
+  std::vector<PoolAnnouncement> pools;
+  auto it = body.find("pools");
+  if (it == body.end()) return pools;
+  if (!it->is_array())
+    return Status::InvalidArgument("InvalidParameterValue", "pools must be an array");
+  for (const auto& p : *it) {
+    if (!p.is_object() || !p.contains("name") || !p["name"].is_string() || !p.contains("type") ||
+        !p["type"].is_string() || !p.contains("capacity") || !p["capacity"].is_number_unsigned()) {
+      return Status::InvalidArgument("InvalidParameterValue",
+                                     "each pool needs name, type and capacity");
+    }
+    pools.push_back({p["name"].get<std::string>(), p["type"].get<std::string>(),
+                     p.value("shared", false), p["capacity"].get<uint64_t>()});
+  }
+  return pools;
+}
+
+HttpResponse OkResponse() {
+  return JsonResponse(200, {{"ok", true}});
+}
+
+}  // namespace
+
+void RestApi::AddAgentRoutes() {
+  auto& r = agent_routes_;
+  WorkService& work = *s_.work;
+  r.Add("POST", "/v1/agent/hello",
+        [&work](const HttpRequest& req, const PathParams&, RestContext& ctx) {
+          auto body = ParseJsonObject(req, {"node", "pools"});
+          if (!body.ok()) return ErrorResponse(body.status());
+          auto node = OptString(*body, "node");
+          if (!node.ok()) return ErrorResponse(node.status());
+          if (*node && **node != ctx.identity.common_name) {
+            return ErrorResponse(Status::PermissionDenied(
+                "UnauthorizedOperation",
+                "this certificate is for node '" + ctx.identity.common_name + "'"));
+          }
+          auto pools = ParsePools(*body);
+          if (!pools.ok()) return ErrorResponse(pools.status());
+          auto epoch = work.Hello(ctx.identity.common_name, *pools);
+          if (!epoch.ok()) return ErrorResponse(epoch.status());
+          return JsonResponse(200, {{"epoch", *epoch}});
+        });
+  r.Add("GET", "/v1/agent/work",
+        [&work](const HttpRequest& req, const PathParams&, RestContext& ctx) {
+          int wait = 0;
+          if (auto w = req.QueryParam("wait")) {
+            try {
+              wait = std::stoi(*w);
+            } catch (...) {
+              wait = -1;
+            }
+            if (wait < 0 || wait > kMaxWaitSeconds) {
+              return ErrorResponse(
+                  Status::InvalidArgument("InvalidParameterValue", "wait is 0 to 60 seconds"));
+            }
+          }
+          auto batch = work.Poll(ctx.identity.common_name, std::chrono::seconds(wait));
+          if (!batch.ok()) return ErrorResponse(batch.status());
+          nlohmann::json ops = nlohmann::json::array();
+          for (const auto& op : batch->ops) ops.push_back(OperationJson(op));
+          return JsonResponse(200, {{"revision", batch->revision}, {"ops", ops}});
+        });
+  r.Add("POST", "/v1/agent/ops/{op}/claim",
+        [&work](const HttpRequest&, const PathParams& p, RestContext& ctx) {
+          auto op = work.Claim(ctx.identity.common_name, p.at("op"));
+          if (!op.ok()) return ErrorResponse(op.status());
+          return JsonResponse(200, OperationJson(*op));
+        });
+  r.Add("POST", "/v1/agent/ops/{op}/progress",
+        [&work](const HttpRequest& req, const PathParams& p, RestContext& ctx) {
+          auto body = ParseJsonObject(req, {"progress"});
+          if (!body.ok()) return ErrorResponse(body.status());
+          int progress = 0;
+          if (body->contains("progress")) {
+            if (!(*body)["progress"].is_number_integer()) {
+              return ErrorResponse(Status::InvalidArgument("InvalidParameterValue",
+                                                           "progress is an integer 0..100"));
+            }
+            progress = (*body)["progress"].get<int>();
+          }
+          Status st = work.Progress(ctx.identity.common_name, p.at("op"), progress);
+          return st.ok() ? OkResponse() : ErrorResponse(st);
+        });
+  r.Add("POST", "/v1/agent/ops/{op}/complete",
+        [&work](const HttpRequest& req, const PathParams& p, RestContext& ctx) {
+          auto body = ParseJsonObject(req, {"ok", "error"});
+          if (!body.ok()) return ErrorResponse(body.status());
+          auto ok = OptBool(*body, "ok");
+          auto error = OptString(*body, "error");
+          if (!ok.ok()) return ErrorResponse(ok.status());
+          if (!error.ok()) return ErrorResponse(error.status());
+          if (!*ok)
+            return ErrorResponse(Status::InvalidArgument("MissingParameter", "ok is required"));
+          Status st =
+              work.Complete(ctx.identity.common_name, p.at("op"), **ok, error->value_or(""));
+          return st.ok() ? OkResponse() : ErrorResponse(st);
+        });
+  r.Add("GET", "/v1/agent/inventory",
+        [&work](const HttpRequest& req, const PathParams&, RestContext& ctx) {
+          auto pool = req.QueryParam("pool");
+          if (!pool)
+            return ErrorResponse(Status::InvalidArgument("MissingParameter", "pool is required"));
+          auto inv = work.Inventory(ctx.identity.common_name, *pool);
+          if (!inv.ok()) return ErrorResponse(inv.status());
+          return JsonResponse(200, {{"volumes", inv->volumes}, {"snapshots", inv->snapshots}});
+        });
+}
+
+}  // namespace vbs

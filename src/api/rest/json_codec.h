@@ -1,0 +1,35 @@
+// JSON forms of VBS objects and errors on the native REST face, and strict parsing of
+// request bodies (unknown fields and wrong types are errors, not silently ignored).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "api/http_server.h"
+#include "common/status.h"
+#include "store/records.h"
+
+namespace vbs {
+
+nlohmann::json VolumeJson(const VolumeRecord& v);
+nlohmann::json SnapshotJson(const SnapshotRecord& s);
+nlohmann::json OperationJson(const OperationRecord& op);
+
+HttpResponse JsonResponse(int status, const nlohmann::json& body);
+HttpResponse ErrorResponse(const Status& status);
+
+// Parses a request body that must be a JSON object with only `allowed` keys. Checks the
+// content type (application/json) when there is a body; an empty body is `{}`.
+Result<nlohmann::json> ParseJsonObject(const HttpRequest& req,
+                                       const std::set<std::string>& allowed);
+
+// Typed field access: missing → nullopt; wrong type → InvalidParameterValue naming the field.
+Result<std::optional<std::string>> OptString(const nlohmann::json& obj, const std::string& key);
+Result<std::optional<bool>> OptBool(const nlohmann::json& obj, const std::string& key);
+Result<Tags> OptTags(const nlohmann::json& obj, const std::string& key);
+// A size: a non-negative integer of bytes, or a string with units ("10G").
+Result<std::optional<uint64_t>> OptSize(const nlohmann::json& obj, const std::string& key);
+
+}  // namespace vbs

@@ -1,0 +1,57 @@
+#include "api/rest/rest_api.h"
+
+#include <spdlog/spdlog.h>
+
+#include "api/rest/json_codec.h"
+
+namespace vbs {
+
+Caller CallerOf(const CertIdentity& id) {
+  return Caller{id.common_name, id.role == CertRole::kAdmin};
+}
+
+RestApi::RestApi(RestServices services) : s_(services) {
+  AddUserRoutes();
+  AddAdminRoutes();
+  AddAgentRoutes();
+}
+
+HttpResponse RestApi::Handle(const HttpRequest& req) {
+  if (!req.peer.present) {
+    return ErrorResponse(Status::Unauthenticated(
+        "MissingClientCertificate",
+        "this API requires a client certificate issued by the VBS CA (vbs admin user create)"));
+  }
+  if (!req.peer.verified || !req.peer.identity) {
+    return ErrorResponse(Status::Unauthenticated(
+        "InvalidClientCertificate",
+        "the client certificate was not accepted: " + req.peer.verify_error));
+  }
+  RestContext ctx{*req.peer.identity};
+  const bool agent_path = req.path.rfind("/v1/agent/", 0) == 0;
+  const bool is_node = ctx.identity.role == CertRole::kNode;
+  if (agent_path != is_node) {
+    return ErrorResponse(Status::PermissionDenied(
+        "UnauthorizedOperation", is_node ? "node certificates may call only /v1/agent/ endpoints"
+                                         : "agent endpoints need a node certificate"));
+  }
+  const auto& routes = agent_path ? agent_routes_ : user_routes_;
+  PathParams params;
+  bool path_known = false;
+  const auto* handler = routes.Find(req.method, req.path, &params, &path_known);
+  if (!handler) {
+    if (path_known) {
+      return ErrorResponse(Status(StatusKind::kMethodNotAllowed, "MethodNotAllowed",
+                                  req.method + " is not allowed on " + req.path));
+    }
+    return ErrorResponse(Status::NotFound("NotFound", "no such endpoint: " + req.path));
+  }
+  HttpResponse resp = (*handler)(req, params, ctx);
+  if (resp.status >= 500) {
+    spdlog::error("{} {} by {} -> {}: {}", req.method, req.path, ctx.identity.common_name,
+                  resp.status, resp.body);
+  }
+  return resp;
+}
+
+}  // namespace vbs

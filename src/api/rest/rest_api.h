@@ -1,0 +1,50 @@
+// RestApi: the native JSON API under /v1/ (docs/rest-api.md) over core/ services.
+//
+// Authentication is the verified client certificate: no certificate → 401
+// MissingClientCertificate, one that does not chain to the CA → 401 InvalidClientCertificate.
+// Node certificates may call only /v1/agent/…; users and admins everything else (admin
+// endpoints check the role in core/). Handlers hold no business rules.
+#pragma once
+
+#include <memory>
+
+#include "api/http_server.h"
+#include "api/rest/router.h"
+#include "auth/pki.h"
+#include "core/admin_service.h"
+#include "core/snapshot_service.h"
+#include "core/volume_service.h"
+#include "core/work_service.h"
+
+namespace vbs {
+
+struct RestServices {
+  VolumeService* volumes;
+  SnapshotService* snapshots;
+  WorkService* work;
+  AdminService* admin;
+  const CertificateAuthority* ca;  // issues user certificates
+};
+
+struct RestContext {
+  CertIdentity identity;
+};
+
+class RestApi {
+ public:
+  explicit RestApi(RestServices services);
+  HttpResponse Handle(const HttpRequest& req);
+
+ private:
+  void AddUserRoutes();
+  void AddAdminRoutes();
+  void AddAgentRoutes();
+  RestServices s_;
+  Router<RestContext> user_routes_;
+  Router<RestContext> agent_routes_;
+};
+
+// The Caller that a certificate identity stands for.
+Caller CallerOf(const CertIdentity& id);
+
+}  // namespace vbs

@@ -1,0 +1,160 @@
+// Routes for users: volumes, snapshots, whoami.
+#include "api/rest/json_codec.h"
+#include "api/rest/rest_api.h"
+
+namespace vbs {
+namespace {
+
+// Parses "K=V" of a ?tag= query parameter.
+Result<std::optional<std::pair<std::string, std::string>>> TagQuery(const HttpRequest& req) {
+  auto t = req.QueryParam("tag");
+  if (!t) return std::optional<std::pair<std::string, std::string>>();
+  auto eq = t->find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return Status::InvalidArgument("InvalidParameterValue", "tag filters are written KEY=VALUE");
+  }
+  return std::optional<std::pair<std::string, std::string>>(
+      std::make_pair(t->substr(0, eq), t->substr(eq + 1)));
+}
+
+Result<bool> BoolQuery(const HttpRequest& req, const std::string& name) {
+  auto v = req.QueryParam(name);
+  if (!v || *v == "false" || *v == "0") return false;
+  if (*v == "true" || *v == "1" || v->empty()) return true;
+  return Status::InvalidArgument("InvalidParameterValue", name + " must be true or false");
+}
+
+Status CheckQuery(const HttpRequest& req, const std::set<std::string>& allowed) {
+  for (const auto& [k, _] : req.query) {
+    if (!allowed.count(k)) {
+      return Status::InvalidArgument("UnknownParameter", "unknown query parameter '" + k + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+template <typename T, typename F>
+HttpResponse Reply(int status, const Result<T>& r, F to_json) {
+  if (!r.ok()) return ErrorResponse(r.status());
+  return JsonResponse(status, to_json(*r));
+}
+
+HttpResponse CreateVolume(const HttpRequest& req, const PathParams&, RestContext& ctx,
+                          VolumeService& volumes) {
+  auto body = ParseJsonObject(req, {"size", "pool", "snapshot_id", "tags", "client_token"});
+  if (!body.ok()) return ErrorResponse(body.status());
+  CreateVolumeRequest cr;
+  auto size = OptSize(*body, "size");
+  auto pool = OptString(*body, "pool");
+  auto snap = OptString(*body, "snapshot_id");
+  auto tags = OptTags(*body, "tags");
+  auto token = OptString(*body, "client_token");
+  for (const Status* st :
+       {&size.status(), &pool.status(), &snap.status(), &tags.status(), &token.status()}) {
+    if (!st->ok()) return ErrorResponse(*st);
+  }
+  cr.size = *size;
+  cr.pool = *pool;
+  cr.snapshot_id = *snap;
+  cr.tags = *tags;
+  cr.client_token = *token;
+  return Reply(202, volumes.Create(CallerOf(ctx.identity), cr), VolumeJson);
+}
+
+HttpResponse ListVolumes(const HttpRequest& req, RestContext& ctx, VolumeService& volumes) {
+  if (Status st = CheckQuery(req, {"state", "tag", "all"}); !st.ok()) return ErrorResponse(st);
+  VolumeListFilter f;
+  f.state = req.QueryParam("state");
+  auto tag = TagQuery(req);
+  auto all = BoolQuery(req, "all");
+  if (!tag.ok()) return ErrorResponse(tag.status());
+  if (!all.ok()) return ErrorResponse(all.status());
+  f.tag = *tag;
+  f.include_deleted = *all;
+  return Reply(200, volumes.List(CallerOf(ctx.identity), f), [](const auto& vs) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& v : vs) arr.push_back(VolumeJson(v));
+    return nlohmann::json{{"volumes", arr}};
+  });
+}
+
+HttpResponse CreateSnapshot(const HttpRequest& req, RestContext& ctx, SnapshotService& snaps) {
+  auto body = ParseJsonObject(req, {"volume_id", "description", "tags"});
+  if (!body.ok()) return ErrorResponse(body.status());
+  auto vol = OptString(*body, "volume_id");
+  auto desc = OptString(*body, "description");
+  auto tags = OptTags(*body, "tags");
+  for (const Status* st : {&vol.status(), &desc.status(), &tags.status()}) {
+    if (!st->ok()) return ErrorResponse(*st);
+  }
+  if (!*vol)
+    return ErrorResponse(Status::InvalidArgument("MissingParameter", "volume_id is required"));
+  CreateSnapshotRequest cr{**vol, desc->value_or(""), *tags};
+  return Reply(202, snaps.Create(CallerOf(ctx.identity), cr), SnapshotJson);
+}
+
+HttpResponse ListSnapshots(const HttpRequest& req, RestContext& ctx, SnapshotService& snaps) {
+  if (Status st = CheckQuery(req, {"state", "tag", "all", "volume_id"}); !st.ok()) {
+    return ErrorResponse(st);
+  }
+  SnapshotListFilter f;
+  f.state = req.QueryParam("state");
+  f.volume_id = req.QueryParam("volume_id");
+  auto tag = TagQuery(req);
+  auto all = BoolQuery(req, "all");
+  if (!tag.ok()) return ErrorResponse(tag.status());
+  if (!all.ok()) return ErrorResponse(all.status());
+  f.tag = *tag;
+  f.include_deleted = *all;
+  return Reply(200, snaps.List(CallerOf(ctx.identity), f), [](const auto& ss) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& s : ss) arr.push_back(SnapshotJson(s));
+    return nlohmann::json{{"snapshots", arr}};
+  });
+}
+
+}  // namespace
+
+void RestApi::AddUserRoutes() {
+  auto& r = user_routes_;
+  VolumeService& volumes = *s_.volumes;
+  SnapshotService& snaps = *s_.snapshots;
+  r.Add("POST", "/v1/volumes",
+        [&volumes](const HttpRequest& req, const PathParams& p, RestContext& ctx) {
+          return CreateVolume(req, p, ctx, volumes);
+        });
+  r.Add("GET", "/v1/volumes",
+        [&volumes](const HttpRequest& req, const PathParams&, RestContext& ctx) {
+          return ListVolumes(req, ctx, volumes);
+        });
+  r.Add("GET", "/v1/volumes/{id}",
+        [&volumes](const HttpRequest&, const PathParams& p, RestContext& ctx) {
+          return Reply(200, volumes.Get(CallerOf(ctx.identity), p.at("id")), VolumeJson);
+        });
+  r.Add("DELETE", "/v1/volumes/{id}",
+        [&volumes](const HttpRequest&, const PathParams& p, RestContext& ctx) {
+          return Reply(202, volumes.Delete(CallerOf(ctx.identity), p.at("id")), VolumeJson);
+        });
+  r.Add("POST", "/v1/snapshots",
+        [&snaps](const HttpRequest& req, const PathParams&, RestContext& ctx) {
+          return CreateSnapshot(req, ctx, snaps);
+        });
+  r.Add("GET", "/v1/snapshots",
+        [&snaps](const HttpRequest& req, const PathParams&, RestContext& ctx) {
+          return ListSnapshots(req, ctx, snaps);
+        });
+  r.Add("GET", "/v1/snapshots/{id}",
+        [&snaps](const HttpRequest&, const PathParams& p, RestContext& ctx) {
+          return Reply(200, snaps.Get(CallerOf(ctx.identity), p.at("id")), SnapshotJson);
+        });
+  r.Add("DELETE", "/v1/snapshots/{id}",
+        [&snaps](const HttpRequest&, const PathParams& p, RestContext& ctx) {
+          return Reply(202, snaps.Delete(CallerOf(ctx.identity), p.at("id")), SnapshotJson);
+        });
+  r.Add("GET", "/v1/whoami", [](const HttpRequest&, const PathParams&, RestContext& ctx) {
+    return JsonResponse(
+        200, {{"user", ctx.identity.common_name}, {"role", RoleName(ctx.identity.role)}});
+  });
+}
+
+}  // namespace vbs

@@ -1,0 +1,77 @@
+#include "core/admin_service.h"
+
+#include <map>
+
+#include "common/clock.h"
+#include "common/ids.h"
+
+namespace vbs {
+
+Status RequireAdmin(const Caller& caller) {
+  if (caller.admin) return Status::Ok();
+  return Status::PermissionDenied("UnauthorizedOperation",
+                                  "this operation is for administrators only");
+}
+
+Result<UserRecord> AdminService::CreateUser(const Caller& caller, const std::string& name,
+                                            bool admin) {
+  VBS_RETURN_IF_ERROR(RequireAdmin(caller));
+  if (!IsValidName(name)) {
+    return Status::InvalidArgument(
+        "InvalidParameterValue",
+        "invalid user name '" + name + "': 1-63 of A-Z a-z 0-9 . _ -, starting alphanumeric");
+  }
+  UserRecord u{name, admin ? "admin" : "user", NowMillis()};
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(auto prior, tx.GetUser(name));
+    if (prior) {
+      return Status::AlreadyExists("UserAlreadyExists", "the user '" + name + "' already exists");
+    }
+    return tx.InsertUser(u);
+  }));
+  return u;
+}
+
+Result<std::vector<UserRecord>> AdminService::ListUsers(const Caller& caller) {
+  VBS_RETURN_IF_ERROR(RequireAdmin(caller));
+  std::vector<UserRecord> users;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(users, tx.ListUsers());
+    return Status::Ok();
+  }));
+  return users;
+}
+
+Result<std::vector<PoolView>> AdminService::ListPools(const Caller& caller) {
+  VBS_RETURN_IF_ERROR(RequireAdmin(caller));
+  std::vector<PoolView> out;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    out.clear();
+    VBS_ASSIGN_OR_RETURN(auto pools, tx.ListPools());
+    VBS_ASSIGN_OR_RETURN(auto nodes, tx.ListNodes());
+    std::map<std::string, NodeRecord> by_name;
+    for (auto& n : nodes) by_name[n.name] = n;
+    const int64_t now = NowMillis();
+    for (auto& p : pools) {
+      auto n = by_name.find(p.node);
+      out.push_back({p, n != by_name.end() && NodeIsUp(n->second, now, policy_)});
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Result<std::vector<NodeView>> AdminService::ListNodes(const Caller& caller) {
+  VBS_RETURN_IF_ERROR(RequireAdmin(caller));
+  std::vector<NodeView> out;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    out.clear();
+    VBS_ASSIGN_OR_RETURN(auto nodes, tx.ListNodes());
+    const int64_t now = NowMillis();
+    for (auto& n : nodes) out.push_back({n, NodeIsUp(n, now, policy_)});
+    return Status::Ok();
+  }));
+  return out;
+}
+
+}  // namespace vbs
