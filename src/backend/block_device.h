@@ -21,6 +21,9 @@ struct Extent {
   bool operator==(const Extent&) const = default;
 };
 
+// Status code of WriteZeroesFast when the backend cannot zero quickly.
+inline constexpr char kFastZeroUnsupported[] = "FastZeroUnsupported";
+
 class BlockDevice {
  public:
   virtual ~BlockDevice() = default;
@@ -39,6 +42,13 @@ class BlockDevice {
   // Allocation map of [offset, offset+length): consecutive extents covering at least the
   // first byte of the range, merged where adjacent extents share the hole flag.
   virtual Result<std::vector<Extent>> Extents(uint64_t length, uint64_t offset) = 0;
+  // Like WriteZeroes, but only if the backend can zero without writing data (a metadata
+  // operation such as fallocate); otherwise fails at once with code kFastZeroUnsupported and
+  // changes nothing. Serves NBD's WRITE_ZEROES with FAST_ZERO.
+  virtual Status WriteZeroesFast(uint64_t /*length*/, uint64_t /*offset*/,
+                                 bool /*may_punch_hole*/) {
+    return Status(StatusKind::kUnavailable, kFastZeroUnsupported, "no fast zeroing");
+  }
 
   // True when writes through one open device are visible to reads through any other open
   // device of the same volume at once (a shared page cache or a coherent backend): the

@@ -1,0 +1,98 @@
+// Connection: one NBD client, served by its own thread from accept to close.
+//
+// Handshake (connection.cc): drives the Handshake state machine over the socket, with a
+// deadline, and upgrades to TLS on STARTTLS. Transmission (transmission.cc): reads many
+// requests per recv, runs those that cannot block right on this thread (cached reads, plain
+// writes), hands the rest to the shared WorkerPool, and sends every reply that is ready with
+// one sendmsg. Replies go out in completion order. Fence() (export removed, server stopping)
+// stops the connection at once from any thread; the thread then waits for its in-flight
+// requests, detaches from the export and closes the socket — only then does the export
+// registry consider the client gone.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "nbd/buffer.h"
+#include "nbd/executor.h"
+#include "nbd/export_registry.h"
+#include "nbd/handshake.h"
+#include "nbd/transport.h"
+#include "nbd/worker_pool.h"
+
+namespace vbs::nbd {
+
+struct ConnectionEnv {
+  ExportRegistry* registry = nullptr;
+  WorkerPool* workers = nullptr;
+  SSL_CTX* tls = nullptr;  // STARTTLS offered when set
+  bool tls_required = false;
+  int handshake_timeout_ms = 30000;
+  bool allow_inline = true;  // false: every request goes through the worker pool (tests)
+};
+
+class Connection final : public Fenceable, public std::enable_shared_from_this<Connection> {
+ public:
+  // Takes ownership of the connected socket `fd`.
+  Connection(int fd, ConnectionEnv env);
+  ~Connection() override;
+
+  // The thread body: serves the client until it leaves, errs, or is fenced.
+  void Run();
+  // Stop serving now (from any thread, never blocks).
+  void Fence() override;
+
+ private:
+  friend class TransmissionJob;
+
+  // connection.cc
+  bool RunHandshake(Negotiated* neg);
+  bool WaitFor(Transport::Want want, int64_t deadline_ms);
+  bool SendAll(const std::string& data, int64_t deadline_ms);
+  bool StartTls(int64_t deadline_ms);
+  void CloseSocket();
+
+  // transmission.cc
+  void Serve(Negotiated& neg);
+  bool ProcessInput();
+  void Handle(const Request& req, const uint8_t* payload, Buffer* owned);
+  bool FlushOut(bool* blocked);
+  void DrainCompleted();
+  void Complete(Reply r);
+  void WaitIdle();
+  bool Backpressured() const;
+
+  ConnectionEnv env_;
+  Transport transport_;
+  std::atomic<bool> stop_{false};
+  int wake_fd_ = -1;  // eventfd: worker completions and Fence
+  std::mutex fd_mu_;  // guards the socket fd against close while Fence shuts it down
+  bool fd_open_ = true;
+
+  // Transmission state (connection thread only, except completed_/inflight_).
+  ExecContext ctx_;
+  BufferPool pool_;
+  std::vector<uint8_t> rbuf_;
+  size_t rstart_ = 0, rend_ = 0;
+  bool in_payload_ = false;  // collecting a WRITE payload too large for rbuf_
+  Request preq_;
+  Buffer pbuf_;
+  size_t pfill_ = 0;
+  std::deque<Reply> outq_;
+  size_t out_head_sent_ = 0;
+  size_t out_bytes_ = 0;
+  bool disc_ = false;
+
+  std::mutex cmu_;
+  std::vector<Reply> completed_;
+  std::atomic<int> inflight_{0};
+};
+
+}  // namespace vbs::nbd

@@ -1,0 +1,277 @@
+#include "nbd/executor.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+
+namespace vbs::nbd {
+namespace {
+
+constexpr size_t kMaxDescriptors = 1024;  // bounds a BLOCK_STATUS reply
+
+void SimpleHeader(uint8_t* p, uint64_t handle, uint32_t err) {
+  Store32(p, kSimpleReplyMagic);
+  Store32(p + 4, err);
+  Store64(p + 8, handle);
+}
+
+void ChunkHeader(uint8_t* p, uint16_t flags, uint16_t type, uint64_t handle, uint32_t len) {
+  Store32(p, kStructuredReplyMagic);
+  Store16(p + 4, flags);
+  Store16(p + 6, type);
+  Store64(p + 8, handle);
+  Store32(p + 16, len);
+}
+
+void EncodeOk(const Request& r, BufferPool* pool, Reply* out) {
+  out->buf = pool->Get(kSimpleReplyHeaderSize);
+  SimpleHeader(out->buf.data(), r.handle, 0);
+  out->len = kSimpleReplyHeaderSize;
+}
+
+// Reads [off, off+len) into dst. Returns 0, an NBD error, or -EAGAIN when on the loop and the
+// data is not at hand without waiting.
+int ReadInto(const ExecContext& c, bool on_loop, uint8_t* dst, uint64_t len, uint64_t off) {
+  if (on_loop && c.inline_mode == InlineMode::kNoWait) {
+    struct iovec iov = {dst, len};
+    ssize_t n = ::preadv2(c.dev->fd(), &iov, 1, static_cast<off_t>(off), RWF_NOWAIT);
+    if (n == static_cast<ssize_t>(len)) return 0;
+    return -EAGAIN;  // short, would block, or unsupported: let a worker do it
+  }
+  if (on_loop && c.inline_mode != InlineMode::kAlways) return -EAGAIN;
+  Status st = c.dev->Read(dst, len, off);
+  return st.ok() ? 0 : static_cast<int>(NbdErrorFor(st));
+}
+
+ExecResult DoRead(const Request& r, const ExecContext& c, bool on_loop, Reply* out) {
+  if (on_loop && c.inline_mode == InlineMode::kNever) return ExecResult::kWouldBlock;
+  const bool sr = c.params.structured;
+  // Sparse layout only for large structured reads without DF: small reads are the hot path,
+  // and asking the device for extents would cost more than sending a few zeroes.
+  std::vector<Extent> extents;
+  if (sr && !(r.flags & kCmdFlagDf) && r.length >= kHoleProbeMin) {
+    auto ex = c.dev->Extents(r.length, r.offset);
+    if (ex.ok()) extents = std::move(ex).value();
+  }
+  const uint64_t end = r.offset + r.length;
+  // Normalize to consecutive pieces covering the request exactly; unknown tail is data.
+  struct Piece {
+    uint64_t off, len;
+    bool hole;
+  };
+  std::vector<Piece> pieces;
+  uint64_t pos = r.offset;
+  for (const Extent& e : extents) {
+    if (e.offset + e.length <= pos || e.offset > pos) break;  // not consecutive: stop trusting
+    uint64_t stop = std::min(end, e.offset + e.length);
+    if (!pieces.empty() && pieces.back().hole == e.hole) {
+      pieces.back().len += stop - pos;
+    } else {
+      pieces.push_back({pos, stop - pos, e.hole});
+    }
+    pos = stop;
+    if (pos >= end) break;
+  }
+  if (pos < end) {
+    if (!pieces.empty() && !pieces.back().hole) {
+      pieces.back().len += end - pos;
+    } else {
+      pieces.push_back({pos, end - pos, false});
+    }
+  }
+  if (r.length == 0) pieces.clear();
+
+  if (!sr) {
+    out->buf = c.pool->Get(kSimpleReplyHeaderSize + r.length);
+    int err = ReadInto(c, on_loop, out->buf.data() + kSimpleReplyHeaderSize, r.length, r.offset);
+    if (err == -EAGAIN) return ExecResult::kWouldBlock;
+    if (err != 0) {
+      EncodeError(r, false, static_cast<uint32_t>(err), {}, c.pool, out);
+      return ExecResult::kDone;
+    }
+    SimpleHeader(out->buf.data(), r.handle, 0);
+    out->len = kSimpleReplyHeaderSize + r.length;
+    return ExecResult::kDone;
+  }
+
+  if (pieces.empty()) {  // zero-length read: just "done"
+    out->buf = c.pool->Get(kChunkHeaderSize);
+    ChunkHeader(out->buf.data(), kReplyFlagDone, kReplyTypeNone, r.handle, 0);
+    out->len = kChunkHeaderSize;
+    return ExecResult::kDone;
+  }
+  size_t total = 0;
+  for (const Piece& p : pieces) total += kChunkHeaderSize + (p.hole ? 12 : 8 + p.len);
+  out->buf = c.pool->Get(total);
+  uint8_t* w = out->buf.data();
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const Piece& p = pieces[i];
+    // Every byte is read before anything is sent, so the last content chunk may carry DONE.
+    const uint16_t flags = i + 1 == pieces.size() ? kReplyFlagDone : 0;
+    if (p.hole) {
+      ChunkHeader(w, flags, kReplyTypeOffsetHole, r.handle, 12);
+      Store64(w + kChunkHeaderSize, p.off);
+      Store32(w + kChunkHeaderSize + 8, static_cast<uint32_t>(p.len));
+      w += kChunkHeaderSize + 12;
+      continue;
+    }
+    int err = ReadInto(c, on_loop, w + kChunkHeaderSize + 8, p.len, p.off);
+    if (err == -EAGAIN) return ExecResult::kWouldBlock;
+    if (err != 0) {
+      EncodeError(r, true, static_cast<uint32_t>(err), "read failed", c.pool, out);
+      return ExecResult::kDone;
+    }
+    ChunkHeader(w, flags, kReplyTypeOffsetData, r.handle, static_cast<uint32_t>(8 + p.len));
+    Store64(w + kChunkHeaderSize, p.off);
+    w += kChunkHeaderSize + 8 + p.len;
+  }
+  out->len = total;
+  return ExecResult::kDone;
+}
+
+void DoBlockStatus(const Request& r, const ExecContext& c, Reply* out) {
+  auto ex = c.dev->Extents(r.length, r.offset);
+  if (!ex.ok()) {
+    EncodeError(r, true, NbdErrorFor(ex.status()), "extent map failed", c.pool, out);
+    return;
+  }
+  const uint64_t end = r.offset + r.length;
+  const size_t max = (r.flags & kCmdFlagReqOne) ? 1 : kMaxDescriptors;
+  std::vector<std::pair<uint32_t, uint32_t>> desc;  // (length, flags)
+  uint64_t pos = r.offset;
+  for (const Extent& e : *ex) {
+    if (desc.size() >= max || pos >= end) break;
+    if (e.offset + e.length <= pos || e.offset > pos) break;
+    uint64_t stop = std::min(end, e.offset + e.length);
+    uint32_t flags = e.hole ? (kStateHole | kStateZero) : 0;
+    if (!desc.empty() && desc.back().second == flags) {
+      desc.back().first += static_cast<uint32_t>(stop - pos);
+    } else {
+      desc.emplace_back(static_cast<uint32_t>(stop - pos), flags);
+    }
+    pos = stop;
+  }
+  if (desc.empty()) desc.emplace_back(r.length, 0);  // "allocated/unknown" is always true
+  const uint32_t len = static_cast<uint32_t>(4 + 8 * desc.size());
+  out->buf = c.pool->Get(kChunkHeaderSize + len);
+  uint8_t* w = out->buf.data();
+  ChunkHeader(w, kReplyFlagDone, kReplyTypeBlockStatus, r.handle, len);
+  Store32(w + kChunkHeaderSize, kBaseAllocationId);
+  for (size_t i = 0; i < desc.size(); ++i) {
+    Store32(w + kChunkHeaderSize + 4 + 8 * i, desc[i].first);
+    Store32(w + kChunkHeaderSize + 8 + 8 * i, desc[i].second);
+  }
+  out->len = kChunkHeaderSize + len;
+}
+
+}  // namespace
+
+InlineMode ChooseInlineMode(BlockDevice& dev) {
+  const int fd = dev.fd();
+  if (fd < 0) return InlineMode::kNever;
+  struct statfs fs;
+  if (::fstatfs(fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC)) {
+    return InlineMode::kAlways;
+  }
+  uint8_t byte;
+  struct iovec iov = {&byte, 1};
+  ssize_t n = ::preadv2(fd, &iov, 1, 0, RWF_NOWAIT);
+  if (n < 0 && errno == EOPNOTSUPP) return InlineMode::kNever;
+  return InlineMode::kNoWait;
+}
+
+uint32_t NbdErrorFor(const Status& s) {
+  if (s.code() == kFastZeroUnsupported) return kENOTSUP;
+  switch (s.kind()) {
+    case StatusKind::kPermissionDenied:
+      return kEPERM;
+    case StatusKind::kInsufficientCapacity:
+      return kENOSPC;
+    case StatusKind::kInvalidArgument:
+      return kEINVAL;
+    default:
+      return kEIO;
+  }
+}
+
+void EncodeError(const Request& r, bool structured, uint32_t err, std::string_view message,
+                 BufferPool* pool, Reply* out) {
+  if (!structured) {
+    out->buf = pool->Get(kSimpleReplyHeaderSize);
+    SimpleHeader(out->buf.data(), r.handle, err);
+    out->len = kSimpleReplyHeaderSize;
+    return;
+  }
+  message = message.substr(0, 256);
+  const uint32_t len = static_cast<uint32_t>(6 + message.size());
+  out->buf = pool->Get(kChunkHeaderSize + len);
+  uint8_t* w = out->buf.data();
+  ChunkHeader(w, kReplyFlagDone, kReplyTypeError, r.handle, len);
+  Store32(w + kChunkHeaderSize, err);
+  Store16(w + kChunkHeaderSize + 4, static_cast<uint16_t>(message.size()));
+  std::copy(message.begin(), message.end(), w + kChunkHeaderSize + 6);
+  out->len = kChunkHeaderSize + len;
+}
+
+ExecResult Execute(const Request& r, const uint8_t* payload, const ExecContext& c, bool on_loop,
+                   Reply* out) {
+  BlockDevice& dev = *c.dev;
+  const bool fua = r.flags & kCmdFlagFua;
+  if (r.type == kCmdRead) return DoRead(r, c, on_loop, out);
+  if (on_loop) {
+    // Off the read path only plain writes may run here, and only when they cannot stall
+    // behind a disk flush; everything else is a worker's job.
+    const bool plain_write = r.type == kCmdWrite && !fua;
+    if (c.inline_mode == InlineMode::kNever) return ExecResult::kWouldBlock;
+    if (c.inline_mode == InlineMode::kNoWait && !plain_write) return ExecResult::kWouldBlock;
+  }
+  Status st;
+  switch (r.type) {
+    case kCmdWrite:
+      st = dev.Write(payload, r.length, r.offset, fua);
+      break;
+    case kCmdFlush:
+      st = dev.Flush();
+      break;
+    case kCmdTrim:
+      st = r.length ? dev.Trim(r.length, r.offset) : Status::Ok();
+      if (st.ok() && fua) st = dev.Flush();
+      break;
+    case kCmdWriteZeroes: {
+      const bool may_punch = !(r.flags & kCmdFlagNoHole);
+      if (r.length == 0) {
+        st = Status::Ok();
+      } else if (r.flags & kCmdFlagFastZero) {
+        st = dev.WriteZeroesFast(r.length, r.offset, may_punch);
+      } else {
+        st = dev.WriteZeroes(r.length, r.offset, may_punch);
+      }
+      if (st.ok() && fua) st = dev.Flush();
+      break;
+    }
+    case kCmdCache:
+      if (dev.fd() >= 0 && r.length > 0) {
+        ::posix_fadvise(dev.fd(), static_cast<off_t>(r.offset), r.length, POSIX_FADV_WILLNEED);
+      }
+      break;
+    case kCmdBlockStatus:
+      DoBlockStatus(r, c, out);
+      return ExecResult::kDone;
+    default:
+      EncodeError(r, c.params.structured, kEINVAL, "unknown command", c.pool, out);
+      return ExecResult::kDone;
+  }
+  if (!st.ok()) {
+    EncodeError(r, c.params.structured, NbdErrorFor(st), st.message(), c.pool, out);
+  } else {
+    EncodeOk(r, c.pool, out);
+  }
+  return ExecResult::kDone;
+}
+
+}  // namespace vbs::nbd

@@ -1,0 +1,58 @@
+// Executor: runs one checked request against a BlockDevice and encodes its complete reply.
+//
+// The connection thread first tries a request "on the loop" (no blocking allowed): reads of
+// cached data (preadv2 RWF_NOWAIT) or of a memory-backed file, and plain writes. If that
+// would block, Execute returns kWouldBlock with no side effect and the request goes to a
+// worker, which runs it with on_loop=false. The reply is the exact wire bytes (simple reply,
+// or structured chunks with hole chunks for sparse reads), so sending is one writev.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "backend/block_device.h"
+#include "nbd/buffer.h"
+#include "nbd/request.h"
+
+namespace vbs::nbd {
+
+struct Reply {
+  Buffer buf;
+  size_t len = 0;  // wire bytes in buf
+};
+
+// How reads may run on the connection thread.
+enum class InlineMode {
+  kNever,   // every request goes to a worker (devices without an fd, e.g. remote backends)
+  kNoWait,  // reads via preadv2(RWF_NOWAIT) (cached data only), non-FUA writes
+  kAlways,  // memory-backed file (tmpfs): nothing ever waits for a disk
+};
+
+// Picks the mode for a device by looking at its fd (file system type, RWF_NOWAIT support).
+InlineMode ChooseInlineMode(BlockDevice& dev);
+
+struct ExecContext {
+  BlockDevice* dev = nullptr;
+  SessionParams params;
+  BufferPool* pool = nullptr;
+  InlineMode inline_mode = InlineMode::kNever;
+};
+
+// Reads at least this long are checked for holes and answered with hole chunks.
+inline constexpr uint32_t kHoleProbeMin = 64 * 1024;
+
+enum class ExecResult { kDone, kWouldBlock };
+
+// Runs `r` (ValidateRequest passed; `payload` holds r.payload_length() bytes for a WRITE).
+ExecResult Execute(const Request& r, const uint8_t* payload, const ExecContext& c, bool on_loop,
+                   Reply* out);
+
+// The reply carrying NBD error `err` (a structured error chunk when negotiated).
+void EncodeError(const Request& r, bool structured, uint32_t err, std::string_view message,
+                 BufferPool* pool, Reply* out);
+
+// NBD error value for a failed device call.
+uint32_t NbdErrorFor(const Status& s);
+
+}  // namespace vbs::nbd

@@ -1,0 +1,43 @@
+// ExportCatalog: what the NBD handshake needs to know about exports (list them, open one).
+//
+// The handshake is written against this interface so it can run over a byte buffer in tests
+// and the fuzzer; ExportRegistry is the real implementation. An OpenedExport holds the device
+// a connection will use and a token that ties the connection to its export for fencing.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "backend/block_device.h"
+#include "common/status.h"
+
+namespace vbs::nbd {
+
+struct OpenedExport {
+  std::string name;
+  std::string description;
+  std::shared_ptr<BlockDevice> device;
+  uint64_t size = 0;
+  bool read_only = false;
+  bool multi_conn = false;      // NBD_FLAG_CAN_MULTI_CONN may be advertised
+  std::shared_ptr<void> token;  // registry entry (opaque here)
+};
+
+class ExportCatalog {
+ public:
+  virtual ~ExportCatalog() = default;
+  // (name, description) of every export, for NBD_OPT_LIST.
+  virtual std::vector<std::pair<std::string, std::string>> List() = 0;
+  // Opens the export for one connection (a fresh device from a factory, or the shared one).
+  // NotFound when there is no such export.
+  virtual Result<OpenedExport> Open(std::string_view name) = 0;
+};
+
+// Transmission flags for an export as seen by one connection.
+uint16_t TransmissionFlags(const OpenedExport& e, bool structured);
+
+}  // namespace vbs::nbd

@@ -1,0 +1,108 @@
+#include "nbd/export_registry.h"
+
+#include "common/ids.h"
+#include "nbd/protocol.h"
+
+namespace vbs::nbd {
+
+std::string NewExportName() {
+  return "vbs-" + RandomHex(16);
+}
+
+Status ExportRegistry::Add(Spec spec) {
+  if (spec.name.size() > kMaxStringSize || spec.name.find('\0') != std::string::npos) {
+    return Status::InvalidArgument("InvalidParameterValue", "bad export name");
+  }
+  if (!spec.device && !spec.factory) {
+    return Status::InvalidArgument("InvalidParameterValue", "export needs a device or factory");
+  }
+  std::lock_guard lock(mu_);
+  auto entry = std::make_shared<Entry>();
+  entry->spec = std::move(spec);
+  auto [it, inserted] = exports_.emplace(entry->spec.name, entry);
+  if (!inserted) return Status::AlreadyExists("ExportExists", "export " + it->first + " exists");
+  return Status::Ok();
+}
+
+Status ExportRegistry::Remove(const std::string& name) {
+  std::unique_lock lock(mu_);
+  auto it = exports_.find(name);
+  if (it == exports_.end()) return Status::NotFound("ExportNotFound", "no export " + name);
+  std::shared_ptr<Entry> entry = it->second;
+  exports_.erase(it);
+  entry->removed = true;
+  // Fence() only flags and wakes the connection, so calling it under the lock is safe.
+  for (Fenceable* c : entry->conns) c->Fence();
+  cv_.wait(lock, [&] { return entry->conns.empty(); });
+  return Status::Ok();
+}
+
+bool ExportRegistry::Has(const std::string& name) {
+  std::lock_guard lock(mu_);
+  return exports_.count(name) > 0;
+}
+
+void ExportRegistry::SetDefault(const std::string& name) {
+  std::lock_guard lock(mu_);
+  default_ = name;
+}
+
+size_t ExportRegistry::connection_count(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = exports_.find(name);
+  return it == exports_.end() ? 0 : it->second->conns.size();
+}
+
+std::vector<std::pair<std::string, std::string>> ExportRegistry::List() {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, e] : exports_) out.emplace_back(name, e->spec.description);
+  return out;
+}
+
+Result<OpenedExport> ExportRegistry::Open(std::string_view name) {
+  std::shared_ptr<Entry> entry;
+  {
+    std::lock_guard lock(mu_);
+    auto it = exports_.find(name.empty() ? std::string_view(default_) : name);
+    if (it == exports_.end()) return Status::NotFound("ExportNotFound", "no such export");
+    entry = it->second;
+  }
+  OpenedExport e;
+  e.name = entry->spec.name;
+  e.description = entry->spec.description;
+  if (entry->spec.device) {
+    e.device = entry->spec.device;
+    e.multi_conn = true;  // one device object serves every connection
+  } else {
+    // Outside the lock: opening may be slow (a remote backend).
+    auto dev = entry->spec.factory();
+    if (!dev.ok()) return dev.status();
+    if (!*dev) return Status::Internal("device factory returned null");
+    e.device = std::move(dev).value();
+    e.multi_conn = e.device->coherent_across_opens();
+  }
+  e.size = e.device->size();
+  e.read_only = entry->spec.read_only || e.device->read_only();
+  e.token = entry;
+  return e;
+}
+
+bool ExportRegistry::Attach(const OpenedExport& exp, Fenceable* conn) {
+  auto entry = std::static_pointer_cast<Entry>(exp.token);
+  if (!entry) return false;
+  std::lock_guard lock(mu_);
+  if (entry->removed) return false;
+  entry->conns.insert(conn);
+  return true;
+}
+
+void ExportRegistry::Detach(const OpenedExport& exp, Fenceable* conn) {
+  auto entry = std::static_pointer_cast<Entry>(exp.token);
+  if (!entry) return;
+  std::lock_guard lock(mu_);
+  entry->conns.erase(conn);
+  cv_.notify_all();
+}
+
+}  // namespace vbs::nbd

@@ -1,0 +1,95 @@
+// NbdServer: serves BlockDevices over NBD on unix sockets and TCP (with STARTTLS).
+//
+//   NbdServer server;
+//   server.AddExport(NewExportName(), device, /*read_only=*/false, "vol-0123");
+//   server.ListenUnix("/run/vbs/nbd.sock");
+//   server.ListenTcp("0.0.0.0", 10809, tls);   // TLS mandatory on TCP
+//   ...
+//   server.RemoveExport(name);   // fences: returns once its clients are disconnected
+//   server.Stop();
+//
+// Exports come and go at run time (ExportRegistry). Every connection has its own thread;
+// blocking device work runs on a shared worker pool (see connection.h). Unix listeners
+// offer TLS when given TLS options but do not require it; TCP listeners require it
+// (FORCEDTLS) unless opened with ListenTcpInsecure, which exists for benchmarks and tools
+// such as fio that cannot speak TLS. The server ignores SIGPIPE process-wide (OpenSSL writes
+// to sockets with plain write()). All methods are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backend/block_device.h"
+#include "common/status.h"
+#include "nbd/export_registry.h"
+#include "nbd/tls.h"
+#include "nbd/worker_pool.h"
+
+namespace vbs::nbd {
+
+class Connection;
+
+struct NbdServerOptions {
+  int worker_threads = 16;           // blocking device calls in parallel, across connections
+  int max_connections = 10000;       // beyond this, new clients are closed at once
+  int handshake_timeout_ms = 30000;  // a client that does not finish haggling is dropped
+  bool allow_inline = true;          // run non-blocking work on connection threads (faster)
+};
+
+class NbdServer {
+ public:
+  explicit NbdServer(NbdServerOptions options = {});
+  ~NbdServer();  // Stop()
+  NbdServer(const NbdServer&) = delete;
+  NbdServer& operator=(const NbdServer&) = delete;
+
+  // One device shared by all connections (CAN_MULTI_CONN is advertised).
+  Status AddExport(const std::string& name, std::shared_ptr<BlockDevice> device, bool read_only,
+                   std::string description = {});
+  // A device opened per connection; CAN_MULTI_CONN iff device->coherent_across_opens().
+  Status AddExport(const std::string& name, DeviceFactory factory, bool read_only,
+                   std::string description = {});
+  // Disconnects the export's clients and returns when all of them are closed.
+  Status RemoveExport(const std::string& name);
+  // The export a client gets when it asks for the empty name.
+  void SetDefaultExport(const std::string& name);
+  size_t connection_count();
+
+  // Replaces a stale socket file at `path`. With `tls`, STARTTLS is offered (optional).
+  Status ListenUnix(const std::string& path, const TlsOptions* tls = nullptr);
+  // Returns the bound port (useful with port 0). TLS is required of every client.
+  Result<uint16_t> ListenTcp(const std::string& host, uint16_t port, const TlsOptions& tls);
+  // Plain TCP, no TLS: only for benchmarks and trusted loopback tools.
+  Result<uint16_t> ListenTcpInsecure(const std::string& host, uint16_t port);
+
+  // Closes listeners and all connections; returns when every connection thread is done.
+  void Stop();
+
+  ExportRegistry& registry() { return registry_; }
+
+ private:
+  struct Listener;
+  Status AddListener(int fd, SslCtxPtr tls, bool tls_required, bool tcp);
+  void AcceptLoop(Listener* l);
+  void StartConnection(int fd, Listener* l);
+  void ConnectionDone(const std::shared_ptr<Connection>& c);
+
+  NbdServerOptions options_;
+  ExportRegistry registry_;
+  std::unique_ptr<WorkerPool> workers_;
+  int stop_fd_ = -1;  // eventfd that wakes accept loops
+  std::atomic<bool> stopping_{false};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::set<std::shared_ptr<Connection>> conns_;
+};
+
+}  // namespace vbs::nbd

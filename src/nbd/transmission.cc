@@ -1,0 +1,248 @@
+// The transmission phase of a Connection (see connection.h for the design).
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "nbd/connection.h"
+
+namespace vbs::nbd {
+namespace {
+
+constexpr size_t kMaxQueuedBytes = 64 << 20;  // replies not yet sent: stop reading beyond
+constexpr int kMaxInflight = 256;             // requests at workers: stop reading beyond
+constexpr int kMaxIov = 64;
+
+}  // namespace
+
+// A request handed to a worker. Holds the connection alive until its reply is queued.
+class TransmissionJob final : public Job {
+ public:
+  TransmissionJob(std::shared_ptr<Connection> c, const Request& r, Buffer payload)
+      : c_(std::move(c)), r_(r), payload_(std::move(payload)) {}
+  void Run() override {
+    Reply reply;
+    Execute(r_, payload_.data(), c_->ctx_, /*on_loop=*/false, &reply);
+    c_->pool_.Put(std::move(payload_));
+    c_->Complete(std::move(reply));
+  }
+
+ private:
+  std::shared_ptr<Connection> c_;
+  Request r_;
+  Buffer payload_;
+};
+
+bool Connection::Backpressured() const {
+  return out_bytes_ > kMaxQueuedBytes || inflight_.load(std::memory_order_relaxed) > kMaxInflight;
+}
+
+void Connection::Complete(Reply r) {
+  bool wake;
+  {
+    std::lock_guard lock(cmu_);
+    wake = completed_.empty();
+    completed_.push_back(std::move(r));
+    // Decremented under the lock, after the push: the loop never sees inflight_ == 0 while a
+    // reply is still on its way to completed_.
+    inflight_.fetch_sub(1);
+  }
+  if (wake) {
+    uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
+  }
+}
+
+void Connection::DrainCompleted() {
+  std::vector<Reply> done;
+  {
+    std::lock_guard lock(cmu_);
+    if (completed_.empty()) return;
+    done.swap(completed_);
+  }
+  for (Reply& r : done) {
+    out_bytes_ += r.len;
+    outq_.push_back(std::move(r));
+  }
+}
+
+void Connection::Handle(const Request& req, const uint8_t* payload, Buffer* owned) {
+  if (req.type == kCmdDisc) {
+    disc_ = true;  // finish what is in flight, then close (no reply to DISC)
+    return;
+  }
+  Reply reply;
+  uint32_t err = ValidateRequest(req, ctx_.params);
+  if (err != 0) {
+    EncodeError(req, ctx_.params.structured, err, "invalid request", &pool_, &reply);
+  } else if (Execute(req, payload, ctx_, /*on_loop=*/true, &reply) == ExecResult::kWouldBlock) {
+    pool_.Put(std::move(reply.buf));
+    Buffer pb;
+    if (req.payload_length() > 0) {
+      if (owned != nullptr) {
+        pb = std::move(*owned);
+      } else {
+        pb = pool_.Get(req.payload_length());
+        std::memcpy(pb.data(), payload, req.payload_length());
+      }
+    }
+    inflight_.fetch_add(1);
+    env_.workers->Submit(std::make_unique<TransmissionJob>(shared_from_this(), req, std::move(pb)));
+    return;
+  }
+  if (owned != nullptr) pool_.Put(std::move(*owned));
+  out_bytes_ += reply.len;
+  outq_.push_back(std::move(reply));
+}
+
+// Parses every complete request in rbuf_. False on a fatal protocol error.
+bool Connection::ProcessInput() {
+  while (!disc_ && !in_payload_ && !stop_.load(std::memory_order_relaxed)) {
+    const size_t avail = rend_ - rstart_;
+    if (avail < kRequestHeaderSize) break;
+    Request req;
+    if (ParseRequestHeader(rbuf_.data() + rstart_, &req) != HeaderStatus::kOk) return false;
+    const size_t pl = req.payload_length();
+    if (avail - kRequestHeaderSize >= pl) {
+      const uint8_t* payload = rbuf_.data() + rstart_ + kRequestHeaderSize;
+      rstart_ += kRequestHeaderSize + pl;
+      Handle(req, payload, nullptr);
+      continue;
+    }
+    // The payload is still on its way: collect it in its own buffer, read straight into it.
+    rstart_ += kRequestHeaderSize;
+    preq_ = req;
+    pbuf_ = pool_.Get(pl);
+    pfill_ = rend_ - rstart_;
+    std::memcpy(pbuf_.data(), rbuf_.data() + rstart_, pfill_);
+    rstart_ = rend_;
+    in_payload_ = true;
+  }
+  if (rstart_ == rend_) {
+    rstart_ = rend_ = 0;
+  } else if (rstart_ > rbuf_.size() / 2) {
+    std::memmove(rbuf_.data(), rbuf_.data() + rstart_, rend_ - rstart_);
+    rend_ -= rstart_;
+    rstart_ = 0;
+  }
+  return true;
+}
+
+// Sends queued replies; *blocked when the socket is full. False on a dead socket.
+bool Connection::FlushOut(bool* blocked) {
+  *blocked = false;
+  while (!outq_.empty()) {
+    struct iovec iov[kMaxIov];
+    int n = 0;
+    for (auto it = outq_.begin(); it != outq_.end() && n < kMaxIov; ++it, ++n) {
+      const size_t skip = n == 0 ? out_head_sent_ : 0;
+      iov[n] = {it->buf.data() + skip, it->len - skip};
+    }
+    Transport::Io io = transport_.Writev(iov, n);
+    if (io.n == 0) {
+      if (io.want == Transport::Want::kWrite || io.want == Transport::Want::kRead) {
+        *blocked = true;  // (TLS may want to read to write: poll covers both directions)
+        return true;
+      }
+      return false;
+    }
+    size_t sent = io.n;
+    while (sent > 0) {
+      Reply& front = outq_.front();
+      const size_t left = front.len - out_head_sent_;
+      if (sent < left) {
+        out_head_sent_ += sent;
+        break;
+      }
+      sent -= left;
+      out_bytes_ -= front.len;
+      out_head_sent_ = 0;
+      pool_.Put(std::move(front.buf));
+      outq_.pop_front();
+    }
+  }
+  return true;
+}
+
+// Waits (socket closed or fenced) until no request is left at a worker.
+void Connection::WaitIdle() {
+  while (inflight_.load() > 0) {
+    struct pollfd p = {wake_fd_, POLLIN, 0};
+    ::poll(&p, 1, 100);
+    uint64_t v;
+    (void)!::read(wake_fd_, &v, sizeof v);
+  }
+  DrainCompleted();
+  outq_.clear();
+}
+
+void Connection::Serve(Negotiated& neg) {
+  ctx_.dev = neg.exp.device.get();
+  ctx_.params = {neg.exp.size, neg.exp.read_only, neg.structured, neg.base_allocation};
+  ctx_.pool = &pool_;
+  ctx_.inline_mode = env_.allow_inline ? ChooseInlineMode(*ctx_.dev) : InlineMode::kNever;
+
+  bool ok = ProcessInput();
+  while (ok && !stop_.load(std::memory_order_relaxed)) {
+    DrainCompleted();
+    bool out_blocked = false;
+    if (!FlushOut(&out_blocked)) break;
+    if (disc_ && inflight_.load() == 0 && outq_.empty()) break;
+
+    const bool want_read = !disc_ && !Backpressured();
+    Transport::Want wait_in = Transport::Want::kRead;
+    if (want_read) {
+      uint8_t* dst;
+      size_t room;
+      if (in_payload_) {
+        dst = pbuf_.data() + pfill_;
+        room = preq_.payload_length() - pfill_;
+      } else {
+        dst = rbuf_.data() + rend_;
+        room = rbuf_.size() - rend_;
+      }
+      // Nothing else to wait for: a blocking recv saves the poll (Fence shuts the socket).
+      const bool idle = !transport_.tls() && outq_.empty() && inflight_.load() == 0;
+      Transport::Io io = idle ? transport_.ReadBlocking(dst, room) : transport_.Read(dst, room);
+      if (io.n > 0) {
+        if (in_payload_) {
+          pfill_ += io.n;
+          if (pfill_ == preq_.payload_length()) {
+            in_payload_ = false;
+            Buffer owned = std::move(pbuf_);
+            Handle(preq_, owned.data(), &owned);
+          }
+        } else {
+          rend_ += io.n;
+        }
+        ok = ProcessInput();
+        // A full read likely left more behind; otherwise the socket is drained for now.
+        if (io.n == room || transport_.HasBuffered()) continue;
+        DrainCompleted();
+        if (!FlushOut(&out_blocked)) break;
+        if (!out_blocked && outq_.empty()) continue;
+      } else if (io.want == Transport::Want::kEof || io.want == Transport::Want::kError) {
+        break;  // client gone: nobody to answer
+      } else {
+        wait_in = io.want;
+      }
+    }
+    if (stop_.load(std::memory_order_relaxed) || !ok) break;
+    // Sleep until the socket or a worker has something for us.
+    short ev = 0;
+    if (want_read) ev |= wait_in == Transport::Want::kWrite ? POLLOUT : POLLIN;
+    if (out_blocked) ev |= POLLOUT | (transport_.tls() ? POLLIN : 0);
+    struct pollfd p[2] = {{transport_.fd(), ev, 0}, {wake_fd_, POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0 && errno != EINTR) break;
+    if (p[1].revents & POLLIN) {
+      uint64_t v;
+      (void)!::read(wake_fd_, &v, sizeof v);
+    }
+    if (p[0].revents & (POLLERR | POLLNVAL)) break;
+    if ((p[0].revents & POLLHUP) && !want_read && inflight_.load() == 0) break;
+  }
+  WaitIdle();
+}
+
+}  // namespace vbs::nbd
