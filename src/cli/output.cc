@@ -207,7 +207,8 @@ std::string PrettyJson(const Json& value) {
 
 std::string RenderProgressBar(int percent, int width) {
   percent = std::clamp(percent, 0, 100);
-  int filled = percent * width / 100;
+  // Rounded (45% shows 5 of 10 cells), but full only when really done.
+  int filled = percent >= 100 ? width : std::min(width - 1, (percent * width + 50) / 100);
   return fmt::format("[{}{}] {:>3}%", std::string(filled, '#'), std::string(width - filled, '.'),
                      percent);
 }

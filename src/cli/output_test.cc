@@ -1,0 +1,156 @@
+#include "cli/output.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace vbs::cli {
+namespace {
+
+const Json kVolume = Json::parse(R"({
+  "id":"vol-0123456789abcdef0","owner":"alice","size":10737418240,"pool":"default",
+  "state":"available","snapshot_id":null,"error":null,"tags":{"Name":"db","env":"prod"},
+  "created_at":"2026-11-24T10:00:00Z","attachments":[]})");
+
+const Json kSnapshot = Json::parse(R"({
+  "id":"snap-0123456789abcdef0","owner":"alice","volume_id":"vol-0123456789abcdef0",
+  "size":1073741824,"pool":"default","state":"pending","progress":45,"error":null,
+  "description":"nightly","tags":{},"created_at":"2026-11-24T10:01:00Z"})");
+
+TEST(RenderTable, AlignsColumnsWithoutTrailingBlanks) {
+  EXPECT_EQ(RenderTable({"A", "LONGER", "C"}, {{"xxxx", "y", ""}, {"z", "", "last"}}),
+            "A     LONGER  C\n"
+            "xxxx  y\n"
+            "z             last\n");
+  EXPECT_EQ(RenderTable({"ID", "STATE"}, {}), "ID  STATE\n");
+}
+
+TEST(VolumesTable, ShowsTheDocumentedColumns) {
+  Json second = kVolume;
+  second["id"] = "vol-00000000000000001";
+  second["size"] = 1536ull << 20;
+  second["tags"] = Json::object();
+  second["snapshot_id"] = "snap-0123456789abcdef0";
+  second["state"] = "creating";
+  EXPECT_EQ(VolumesTable(Json::array({kVolume, second})),
+            "ID                     NAME  SIZE  STATE      POOL     SNAPSHOT                "
+            "CREATED\n"
+            "vol-0123456789abcdef0  db    10G   available  default  -                       "
+            "2026-11-24T10:00:00Z\n"
+            "vol-00000000000000001  -     1.5G  creating   default  snap-0123456789abcdef0  "
+            "2026-11-24T10:00:00Z\n");
+}
+
+TEST(SnapshotsTable, ShowsProgress) {
+  EXPECT_EQ(SnapshotsTable(Json::array({kSnapshot})),
+            "ID                      VOLUME                 STATE    PROGRESS  SIZE  "
+            "DESCRIPTION  CREATED\n"
+            "snap-0123456789abcdef0  vol-0123456789abcdef0  pending  45%       1G    nightly     "
+            " 2026-11-24T10:01:00Z\n");
+}
+
+TEST(AdminTables, RenderBooleansAndSizes) {
+  Json pools = Json::parse(R"([{"name":"default","node":"n1","type":"dir","shared":false,
+      "capacity":107374182400,"reserved":10737418240,"state":"up"}])");
+  EXPECT_EQ(PoolsTable(pools),
+            "NAME     NODE  TYPE  SHARED  CAPACITY  RESERVED  STATE\n"
+            "default  n1    dir   no      100G      10G       up\n");
+  EXPECT_EQ(NodesTable(Json::parse(R"([{"name":"n1","state":"up","last_heartbeat":null}])")),
+            "NAME  STATE  LAST HEARTBEAT\n"
+            "n1    up     -\n");
+  EXPECT_EQ(UsersTable(Json::parse(R"([{"name":"admin","role":"admin","created_at":"t"}])")),
+            "NAME   ROLE   CREATED\n"
+            "admin  admin  t\n");
+}
+
+TEST(Details, KeyValueLines) {
+  EXPECT_EQ(VolumeDetails(kVolume),
+            "id:          vol-0123456789abcdef0\n"
+            "name:        db\n"
+            "size:        10G (10737418240 bytes)\n"
+            "state:       available\n"
+            "pool:        default\n"
+            "snapshot:    -\n"
+            "owner:       alice\n"
+            "created:     2026-11-24T10:00:00Z\n"
+            "tags:        Name=db, env=prod\n"
+            "attachments: -\n");
+  Json failed = kSnapshot;
+  failed["state"] = "error";
+  failed["error"] = "disk full";
+  std::string text = SnapshotDetails(failed);
+  EXPECT_NE(text.find("progress:    45%\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("error:       disk full\n"), std::string::npos) << text;
+  EXPECT_EQ(WhoAmIDetails({{"user", "alice"}, {"role", "user"}}), "user: alice\nrole: user\n");
+}
+
+TEST(Details, AttachmentsAndOddValues) {
+  Json v = kVolume;
+  v["attachments"] = Json::parse(R"([{"instance_id":"i-1","mode":"ro","state":"attached"},
+                                     {"instance_id":"i-2","mode":"ro"}])");
+  v["size"] = "weird";
+  std::string text = VolumeDetails(v);
+  EXPECT_NE(text.find("attachments: i-1 (ro, attached); i-2 (ro)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("size:        weird\n"), std::string::npos) << text;
+  EXPECT_EQ(FieldText(Json::array(), "id"), "-");  // not an object: no throw
+}
+
+TEST(PrettyJson, IsStableAndSorted) {
+  Json a = Json::parse(R"({"b":1,"a":{"d":2,"c":3}})");
+  EXPECT_EQ(PrettyJson(a), "{\n  \"a\": {\n    \"c\": 3,\n    \"d\": 2\n  },\n  \"b\": 1\n}\n");
+}
+
+TEST(RenderProgressBar, TenCellsAndPercent) {
+  EXPECT_EQ(RenderProgressBar(45), "[#####.....]  45%");
+  EXPECT_EQ(RenderProgressBar(99), "[#########.]  99%");
+  EXPECT_EQ(RenderProgressBar(50), "[#####.....]  50%");
+  EXPECT_EQ(RenderProgressBar(0), "[..........]   0%");
+  EXPECT_EQ(RenderProgressBar(100), "[##########] 100%");
+  EXPECT_EQ(RenderProgressBar(250), "[##########] 100%");
+  EXPECT_EQ(RenderProgressBar(-3), "[..........]   0%");
+  EXPECT_EQ(RenderProgressBar(50, 4), "[##..]  50%");
+}
+
+TEST(WaitReporter, BarOnATerminal) {
+  std::ostringstream err;
+  WaitReporter r(err, /*is_terminal=*/true, /*show_progress=*/true);
+  r.Update(kSnapshot);
+  Json done = kSnapshot;
+  done["state"] = "completed";
+  done["progress"] = 100;
+  r.Update(done);
+  r.Finish();
+  r.Finish();
+  EXPECT_EQ(err.str(),
+            "\r[#####.....]  45%  snap-0123456789abcdef0 pending\033[K"
+            "\r[##########] 100%  snap-0123456789abcdef0 completed\033[K\n");
+}
+
+TEST(WaitReporter, PlainLinesOnlyOnChange) {
+  std::ostringstream err;
+  WaitReporter r(err, /*is_terminal=*/false, /*show_progress=*/true);
+  r.Update(kSnapshot);
+  r.Update(kSnapshot);
+  Json later = kSnapshot;
+  later["progress"] = 90;
+  r.Update(later);
+  r.Finish();
+  EXPECT_EQ(err.str(),
+            "snap-0123456789abcdef0: pending 45%\n"
+            "snap-0123456789abcdef0: pending 90%\n");
+
+  std::ostringstream verr;
+  WaitReporter v(verr, /*is_terminal=*/true, /*show_progress=*/false);
+  Json creating = kVolume;
+  creating["state"] = "creating";
+  v.Update(creating);
+  v.Update(creating);
+  v.Update(kVolume);
+  v.Finish();
+  EXPECT_EQ(verr.str(),
+            "vol-0123456789abcdef0: creating\n"
+            "vol-0123456789abcdef0: available\n");
+}
+
+}  // namespace
+}  // namespace vbs::cli
