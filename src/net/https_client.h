@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,6 +32,8 @@ struct HttpsResponse {
   std::map<std::string, std::string> headers;  // names lower-cased
 };
 
+// Calls are serialized: one exchange at a time per client (a long poll blocks other calls on
+// the same client, so pollers use their own client).
 class HttpsClient {
  public:
   static Result<std::unique_ptr<HttpsClient>> Create(const HttpsClientOptions& options);
@@ -44,5 +47,14 @@ class HttpsClient {
       std::chrono::milliseconds timeout = std::chrono::seconds(30),
       const std::map<std::string, std::string>& extra_headers = {}) = 0;
 };
+
+// A parsed endpoint: "https://host[:port][/]", host a name, an IPv4 address or a [IPv6]
+// address (brackets removed here). The port defaults to 443. Other schemes are rejected.
+struct HttpsEndpoint {
+  std::string host;
+  uint16_t port = 443;
+  bool is_ip = false;
+};
+Result<HttpsEndpoint> ParseHttpsEndpoint(const std::string& url);
 
 }  // namespace vbs
