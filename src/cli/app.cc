@@ -97,12 +97,22 @@ int RunApp(int argc, const char* const* argv, const AppDeps& deps) {
   CLI::App app("vbs: command-line client of VBS, the self-hosted block storage service", "vbs");
   app.fallthrough();  // global options are accepted after the subcommand too (inherited)
   app.require_subcommand(1);
+  app.footer(  // inherited by every subcommand, whose own help lists only its options
+      "Global options (--endpoint, --ca, --cert, --key, -o/--output, --timeout) go before or\n"
+      "after the subcommand; VBS_ENDPOINT, VBS_CA, VBS_CERT, VBS_KEY and VBS_OUTPUT set them\n"
+      "from the environment (`vbsd dev` and `vbs admin user create` print the lines).\n"
+      "Exit codes: 0 ok, 1 server error, 2 usage, 3 cannot reach the server,\n"
+      "4 --wait timed out or the object ended in error.");
   AddGlobalOptions(app, ctx);
   AddVolumeCommands(app, ctx);
   AddSnapshotCommands(app, ctx);
   AddAdminCommands(app, ctx);
   AddWhoAmI(app, ctx);
 
+  if (argc <= 1) {  // a bare `vbs`: the overview is more useful than "subcommand required"
+    ctx.err() << app.help() << std::flush;
+    return kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
