@@ -175,6 +175,30 @@ Status BuildRequest(const http::request<http::string_body>& req, Conn& c, const 
   return Status::Ok();
 }
 
+// Reads and discards what the client is still sending (the rest of a refused body), bounded in
+// time and bytes. Closing with unread data would make the kernel send a reset, which can
+// destroy our error response before the client has read it (it is still busy writing).
+void Drain(Conn& c) {
+  constexpr size_t kMaxDrainBytes = 64u << 20;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  std::vector<char> scratch(64 * 1024);
+  size_t total = 0;
+  while (total < kMaxDrainBytes) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) break;
+    size_t got = 0;
+    error_code ec = RunOp(c, left, [&](auto h) {
+      c.stream->async_read_some(asio::buffer(scratch),
+                                [&got, h = std::move(h)](error_code e, size_t n) mutable {
+                                  got = n;
+                                  h(e);
+                                });
+    });
+    total += got;
+    if (ec) break;
+  }
+}
+
 void Serve(Shared& sh, Conn& c) {
   const auto idle = std::chrono::seconds(std::max(1, sh.options.idle_timeout_seconds));
   const auto handshake_timeout =
@@ -205,6 +229,7 @@ void Serve(Shared& sh, Conn& c) {
     parser.header_limit(kHeaderLimit);
     parser.body_limit(sh.options.max_body_bytes);
     std::optional<Response> reply;
+    bool unread_body = false;
 
     ec = RunOp(c, idle, [&](auto h) { http::async_read_header(s, buffer, parser, std::move(h)); });
     if (!ec && beast::iequals(parser.get()[http::field::expect], "100-continue") &&
@@ -216,6 +241,7 @@ void Serve(Shared& sh, Conn& c) {
       ec = RunOp(c, idle, [&](auto h) { http::async_read(s, buffer, parser, std::move(h)); });
     }
     if (ec == http::error::body_limit) {
+      unread_body = true;
       reply = ErrorResponse(
           413, "RequestTooLarge",
           "request body exceeds " + std::to_string(sh.options.max_body_bytes) + " bytes");
@@ -248,6 +274,7 @@ void Serve(Shared& sh, Conn& c) {
     close = !reply->keep_alive();
     ec = RunOp(c, idle, [&](auto h) { http::async_write(s, *reply, std::move(h)); });
     if (ec) break;
+    if (unread_body) Drain(c);
   }
   if (!sh.stopping) {
     // Best effort close_notify; a peer that does not answer costs at most kShutdownTimeout.

@@ -227,6 +227,11 @@ TEST_F(HttpsClientTest, HttpErrorIsAnAnswer) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 413);
   EXPECT_EQ(json::parse(r->body)["error"]["code"], "RequestTooLarge");
+  // A body far over the limit: the server answers before reading it, and the client still
+  // gets that answer rather than a failed send.
+  r = c->Request("POST", "/big", std::string(8 << 20, 'x'));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 413);
   // The server closed after 413; the client reconnects transparently.
   r = c->Request("GET", "/after");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
