@@ -1,12 +1,236 @@
-// Temporary vbsd main (NBD engineer's): only `vbsd nbd-serve`. The lead replaces this file.
-#include <CLI/CLI.hpp>
+// vbsd: the VBS daemon. Wiring only: parse the command line, start roles, wait for a signal.
+//
+//   vbsd dev [--data-dir DIR] [--listen HOST:PORT] [--pool-capacity SIZE]
+//   vbsd server --config FILE
+//   vbsd agent --config FILE
+//   vbsd pki issue --pki-dir DIR --role node|user|admin --name NAME --out-dir DIR
+//   vbsd nbd-serve FILE …
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+
+#include "auth/deployment_pki.h"
 #include "bin/vbsd_nbd_serve.h"
+#include "bin/vbsd_roles.h"
+#include "common/units.h"
+
+namespace vbs {
+namespace {
+
+// Blocks SIGINT/SIGTERM in every thread (call before starting any) and waits for one.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+void WaitForStopSignal(const sigset_t& set) {
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("vbsd: {} received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+int Fail(const Status& st) {
+  std::cerr << "vbsd: " << st.message() << " (" << st.code() << ")\n";
+  return 1;
+}
+
+std::string Absolute(const std::string& p) {
+  return std::filesystem::absolute(p).lexically_normal().string();
+}
+
+struct DevOptions {
+  std::string data_dir = "./var/vbs";
+  std::string listen = "127.0.0.1:8443";
+  std::string pool_capacity = "auto";
+  std::string node = "local";
+  int op_timeout = 600;
+};
+
+int RunDev(const DevOptions& o) {
+  const std::string data = Absolute(o.data_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(data, ec);
+  if (ec) return Fail(Status::IoError("cannot create " + data + ": " + ec.message()));
+  auto listen = ParseHostPort(o.listen);
+  if (!listen.ok()) return Fail(listen.status());
+  std::optional<uint64_t> capacity;
+  if (o.pool_capacity != "auto") {
+    auto c = ParseSize(o.pool_capacity);
+    if (!c.ok()) return Fail(c.status());
+    capacity = *c;
+  }
+  sigset_t signals = BlockStopSignals();
+
+  ServerConfig sc;
+  sc.listen = *listen;
+  sc.database = data + "/meta.db";
+  sc.pki_dir = data + "/pki";
+  sc.op_timeout_seconds = o.op_timeout;
+  auto server = StartServer(sc);
+  if (!server.ok()) return Fail(server.status());
+
+  DeploymentPki pki(sc.pki_dir);
+  auto node_pki = pki.EnsureNode(o.node);
+  if (!node_pki.ok()) return Fail(node_pki.status());
+  auto admin_pki = pki.EnsureAdmin();
+  if (!admin_pki.ok()) return Fail(admin_pki.status());
+
+  const std::string connect_host =
+      (listen->host == "0.0.0.0" || listen->host == "::") ? "127.0.0.1" : listen->host;
+  const std::string endpoint =
+      "https://" +
+      (connect_host.find(':') != std::string::npos ? "[" + connect_host + "]" : connect_host) +
+      ":" + std::to_string((*server)->port());
+  AgentConfig ac;
+  ac.node = o.node;
+  ac.servers = {endpoint};
+  ac.ca_file = node_pki->ca_cert;
+  ac.cert_file = node_pki->cert;
+  ac.key_file = node_pki->key;
+  ac.pools.push_back(PoolConfig{"default", "dir", data + "/pools/default", capacity, false});
+  auto agent = StartAgent(ac);
+  if (!agent.ok()) return Fail(agent.status());
+
+  const std::string env =
+      "export VBS_ENDPOINT=" + endpoint + "\nexport VBS_CA=" + admin_pki->ca_cert +
+      "\nexport VBS_CERT=" + admin_pki->cert + "\nexport VBS_KEY=" + admin_pki->key + "\n";
+  Status st = WriteFileAtomic(data + "/vbs.env", env, 0600);
+  if (!st.ok()) return Fail(st);
+  std::cout << "VBS is running (dev mode: SQLite metadata, a dir pool, a fresh CA).\n"
+            << "  API:   " << endpoint << "\n"
+            << "  data:  " << data << "\n\n"
+            << "Use it as the administrator from another shell:\n"
+            << "  source " << data << "/vbs.env\n"
+            << "  vbs volume create --size 10G --name first --wait\n"
+            << "  vbs volume list\n"
+            << "  vbs admin user create alice --out-dir ./alice   # a user of their own\n\n"
+            << "vbs.env sets:\n"
+            << env << std::flush;
+  WaitForStopSignal(signals);
+  (*agent)->Stop();
+  (*server)->Stop();
+  return 0;
+}
+
+int RunServer(const std::string& config_path) {
+  auto cfg = LoadConfigFile(config_path);
+  if (!cfg.ok()) return Fail(cfg.status());
+  if (!cfg->server)
+    return Fail(
+        Status::InvalidArgument("InvalidConfiguration", config_path + " has no [server] section"));
+  sigset_t signals = BlockStopSignals();
+  auto server = StartServer(*cfg->server);
+  if (!server.ok()) return Fail(server.status());
+  std::cout << "vbsd server listening on port " << (*server)->port() << std::endl;
+  WaitForStopSignal(signals);
+  (*server)->Stop();
+  return 0;
+}
+
+int RunAgent(const std::string& config_path) {
+  auto cfg = LoadConfigFile(config_path);
+  if (!cfg.ok()) return Fail(cfg.status());
+  if (!cfg->agent)
+    return Fail(
+        Status::InvalidArgument("InvalidConfiguration", config_path + " has no [agent] section"));
+  sigset_t signals = BlockStopSignals();
+  auto agent = StartAgent(*cfg->agent);
+  if (!agent.ok()) return Fail(agent.status());
+  std::cout << "vbsd agent " << cfg->agent->node << " running" << std::endl;
+  WaitForStopSignal(signals);
+  (*agent)->Stop();
+  return 0;
+}
+
+int RunPkiIssue(const std::string& pki_dir, const std::string& role_name, const std::string& name,
+                const std::string& out_dir) {
+  auto role = ParseRole(role_name);
+  if (!role.ok()) return Fail(role.status());
+  DeploymentPki pki(pki_dir);
+  auto ca = pki.EnsureCa();
+  if (!ca.ok()) return Fail(ca.status());
+  auto issued = ca->Issue(name, *role);
+  if (!issued.ok()) return Fail(issued.status());
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  for (const auto& [file, content, mode] :
+       {std::tuple<std::string, std::string, int>{out_dir + "/" + name + ".crt", issued->cert_pem,
+                                                  0644},
+        {out_dir + "/" + name + ".key", issued->key_pem, 0600},
+        {out_dir + "/ca.crt", ca->cert_pem(), 0644}}) {
+    Status st = WriteFileAtomic(file, content, mode);
+    if (!st.ok()) return Fail(st);
+  }
+  std::cout << "issued " << role_name << " certificate for " << name << " in " << out_dir << "\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace vbs
 
 int main(int argc, char** argv) {
-  CLI::App app{"vbsd: VBS daemon"};
+  // Logs go to stderr: stdout carries what a user reads (how to use the service) and "ready".
+  spdlog::set_default_logger(spdlog::stderr_color_mt("vbsd"));
+  CLI::App app{"vbsd: the VBS daemon (control plane, node agent, NBD server)"};
   app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+  vbs::DevOptions dev;
+  auto* dev_cmd = app.add_subcommand("dev",
+                                     "control plane and a node agent in one process, "
+                                     "on SQLite, a dir pool and a fresh CA");
+  dev_cmd->add_option("--data-dir", dev.data_dir, "where metadata, certificates and volumes live")
+      ->capture_default_str();
+  dev_cmd->add_option("--listen", dev.listen, "HOST:PORT of the HTTPS API (port 0: any free one)")
+      ->capture_default_str();
+  dev_cmd
+      ->add_option("--pool-capacity", dev.pool_capacity,
+                   "capacity of the default pool (e.g. 2T), or auto: the file system's size")
+      ->capture_default_str();
+  dev_cmd->add_option("--node", dev.node, "name of this node")->capture_default_str();
+  dev_cmd
+      ->add_option("--op-timeout", dev.op_timeout,
+                   "seconds before work of a node that is down fails")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
+
+  std::string server_config, agent_config;
+  auto* server_cmd = app.add_subcommand("server", "the control plane (HTTPS API)");
+  server_cmd->add_option("--config", server_config, "TOML file with a [server] section")
+      ->required();
+  auto* agent_cmd = app.add_subcommand("agent", "a node agent");
+  agent_cmd->add_option("--config", agent_config, "TOML file with an [agent] section")->required();
+
+  std::string pki_dir, pki_role, pki_name, pki_out;
+  auto* pki_cmd = app.add_subcommand("pki", "the deployment's certificates");
+  pki_cmd->require_subcommand(1);
+  auto* issue = pki_cmd->add_subcommand("issue", "issue a certificate from the CA");
+  issue->add_option("--pki-dir", pki_dir, "the server's pki_dir (holds ca.crt and ca.key)")
+      ->required();
+  issue->add_option("--role", pki_role, "node, user or admin")
+      ->required()
+      ->check(CLI::IsMember({"node", "user", "admin"}));
+  issue->add_option("--name", pki_name, "node or user name (the certificate's CN)")->required();
+  issue->add_option("--out-dir", pki_out, "where to write NAME.crt, NAME.key, ca.crt")->required();
+
   vbs::AddNbdServeCommand(app);
   CLI11_PARSE(app, argc, argv);
-  return 0;
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  if (*dev_cmd) return vbs::RunDev(dev);
+  if (*server_cmd) return vbs::RunServer(server_config);
+  if (*agent_cmd) return vbs::RunAgent(agent_config);
+  if (*issue) return vbs::RunPkiIssue(pki_dir, pki_role, pki_name, pki_out);
+  return 0;  // nbd-serve ran inside its callback
 }

@@ -1,0 +1,193 @@
+#include "agent/agent.h"
+
+#include <spdlog/spdlog.h>
+
+namespace vbs {
+
+Agent::Agent(AgentOptions options, std::map<std::string, AgentPool> pools)
+    : options_(std::move(options)),
+      pools_(std::move(pools)),
+      server_(options_.server),
+      storage_(&pools_) {}
+
+Agent::~Agent() {
+  Stop();
+}
+
+void Agent::Start() {
+  loop_thread_ = std::thread([this] { Loop(); });
+  progress_thread_ = std::thread([this] { ReportProgressLoop(); });
+}
+
+void Agent::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stop_ && !loop_thread_.joinable()) return;
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (loop_thread_.joinable()) loop_thread_.join();
+  if (progress_thread_.joinable()) progress_thread_.join();
+  std::map<std::string, std::thread> workers;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    workers.swap(workers_);
+    finished_.clear();
+  }
+  for (auto& [id, t] : workers) t.join();
+}
+
+void Agent::ReapFinished() {
+  std::vector<std::thread> done;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& id : finished_) {
+      auto it = workers_.find(id);
+      if (it == workers_.end()) continue;
+      done.push_back(std::move(it->second));
+      workers_.erase(it);
+    }
+    finished_.clear();
+  }
+  for (auto& t : done) t.join();
+}
+
+bool Agent::Sleep(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> l(mu_);
+  cv_.wait_for(l, d, [&] { return stop_; });
+  return !stop_;
+}
+
+bool Agent::Register() {
+  std::vector<AgentPoolInfo> infos;
+  for (const auto& [name, pool] : pools_) infos.push_back(pool.info);
+  auto epoch = server_.Hello(options_.node, infos);
+  if (!epoch.ok()) {
+    spdlog::warn("agent {}: hello failed: {}", options_.node, epoch.status().ToString());
+    return false;
+  }
+  spdlog::info("agent {}: registered (epoch {}, {} pools)", options_.node, *epoch, infos.size());
+  for (const auto& [name, pool] : pools_) {
+    auto inv = server_.Inventory(name);
+    if (!inv.ok()) {
+      spdlog::warn("agent {}: inventory of pool {} failed: {}", options_.node, name,
+                   inv.status().ToString());
+      continue;
+    }
+    storage_.Reconcile(name, *inv);
+  }
+  return true;
+}
+
+void Agent::Loop() {
+  std::chrono::milliseconds backoff(200);
+  bool registered = false;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (stop_) return;
+    }
+    if (!registered) {
+      registered = Register();
+      if (!registered) {
+        if (!Sleep(backoff)) return;
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+        continue;
+      }
+      backoff = std::chrono::milliseconds(200);
+    }
+    ReapFinished();
+    {  // wait for a free worker slot before taking more work
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] {
+        return stop_ || static_cast<int>(in_flight_.size()) < options_.max_parallel_ops;
+      });
+      if (stop_) return;
+    }
+    auto work = server_.Poll(options_.poll_wait);
+    if (!work.ok()) {
+      spdlog::warn("agent {}: poll failed: {}", options_.node, work.status().ToString());
+      // The server forgot us (e.g. a new database) or restarted: say hello again.
+      if (work.status().code() == "UnknownNode") registered = false;
+      if (!Sleep(backoff)) return;
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+      continue;
+    }
+    backoff = std::chrono::milliseconds(200);
+    bool started = false;
+    for (const auto& op : work->ops) {
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        if (stop_) return;
+        if (in_flight_.count(op.id) ||
+            static_cast<int>(in_flight_.size()) >= options_.max_parallel_ops) {
+          continue;
+        }
+      }
+      auto claimed = server_.Claim(op.id);
+      if (!claimed.ok()) continue;  // another agent took it, or it was cancelled
+      std::unique_lock<std::mutex> l(mu_);
+      if (auto old = workers_.find(claimed->id); old != workers_.end()) {
+        // The same op ran here before (it was requeued): its worker has finished its work
+        // (it left in_flight_) and only needs joining.
+        std::thread t = std::move(old->second);
+        workers_.erase(old);
+        l.unlock();
+        t.join();
+        l.lock();
+      }
+      in_flight_.insert(claimed->id);
+      progress_[claimed->id] = 0;
+      workers_[claimed->id] = std::thread([this, op = *claimed] { RunOp(op); });
+      started = true;
+    }
+    // Pending ops we could not take (all slots busy, or claimed elsewhere meanwhile) would
+    // come back at once: pause briefly instead of spinning.
+    if (!started && !work->ops.empty() && !Sleep(std::chrono::milliseconds(200))) return;
+  }
+}
+
+void Agent::RunOp(const AgentOp& op) {
+  spdlog::info("agent {}: {} {} (op {})", options_.node, op.kind, op.resource_id, op.id);
+  Status st = storage_.Execute(op, [this, id = op.id](int percent) {
+    std::lock_guard<std::mutex> l(mu_);
+    progress_[id] = percent;
+  });
+  if (!st.ok()) {
+    spdlog::warn("agent {}: {} {} failed: {}", options_.node, op.kind, op.resource_id,
+                 st.ToString());
+  }
+  // Report until the server has it: the work is done and must not be redone for nothing.
+  std::chrono::milliseconds backoff(200);
+  while (true) {
+    Status rep = server_.Complete(op.id, st.ok(), st.ok() ? "" : st.message());
+    if (rep.ok() || rep.kind() == StatusKind::kNotFound || rep.kind() == StatusKind::kConflict) {
+      if (!rep.ok())
+        spdlog::warn("agent {}: op {} outcome not taken: {}", options_.node, op.id, rep.ToString());
+      break;
+    }
+    if (!Sleep(backoff)) break;
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  in_flight_.erase(op.id);
+  progress_.erase(op.id);
+  finished_.push_back(op.id);
+  cv_.notify_all();
+}
+
+void Agent::ReportProgressLoop() {
+  while (Sleep(options_.progress_interval)) {
+    std::map<std::string, int> snapshot;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      snapshot = progress_;
+    }
+    for (const auto& [id, percent] : snapshot) {
+      Status st = server_.Progress(id, percent);
+      if (!st.ok()) spdlog::debug("agent {}: progress of {}: {}", options_.node, id, st.ToString());
+    }
+  }
+}
+
+}  // namespace vbs

@@ -1,0 +1,65 @@
+// Agent: the node agent's work loop (design.md §4).
+//
+// Start → Hello (registers pools; the server requeues what this node had running) →
+// reconcile each pool against the server's inventory → long-poll for work, claim each op,
+// run it on a worker thread, report progress every few seconds (which renews its lease) and
+// report the outcome until the server has it. Every failure of the server connection is
+// retried with backoff; nothing is lost because the server keeps the work.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/server_client.h"
+#include "agent/storage_role.h"
+
+namespace vbs {
+
+struct AgentOptions {
+  std::string node;
+  HttpsClientOptions server;  // endpoints, CA, node certificate
+  int max_parallel_ops = 4;
+  std::chrono::seconds poll_wait{20};
+  std::chrono::milliseconds progress_interval{2000};
+};
+
+class Agent {
+ public:
+  Agent(AgentOptions options, std::map<std::string, AgentPool> pools);
+  ~Agent();
+
+  void Start();
+  void Stop();  // stops polling and waits for running ops to finish their backend call
+
+ private:
+  void Loop();
+  bool Register();
+  void RunOp(const AgentOp& op);
+  void ReportProgressLoop();
+  bool Sleep(std::chrono::milliseconds d);  // false when stopping
+
+  AgentOptions options_;
+  std::map<std::string, AgentPool> pools_;
+  ServerClient server_;
+  StorageRole storage_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::set<std::string> in_flight_;
+  std::map<std::string, int> progress_;         // op id → last percent
+  std::map<std::string, std::thread> workers_;  // by op id
+  std::vector<std::string> finished_;           // workers to join
+  void ReapFinished();
+  std::thread loop_thread_;
+  std::thread progress_thread_;
+};
+
+}  // namespace vbs

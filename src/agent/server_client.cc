@@ -1,0 +1,116 @@
+#include "agent/server_client.h"
+
+namespace vbs {
+namespace {
+
+AgentOp OpFromJson(const nlohmann::json& j) {
+  AgentOp op;
+  op.id = j.value("id", "");
+  op.kind = j.value("kind", "");
+  op.resource_id = j.value("resource_id", "");
+  op.pool = j.value("pool", "");
+  op.params = j.contains("params") ? j["params"] : nlohmann::json::object();
+  return op;
+}
+
+}  // namespace
+
+Result<HttpsClient*> ServerClient::PollClient() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!poll_client_) {
+    VBS_ASSIGN_OR_RETURN(poll_client_, HttpsClient::Create(options_));
+  }
+  return poll_client_.get();
+}
+
+Result<HttpsClient*> ServerClient::CallClient() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!call_client_) {
+    VBS_ASSIGN_OR_RETURN(call_client_, HttpsClient::Create(options_));
+  }
+  return call_client_.get();
+}
+
+Result<nlohmann::json> ServerClient::Call(HttpsClient* client, const std::string& method,
+                                          const std::string& target, const nlohmann::json* body,
+                                          std::chrono::milliseconds timeout) {
+  VBS_ASSIGN_OR_RETURN(auto resp, client->Request(method, target, body ? body->dump() : "",
+                                                  "application/json", timeout));
+  auto j = nlohmann::json::parse(resp.body, nullptr, false);
+  if (resp.status >= 200 && resp.status < 300) {
+    if (j.is_discarded()) return Status::Internal("server sent malformed JSON for " + target);
+    return j;
+  }
+  std::string code = "HttpError", message = resp.body;
+  if (!j.is_discarded() && j.contains("error") && j["error"].is_object()) {
+    code = j["error"].value("code", code);
+    message = j["error"].value("message", message);
+  }
+  StatusKind kind = resp.status == 404   ? StatusKind::kNotFound
+                    : resp.status == 409 ? StatusKind::kConflict
+                    : resp.status >= 500 ? StatusKind::kUnavailable
+                                         : StatusKind::kInvalidArgument;
+  return Status(kind, code, message);
+}
+
+Result<int64_t> ServerClient::Hello(const std::string& node,
+                                    const std::vector<AgentPoolInfo>& pools) {
+  nlohmann::json body = {{"node", node}, {"pools", nlohmann::json::array()}};
+  for (const auto& p : pools) {
+    body["pools"].push_back(
+        {{"name", p.name}, {"type", p.type}, {"shared", p.shared}, {"capacity", p.capacity}});
+  }
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, CallClient());
+  VBS_ASSIGN_OR_RETURN(auto j, Call(c, "POST", "/v1/agent/hello", &body, std::chrono::seconds(30)));
+  return j.value("epoch", int64_t{0});
+}
+
+Result<AgentWork> ServerClient::Poll(std::chrono::seconds wait) {
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, PollClient());
+  VBS_ASSIGN_OR_RETURN(auto j, Call(c, "GET", "/v1/agent/work?wait=" + std::to_string(wait.count()),
+                                    nullptr, wait + std::chrono::seconds(15)));
+  AgentWork w;
+  w.revision = j.value("revision", int64_t{0});
+  if (j.contains("ops") && j["ops"].is_array()) {
+    for (const auto& op : j["ops"]) w.ops.push_back(OpFromJson(op));
+  }
+  return w;
+}
+
+Result<AgentOp> ServerClient::Claim(const std::string& op_id) {
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, CallClient());
+  VBS_ASSIGN_OR_RETURN(auto j, Call(c, "POST", "/v1/agent/ops/" + op_id + "/claim", nullptr,
+                                    std::chrono::seconds(30)));
+  return OpFromJson(j);
+}
+
+Status ServerClient::Progress(const std::string& op_id, int percent) {
+  nlohmann::json body = {{"progress", percent}};
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, CallClient());
+  return Call(c, "POST", "/v1/agent/ops/" + op_id + "/progress", &body, std::chrono::seconds(30))
+      .status();
+}
+
+Status ServerClient::Complete(const std::string& op_id, bool ok, const std::string& error) {
+  nlohmann::json body = {{"ok", ok}};
+  if (!ok) body["error"] = error;
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, CallClient());
+  return Call(c, "POST", "/v1/agent/ops/" + op_id + "/complete", &body, std::chrono::seconds(30))
+      .status();
+}
+
+Result<AgentInventory> ServerClient::Inventory(const std::string& pool) {
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, CallClient());
+  VBS_ASSIGN_OR_RETURN(auto j, Call(c, "GET", "/v1/agent/inventory?pool=" + pool, nullptr,
+                                    std::chrono::seconds(30)));
+  AgentInventory inv;
+  if (j.contains("volumes") && j["volumes"].is_object()) {
+    for (auto& [k, v] : j["volumes"].items()) inv.volumes[k] = v.get<std::string>();
+  }
+  if (j.contains("snapshots") && j["snapshots"].is_object()) {
+    for (auto& [k, v] : j["snapshots"].items()) inv.snapshots[k] = v.get<std::string>();
+  }
+  return inv;
+}
+
+}  // namespace vbs

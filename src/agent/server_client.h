@@ -1,0 +1,68 @@
+// ServerClient: the agent's side of the work protocol (docs/rest-api.md, agent endpoints),
+// typed over an HttpsClient that carries the node certificate.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "net/https_client.h"
+
+namespace vbs {
+
+struct AgentPoolInfo {
+  std::string name;
+  std::string type;
+  bool shared = false;
+  uint64_t capacity = 0;
+};
+
+struct AgentOp {
+  std::string id;
+  std::string kind;
+  std::string resource_id;
+  std::string pool;
+  nlohmann::json params;
+};
+
+struct AgentWork {
+  int64_t revision = 0;
+  std::vector<AgentOp> ops;
+};
+
+struct AgentInventory {
+  std::map<std::string, std::string> volumes;    // id → state
+  std::map<std::string, std::string> snapshots;  // id → state
+};
+
+class ServerClient {
+ public:
+  explicit ServerClient(HttpsClientOptions options) : options_(std::move(options)) {}
+
+  Result<int64_t> Hello(const std::string& node, const std::vector<AgentPoolInfo>& pools);
+  Result<AgentWork> Poll(std::chrono::seconds wait);
+  Result<AgentOp> Claim(const std::string& op_id);
+  Status Progress(const std::string& op_id, int percent);
+  Status Complete(const std::string& op_id, bool ok, const std::string& error);
+  Result<AgentInventory> Inventory(const std::string& pool);
+
+ private:
+  // One HTTPS client per calling thread's purpose would be ideal; a client serializes its
+  // calls, so the long poll gets its own and the rest share another.
+  Result<nlohmann::json> Call(HttpsClient* client, const std::string& method,
+                              const std::string& target, const nlohmann::json* body,
+                              std::chrono::milliseconds timeout);
+  Result<HttpsClient*> PollClient();
+  Result<HttpsClient*> CallClient();
+
+  HttpsClientOptions options_;
+  std::mutex mu_;
+  std::unique_ptr<HttpsClient> poll_client_;
+  std::unique_ptr<HttpsClient> call_client_;
+};
+
+}  // namespace vbs

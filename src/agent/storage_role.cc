@@ -1,0 +1,82 @@
+#include "agent/storage_role.h"
+
+#include <spdlog/spdlog.h>
+
+namespace vbs {
+
+Result<BlockBackend*> StorageRole::Backend(const std::string& pool) {
+  auto it = pools_->find(pool);
+  if (it == pools_->end()) {
+    return Status::NotFound("InvalidPool.NotFound", "this agent has no pool '" + pool + "'");
+  }
+  return it->second.backend.get();
+}
+
+Status StorageRole::Execute(const AgentOp& op, const ProgressFn& progress) {
+  VBS_ASSIGN_OR_RETURN(BlockBackend * backend, Backend(op.pool));
+  Status st;
+  if (op.kind == "create_volume") {
+    if (!op.params.contains("size") || !op.params["size"].is_number_unsigned()) {
+      return Status::InvalidArgument("InvalidParameterValue", "create_volume without a size");
+    }
+    uint64_t size = op.params["size"].get<uint64_t>();
+    if (op.params.contains("snapshot_id") && op.params["snapshot_id"].is_string()) {
+      st = backend->CreateVolumeFromSnapshot(op.params["snapshot_id"].get<std::string>(),
+                                             op.resource_id, size, progress);
+    } else {
+      st = backend->CreateVolume(op.resource_id, size);
+    }
+  } else if (op.kind == "delete_volume") {
+    st = backend->DeleteVolume(op.resource_id);
+  } else if (op.kind == "create_snapshot") {
+    if (!op.params.contains("volume_id") || !op.params["volume_id"].is_string()) {
+      return Status::InvalidArgument("InvalidParameterValue", "create_snapshot without a volume");
+    }
+    st = backend->CreateSnapshot(op.params["volume_id"].get<std::string>(), op.resource_id,
+                                 progress);
+  } else if (op.kind == "delete_snapshot") {
+    st = backend->DeleteSnapshot(op.resource_id);
+  } else {
+    return Status::InvalidArgument("UnknownOperation", "unknown operation kind '" + op.kind + "'");
+  }
+  if (!st.ok() && st.kind() == StatusKind::kUnavailable) {
+    return Status(st.kind(), st.code(), "retry: " + st.message());
+  }
+  return st;
+}
+
+void StorageRole::Reconcile(const std::string& pool, const AgentInventory& inventory) {
+  auto backend = Backend(pool);
+  if (!backend.ok()) return;
+  auto objects = (*backend)->List();
+  if (!objects.ok()) {
+    spdlog::error("pool {}: cannot list objects: {}", pool, objects.status().ToString());
+    return;
+  }
+  for (const auto& name : objects->partials) {
+    Status st = (*backend)->RemovePartial(name);
+    spdlog::info("pool {}: removed half-made {}: {}", pool, name, st.ToString());
+  }
+  // Objects the server has deleted (e.g. forced by an admin) are removed; objects it does not
+  // know at all are left alone and reported: never delete data on a guess.
+  for (const auto& id : objects->volumes) {
+    auto it = inventory.volumes.find(id);
+    if (it == inventory.volumes.end()) {
+      spdlog::warn("pool {}: volume {} is not in the metadata store; left alone", pool, id);
+    } else if (it->second == "deleted") {
+      Status st = (*backend)->DeleteVolume(id);
+      spdlog::info("pool {}: removed deleted volume {}: {}", pool, id, st.ToString());
+    }
+  }
+  for (const auto& id : objects->snapshots) {
+    auto it = inventory.snapshots.find(id);
+    if (it == inventory.snapshots.end()) {
+      spdlog::warn("pool {}: snapshot {} is not in the metadata store; left alone", pool, id);
+    } else if (it->second == "deleted") {
+      Status st = (*backend)->DeleteSnapshot(id);
+      spdlog::info("pool {}: removed deleted snapshot {}: {}", pool, id, st.ToString());
+    }
+  }
+}
+
+}  // namespace vbs

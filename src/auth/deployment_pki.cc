@@ -1,0 +1,66 @@
+#include "auth/deployment_pki.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+namespace vbs {
+namespace {
+
+bool Exists(const std::string& p) {
+  return std::filesystem::exists(p);
+}
+
+std::string SanList(const std::vector<std::string>& san) {
+  std::string out;
+  for (const auto& name : san) out += name + "\n";
+  return out;
+}
+
+}  // namespace
+
+Result<CertificateAuthority> DeploymentPki::EnsureCa() {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) return Status::IoError("cannot create " + dir_ + ": " + ec.message());
+  ::chmod(dir_.c_str(), 0700);
+  const std::string crt = dir_ + "/ca.crt", key = dir_ + "/ca.key";
+  if (Exists(crt) && Exists(key)) return CertificateAuthority::Load(crt, key);
+  VBS_ASSIGN_OR_RETURN(auto ca, CertificateAuthority::Create("VBS CA"));
+  VBS_RETURN_IF_ERROR(ca.Save(crt, key));
+  return ca;
+}
+
+Result<PkiPaths> DeploymentPki::Ensure(const std::string& stem, const std::string& cn,
+                                       CertRole role, const std::vector<std::string>& san) {
+  VBS_ASSIGN_OR_RETURN(auto ca, EnsureCa());
+  PkiPaths p{dir_ + "/ca.crt", dir_ + "/ca.key", dir_ + "/" + stem + ".crt",
+             dir_ + "/" + stem + ".key"};
+  bool fresh = Exists(p.cert) && Exists(p.key);
+  if (fresh && !san.empty()) {
+    // Reissue when the server is now reached by names its certificate was not made for
+    // (server.crt.san records them).
+    auto marker = ReadFile(p.cert + ".san");
+    if (!marker.ok() || *marker != SanList(san)) fresh = false;
+  }
+  if (fresh) return p;
+  VBS_ASSIGN_OR_RETURN(auto issued, ca.Issue(cn, role, san));
+  VBS_RETURN_IF_ERROR(WriteFileAtomic(p.key, issued.key_pem, 0600));
+  VBS_RETURN_IF_ERROR(WriteFileAtomic(p.cert, issued.cert_pem, 0644));
+  if (!san.empty()) VBS_RETURN_IF_ERROR(WriteFileAtomic(p.cert + ".san", SanList(san), 0644));
+  return p;
+}
+
+Result<PkiPaths> DeploymentPki::EnsureServer(const std::vector<std::string>& san) {
+  return Ensure("server", "vbs-server", CertRole::kServer, san);
+}
+
+Result<PkiPaths> DeploymentPki::EnsureAdmin(const std::string& name) {
+  return Ensure(name, name, CertRole::kAdmin, {});
+}
+
+Result<PkiPaths> DeploymentPki::EnsureNode(const std::string& node) {
+  return Ensure("node-" + node, node, CertRole::kNode, {});
+}
+
+}  // namespace vbs

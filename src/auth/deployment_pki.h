@@ -1,0 +1,42 @@
+// DeploymentPki: the certificate files of one deployment in a directory, made on first start
+// and reused afterwards (design.md §8).
+//
+//   ca.crt ca.key            the deployment CA (ca.key 0600)
+//   server.crt server.key    the API server, subjectAltName = the given hosts/IPs
+//   admin.crt admin.key      the first administrator (CN admin, OU admin)
+//   node-NAME.crt/.key       node (agent) certificates
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "auth/pki.h"
+
+namespace vbs {
+
+struct PkiPaths {
+  std::string ca_cert, ca_key;
+  std::string cert, key;  // of the role asked for
+};
+
+class DeploymentPki {
+ public:
+  explicit DeploymentPki(std::string dir) : dir_(std::move(dir)) {}
+
+  // Loads the CA, creating the directory (0700) and the CA on first use.
+  Result<CertificateAuthority> EnsureCa();
+  // Makes sure `name`'s certificate exists (issued from the CA), returns its paths. A server
+  // certificate whose SANs miss one of `san` is issued again.
+  Result<PkiPaths> EnsureServer(const std::vector<std::string>& san);
+  Result<PkiPaths> EnsureAdmin(const std::string& name = "admin");
+  Result<PkiPaths> EnsureNode(const std::string& node);
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  Result<PkiPaths> Ensure(const std::string& file_stem, const std::string& cn, CertRole role,
+                          const std::vector<std::string>& san);
+  std::string dir_;
+};
+
+}  // namespace vbs

@@ -1,0 +1,119 @@
+#include "bin/vbsd_roles.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
+
+#include "agent/agent.h"
+#include "api/http_server.h"
+#include "api/rest/rest_api.h"
+#include "auth/deployment_pki.h"
+#include "backend/dir/dir_backend.h"
+#include "core/reconciler.h"
+#include "store/sqlite/sqlite_connection.h"
+
+namespace vbs {
+namespace {
+
+class ServerRoleImpl final : public ServerRole {
+ public:
+  uint16_t port() const override { return http_->port(); }
+  void Stop() override {
+    if (http_) http_->Stop();
+    if (reconciler_) reconciler_->Stop();
+  }
+  ~ServerRoleImpl() override { Stop(); }
+
+  std::unique_ptr<MetadataStore> store_;
+  RevisionNotifier notifier_;
+  std::unique_ptr<CertificateAuthority> ca_;
+  std::unique_ptr<VolumeService> volumes_;
+  std::unique_ptr<SnapshotService> snapshots_;
+  std::unique_ptr<WorkService> work_;
+  std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<Reconciler> reconciler_;
+  std::unique_ptr<RestApi> rest_;
+  std::unique_ptr<HttpServer> http_;
+};
+
+class AgentRoleImpl final : public AgentRole {
+ public:
+  void Stop() override { agent_->Stop(); }
+  ~AgentRoleImpl() override { Stop(); }
+  std::unique_ptr<Agent> agent_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
+  auto role = std::make_unique<ServerRoleImpl>();
+  VBS_ASSIGN_OR_RETURN(role->store_, OpenSqliteStore(config.database));
+  DeploymentPki pki(config.pki_dir);
+  VBS_ASSIGN_OR_RETURN(auto ca, pki.EnsureCa());
+  role->ca_ = std::make_unique<CertificateAuthority>(std::move(ca));
+  std::vector<std::string> san = config.names;
+  for (const char* local : {"127.0.0.1", "localhost"}) {
+    if (std::find(san.begin(), san.end(), local) == san.end()) san.push_back(local);
+  }
+  if (config.listen.host != "0.0.0.0" && config.listen.host != "::" &&
+      std::find(san.begin(), san.end(), config.listen.host) == san.end()) {
+    san.insert(san.begin(), config.listen.host);
+  }
+  VBS_ASSIGN_OR_RETURN(auto server_pki, pki.EnsureServer(san));
+
+  PlacementPolicy placement{config.node_timeout_seconds * 1000};
+  WorkPolicy work;
+  ReconcilePolicy reconcile{config.op_timeout_seconds * 1000, 1000};
+  role->volumes_ = std::make_unique<VolumeService>(*role->store_, role->notifier_, placement);
+  role->snapshots_ = std::make_unique<SnapshotService>(*role->store_, role->notifier_);
+  role->work_ = std::make_unique<WorkService>(*role->store_, role->notifier_, work);
+  role->admin_ = std::make_unique<AdminService>(*role->store_, placement);
+  role->reconciler_ =
+      std::make_unique<Reconciler>(*role->store_, role->notifier_, work, placement, reconcile);
+  role->rest_ = std::make_unique<RestApi>(RestServices{role->volumes_.get(), role->snapshots_.get(),
+                                                       role->work_.get(), role->admin_.get(),
+                                                       role->ca_.get()});
+  HttpServerOptions http;
+  http.host = config.listen.host;
+  http.port = config.listen.port;
+  http.cert_file = server_pki.cert;
+  http.key_file = server_pki.key;
+  http.ca_file = server_pki.ca_cert;
+  RestApi* rest = role->rest_.get();
+  VBS_ASSIGN_OR_RETURN(role->http_, HttpServer::Start(http, [rest](const HttpRequest& r) {
+                         return rest->Handle(r);
+                       }));
+  role->reconciler_->Start();
+  spdlog::info("server: listening on https://{}:{}", config.listen.host, role->http_->port());
+  return std::unique_ptr<ServerRole>(std::move(role));
+}
+
+Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config) {
+  std::map<std::string, AgentPool> pools;
+  for (const auto& pc : config.pools) {
+    VBS_ASSIGN_OR_RETURN(auto backend, DirBackend::OpenPool(pc.path, pc.shared));
+    uint64_t capacity = 0;
+    if (pc.capacity) {
+      capacity = *pc.capacity;
+    } else {
+      VBS_ASSIGN_OR_RETURN(auto stats, backend->Stats());
+      capacity = stats.total_bytes;  // "auto": no over-commit (docs/decisions.md)
+    }
+    AgentPool pool;
+    pool.info = AgentPoolInfo{pc.name, pc.type, pc.shared, capacity};
+    pool.backend = std::move(backend);
+    pools.emplace(pc.name, std::move(pool));
+  }
+  AgentOptions options;
+  options.node = config.node;
+  options.server.endpoints = config.servers;
+  options.server.ca_file = config.ca_file;
+  options.server.cert_file = config.cert_file;
+  options.server.key_file = config.key_file;
+  auto role = std::make_unique<AgentRoleImpl>();
+  role->agent_ = std::make_unique<Agent>(options, std::move(pools));
+  role->agent_->Start();
+  spdlog::info("agent {}: started with {} pool(s)", config.node, config.pools.size());
+  return std::unique_ptr<AgentRole>(std::move(role));
+}
+
+}  // namespace vbs

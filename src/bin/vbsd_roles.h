@@ -1,0 +1,33 @@
+// The roles of vbsd, assembled from the modules: the control plane (server) and the node
+// agent. `vbsd dev` runs both in one process; `vbsd server` and `vbsd agent` one each.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/config.h"
+#include "common/status.h"
+
+namespace vbs {
+
+class ServerRole {
+ public:
+  virtual ~ServerRole() = default;
+  virtual uint16_t port() const = 0;
+  virtual void Stop() = 0;
+};
+
+class AgentRole {
+ public:
+  virtual ~AgentRole() = default;
+  virtual void Stop() = 0;
+};
+
+// Opens the store (running migrations), makes or loads the PKI, starts the reconciler and
+// the HTTPS API. `names` are the server certificate's subjectAltNames.
+Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config);
+
+// Opens the pools and starts the work loop against the configured servers.
+Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config);
+
+}  // namespace vbs

@@ -1,0 +1,194 @@
+#include "common/config.h"
+
+#include <toml++/toml.h>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/ids.h"
+#include "common/units.h"
+
+namespace vbs {
+namespace {
+
+Status Bad(const std::string& origin, const std::string& key, const std::string& why) {
+  return Status::InvalidArgument("InvalidConfiguration", origin + ": " + key + ": " + why);
+}
+
+Status CheckKeys(const toml::table& t, const std::set<std::string>& allowed,
+                 const std::string& origin, const std::string& where) {
+  for (const auto& [k, _] : t) {
+    if (!allowed.count(std::string(k.str()))) {
+      return Bad(origin, where + std::string(k.str()), "unknown key");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> Str(const toml::table& t, const char* key,
+                                       const std::string& origin, const std::string& where) {
+  const toml::node* n = t.get(key);
+  if (!n) return std::optional<std::string>();
+  if (!n->is_string()) return Bad(origin, where + key, "must be a string");
+  return std::optional<std::string>(n->as_string()->get());
+}
+
+Result<std::optional<int64_t>> Int(const toml::table& t, const char* key, const std::string& origin,
+                                   const std::string& where) {
+  const toml::node* n = t.get(key);
+  if (!n) return std::optional<int64_t>();
+  if (!n->is_integer() || n->as_integer()->get() < 0) {
+    return Bad(origin, where + key, "must be a non-negative integer");
+  }
+  return std::optional<int64_t>(n->as_integer()->get());
+}
+
+Result<std::vector<std::string>> StrList(const toml::table& t, const char* key,
+                                         const std::string& origin, const std::string& where) {
+  std::vector<std::string> out;
+  const toml::node* n = t.get(key);
+  if (!n) return out;
+  const toml::array* a = n->as_array();
+  if (!a) return Bad(origin, where + key, "must be a list of strings");
+  for (const auto& e : *a) {
+    if (!e.is_string()) return Bad(origin, where + key, "must be a list of strings");
+    out.push_back(e.as_string()->get());
+  }
+  return out;
+}
+
+Result<ServerConfig> ParseServer(const toml::table& t, const std::string& origin) {
+  const std::string w = "server.";
+  VBS_RETURN_IF_ERROR(CheckKeys(
+      t, {"listen", "database", "pki_dir", "names", "op_timeout", "node_timeout"}, origin, w));
+  ServerConfig c;
+  VBS_ASSIGN_OR_RETURN(auto listen, Str(t, "listen", origin, w));
+  if (listen) {
+    auto hp = ParseHostPort(*listen);
+    if (!hp.ok()) return Bad(origin, w + "listen", hp.status().message());
+    c.listen = *hp;
+  }
+  VBS_ASSIGN_OR_RETURN(auto db, Str(t, "database", origin, w));
+  VBS_ASSIGN_OR_RETURN(auto pki, Str(t, "pki_dir", origin, w));
+  if (!db) return Bad(origin, w + "database", "is required");
+  if (!pki) return Bad(origin, w + "pki_dir", "is required");
+  c.database = *db;
+  c.pki_dir = *pki;
+  VBS_ASSIGN_OR_RETURN(c.names, StrList(t, "names", origin, w));
+  VBS_ASSIGN_OR_RETURN(auto opt, Int(t, "op_timeout", origin, w));
+  VBS_ASSIGN_OR_RETURN(auto nt, Int(t, "node_timeout", origin, w));
+  if (opt) c.op_timeout_seconds = *opt;
+  if (nt) c.node_timeout_seconds = *nt;
+  return c;
+}
+
+Result<PoolConfig> ParsePool(const toml::table& t, const std::string& origin, size_t index) {
+  const std::string w = "agent.pool[" + std::to_string(index) + "].";
+  VBS_RETURN_IF_ERROR(CheckKeys(t, {"name", "type", "path", "capacity", "shared"}, origin, w));
+  PoolConfig p;
+  VBS_ASSIGN_OR_RETURN(auto name, Str(t, "name", origin, w));
+  VBS_ASSIGN_OR_RETURN(auto type, Str(t, "type", origin, w));
+  VBS_ASSIGN_OR_RETURN(auto path, Str(t, "path", origin, w));
+  VBS_ASSIGN_OR_RETURN(auto cap, Str(t, "capacity", origin, w));
+  if (!name || !IsValidName(*name)) return Bad(origin, w + "name", "a pool name is required");
+  p.name = *name;
+  if (type) p.type = *type;
+  if (p.type != "dir") return Bad(origin, w + "type", "unknown pool type '" + p.type + "'");
+  if (!path || path->empty()) return Bad(origin, w + "path", "is required for a dir pool");
+  p.path = *path;
+  if (cap && *cap != "auto") {
+    auto bytes = ParseSize(*cap);
+    if (!bytes.ok()) return Bad(origin, w + "capacity", bytes.status().message());
+    p.capacity = *bytes;
+  }
+  if (const toml::node* s = t.get("shared")) {
+    if (!s->is_boolean()) return Bad(origin, w + "shared", "must be true or false");
+    p.shared = s->as_boolean()->get();
+  }
+  return p;
+}
+
+Result<AgentConfig> ParseAgent(const toml::table& t, const std::string& origin) {
+  const std::string w = "agent.";
+  VBS_RETURN_IF_ERROR(CheckKeys(t, {"node", "servers", "ca", "cert", "key", "pool"}, origin, w));
+  AgentConfig c;
+  VBS_ASSIGN_OR_RETURN(auto node, Str(t, "node", origin, w));
+  if (!node || !IsValidName(*node)) return Bad(origin, w + "node", "a node name is required");
+  c.node = *node;
+  VBS_ASSIGN_OR_RETURN(c.servers, StrList(t, "servers", origin, w));
+  if (c.servers.empty()) return Bad(origin, w + "servers", "at least one server is required");
+  for (const char* key : {"ca", "cert", "key"}) {
+    VBS_ASSIGN_OR_RETURN(auto v, Str(t, key, origin, w));
+    if (!v) return Bad(origin, w + key, "is required");
+    (std::string(key) == "ca"     ? c.ca_file
+     : std::string(key) == "cert" ? c.cert_file
+                                  : c.key_file) = *v;
+  }
+  if (const toml::node* pools = t.get("pool")) {
+    const toml::array* a = pools->as_array();
+    if (!a) return Bad(origin, w + "pool", "must be [[agent.pool]] tables");
+    std::set<std::string> names;
+    for (size_t i = 0; i < a->size(); ++i) {
+      const toml::table* pt = (*a)[i].as_table();
+      if (!pt) return Bad(origin, w + "pool", "must be [[agent.pool]] tables");
+      VBS_ASSIGN_OR_RETURN(auto p, ParsePool(*pt, origin, i));
+      if (!names.insert(p.name).second) return Bad(origin, w + "pool", "duplicate pool " + p.name);
+      c.pools.push_back(std::move(p));
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+Result<HostPort> ParseHostPort(const std::string& text) {
+  auto bad =
+      Status::InvalidArgument("InvalidConfiguration", "expected HOST:PORT, got '" + text + "'");
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return bad;
+  HostPort hp;
+  hp.host = text.substr(0, colon);
+  if (hp.host.front() == '[') {
+    if (hp.host.back() != ']') return bad;
+    hp.host = hp.host.substr(1, hp.host.size() - 2);
+  }
+  const std::string port = text.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return bad;
+  int p = std::stoi(port);
+  if (p > 65535) return bad;
+  hp.port = static_cast<uint16_t>(p);
+  return hp;
+}
+
+Result<VbsdConfig> ParseConfig(const std::string& text, const std::string& origin) {
+  toml::table root;
+  try {
+    root = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << origin << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
+        << e.description();
+    return Status::InvalidArgument("InvalidConfiguration", msg.str());
+  }
+  VBS_RETURN_IF_ERROR(CheckKeys(root, {"server", "agent"}, origin, ""));
+  VbsdConfig c;
+  if (const toml::node* s = root.get("server")) {
+    if (!s->is_table()) return Bad(origin, "server", "must be a table");
+    VBS_ASSIGN_OR_RETURN(c.server, ParseServer(*s->as_table(), origin));
+  }
+  if (const toml::node* a = root.get("agent")) {
+    if (!a->is_table()) return Bad(origin, "agent", "must be a table");
+    VBS_ASSIGN_OR_RETURN(c.agent, ParseAgent(*a->as_table(), origin));
+  }
+  return c;
+}
+
+Result<VbsdConfig> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("InvalidConfiguration", "cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), path);
+}
+
+}  // namespace vbs

@@ -1,0 +1,72 @@
+// Configuration of `vbsd server` and `vbsd agent` from a TOML file (toml++).
+//
+// Strict: unknown sections or keys, wrong types, bad sizes and missing required values are
+// errors that name the key, so a typo never silently falls back to a default.
+//
+//   [server]
+//   listen = "127.0.0.1:8443"           # host:port of the HTTPS API
+//   database = "/var/lib/vbs/meta.db"   # SQLite file
+//   pki_dir = "/var/lib/vbs/pki"        # CA and server certificate (made on first start)
+//   names = ["vbs.example.org"]         # extra subjectAltNames for the server certificate
+//   op_timeout = 600                    # seconds before work of a down node fails
+//   node_timeout = 30                   # seconds of silence before a node counts as down
+//
+//   [agent]
+//   node = "node1"
+//   servers = ["https://127.0.0.1:8443"]
+//   ca = "…/ca.crt"  cert = "…/node-node1.crt"  key = "…/node-node1.key"
+//   [[agent.pool]]
+//   name = "default"  type = "dir"  path = "/var/lib/vbs/pools/default"
+//   capacity = "10T"  # or "auto": the size of the file system under path
+//   shared = false
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace vbs {
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+// "host:port", "[v6]:port"; port 0 allowed (pick a free one).
+Result<HostPort> ParseHostPort(const std::string& text);
+
+struct ServerConfig {
+  HostPort listen{"127.0.0.1", 8443};
+  std::string database;
+  std::string pki_dir;
+  std::vector<std::string> names;
+  int64_t op_timeout_seconds = 600;
+  int64_t node_timeout_seconds = 30;
+};
+
+struct PoolConfig {
+  std::string name;
+  std::string type = "dir";
+  std::string path;
+  std::optional<uint64_t> capacity;  // unset: "auto"
+  bool shared = false;
+};
+
+struct AgentConfig {
+  std::string node;
+  std::vector<std::string> servers;
+  std::string ca_file, cert_file, key_file;
+  std::vector<PoolConfig> pools;
+};
+
+struct VbsdConfig {
+  std::optional<ServerConfig> server;
+  std::optional<AgentConfig> agent;
+};
+
+Result<VbsdConfig> ParseConfig(const std::string& toml_text, const std::string& origin);
+Result<VbsdConfig> LoadConfigFile(const std::string& path);
+
+}  // namespace vbs
