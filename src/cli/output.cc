@@ -29,6 +29,17 @@ std::string ProgressText(const Json& object) {
   return fmt::format("{}%", p->get<int>());
 }
 
+// Tables drop the milliseconds of ISO 8601 times ("…T10:22:59.148Z" → "…T10:22:59Z"): the
+// column stays narrow and `show`/JSON still have the exact value.
+std::string TimeText(const Json& object, const char* key) {
+  std::string t = FieldText(object, key);
+  size_t dot = t.find('.');
+  if (dot != std::string::npos && t.find('T') < dot && t.ends_with('Z')) {
+    t = t.substr(0, dot) + "Z";
+  }
+  return t;
+}
+
 std::string AttachmentText(const Json& a) {
   if (!a.is_object()) return a.dump();
   std::string text = FieldText(a, "instance_id");
@@ -114,7 +125,7 @@ std::string VolumesTable(const Json& volumes) {
   std::vector<std::vector<std::string>> rows;
   for (const Json& v : volumes) {
     rows.push_back({FieldText(v, "id"), NameTag(v), SizeText(v, "size"), FieldText(v, "state"),
-                    FieldText(v, "pool"), FieldText(v, "snapshot_id"), FieldText(v, "created_at")});
+                    FieldText(v, "pool"), FieldText(v, "snapshot_id"), TimeText(v, "created_at")});
   }
   return RenderTable({"ID", "NAME", "SIZE", "STATE", "POOL", "SNAPSHOT", "CREATED"}, rows);
 }
@@ -124,7 +135,7 @@ std::string SnapshotsTable(const Json& snapshots) {
   for (const Json& s : snapshots) {
     rows.push_back({FieldText(s, "id"), FieldText(s, "volume_id"), FieldText(s, "state"),
                     ProgressText(s), SizeText(s, "size"), FieldText(s, "description"),
-                    FieldText(s, "created_at")});
+                    TimeText(s, "created_at")});
   }
   return RenderTable({"ID", "VOLUME", "STATE", "PROGRESS", "SIZE", "DESCRIPTION", "CREATED"}, rows);
 }
@@ -132,7 +143,7 @@ std::string SnapshotsTable(const Json& snapshots) {
 std::string UsersTable(const Json& users) {
   std::vector<std::vector<std::string>> rows;
   for (const Json& u : users) {
-    rows.push_back({FieldText(u, "name"), FieldText(u, "role"), FieldText(u, "created_at")});
+    rows.push_back({FieldText(u, "name"), FieldText(u, "role"), TimeText(u, "created_at")});
   }
   return RenderTable({"NAME", "ROLE", "CREATED"}, rows);
 }
@@ -150,7 +161,7 @@ std::string PoolsTable(const Json& pools) {
 std::string NodesTable(const Json& nodes) {
   std::vector<std::vector<std::string>> rows;
   for (const Json& n : nodes) {
-    rows.push_back({FieldText(n, "name"), FieldText(n, "state"), FieldText(n, "last_heartbeat")});
+    rows.push_back({FieldText(n, "name"), FieldText(n, "state"), TimeText(n, "last_heartbeat")});
   }
   return RenderTable({"NAME", "STATE", "LAST HEARTBEAT"}, rows);
 }

@@ -58,9 +58,10 @@ TEST(AdminTables, RenderBooleansAndSizes) {
   EXPECT_EQ(NodesTable(Json::parse(R"([{"name":"n1","state":"up","last_heartbeat":null}])")),
             "NAME  STATE  LAST HEARTBEAT\n"
             "n1    up     -\n");
-  EXPECT_EQ(UsersTable(Json::parse(R"([{"name":"admin","role":"admin","created_at":"t"}])")),
+  EXPECT_EQ(UsersTable(Json::parse(
+                R"([{"name":"admin","role":"admin","created_at":"2026-11-24T10:22:59.148Z"}])")),
             "NAME   ROLE   CREATED\n"
-            "admin  admin  t\n");
+            "admin  admin  2026-11-24T10:22:59Z\n");
 }
 
 TEST(Details, KeyValueLines) {
