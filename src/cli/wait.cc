@@ -16,10 +16,14 @@ using std::chrono::milliseconds;
 constexpr milliseconds kFirstInterval{100};
 constexpr milliseconds kMaxInterval{1000};
 
-std::string StateOf(const Json& object) {
+std::string StringField(const Json& object, const char* key) {
   if (!object.is_object()) return "";
-  auto it = object.find("state");
+  auto it = object.find(key);
   return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+std::string StateOf(const Json& object) {
+  return StringField(object, "state");
 }
 
 bool Contains(const std::vector<std::string>& v, const std::string& s) {
@@ -70,6 +74,7 @@ WaitOutcome WaitFor(const Json& initial, const PollFn& poll, const WaitSpec& spe
     Result<Json> polled = poll();
     if (polled.ok()) {
       out.last = std::move(polled).value();
+      out.status = Status::Ok();  // an earlier transient failure is no longer news
       have_object = true;
       continue;
     }
@@ -92,17 +97,13 @@ WaitOutcome WaitFor(const Json& initial, const PollFn& poll, const WaitSpec& spe
 }
 
 Status WaitStatus(const WaitOutcome& outcome, const WaitSpec& spec, const std::string& show_hint) {
-  std::string id = outcome.last.is_object() ? outcome.last.value("id", std::string("object"))
-                                            : std::string("object");
+  std::string id = StringField(outcome.last, "id");
+  if (id.empty()) id = "the object";
   switch (outcome.result) {
     case WaitResult::kDone:
       return Status::Ok();
     case WaitResult::kFailed: {
-      std::string why;
-      if (outcome.last.is_object()) {
-        auto it = outcome.last.find("error");
-        if (it != outcome.last.end() && it->is_string()) why = it->get<std::string>();
-      }
+      std::string why = StringField(outcome.last, "error");
       return EndedInError(fmt::format("{} ended in state {}: {}", id, StateOf(outcome.last),
                                       why.empty() ? "(the server gave no reason)" : why));
     }

@@ -105,6 +105,15 @@ TEST(WaitFor, RetriesTransientFailuresUntilTheDeadline) {
   EXPECT_NE(WaitStatus(gave_up, spec, "x").message().find("connection refused"), std::string::npos);
 }
 
+TEST(WaitFor, ATimeoutAfterRecoveryDoesNotBlameAnOldFailure) {
+  FakeClock clock;
+  Script script{{UnreachableError("connection refused"), Obj("pending", 50)}};
+  auto spec = SnapshotSpec(milliseconds(2000));
+  auto out = WaitFor(Obj("pending"), script.Fn(), spec, clock.Clock(), nullptr);
+  EXPECT_EQ(out.result, WaitResult::kTimedOut);
+  EXPECT_EQ(WaitStatus(out, spec, "x").message().find("refused"), std::string::npos);
+}
+
 TEST(WaitFor, StopsAtOnceOnAnErrorThatRetriesCannotFix) {
   FakeClock clock;
   Script script{{Status::PermissionDenied("UnauthorizedOperation", "no")}};
