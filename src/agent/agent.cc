@@ -149,6 +149,7 @@ void Agent::Loop() {
 
 void Agent::RunOp(const AgentOp& op) {
   spdlog::info("agent {}: {} {} (op {})", options_.node, op.kind, op.resource_id, op.id);
+  if (options_.fault_op_delay.count() > 0 && !Sleep(options_.fault_op_delay)) return;
   Status st = storage_.Execute(op, [this, id = op.id](int percent) {
     std::lock_guard<std::mutex> l(mu_);
     progress_[id] = percent;

@@ -28,6 +28,9 @@ struct AgentOptions {
   int max_parallel_ops = 4;
   std::chrono::seconds poll_wait{20};
   std::chrono::milliseconds progress_interval{2000};
+  // Fault injection for crash tests: wait this long after claiming an op before running it,
+  // so that a kill -9 lands in the middle of the workflow. Zero in production.
+  std::chrono::milliseconds fault_op_delay{0};
 };
 
 class Agent {

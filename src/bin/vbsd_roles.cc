@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
 
+#include <cstdlib>
+
 #include "agent/agent.h"
 #include "api/http_server.h"
 #include "api/rest/rest_api.h"
@@ -109,6 +111,11 @@ Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config) {
   options.server.ca_file = config.ca_file;
   options.server.cert_file = config.cert_file;
   options.server.key_file = config.key_file;
+  // Fault injection for the crash tests (tests/system): see AgentOptions::fault_op_delay.
+  if (const char* delay = std::getenv("VBS_FAULT_OP_DELAY_MS")) {
+    options.fault_op_delay = std::chrono::milliseconds(std::atoi(delay));
+    spdlog::warn("agent {}: fault injection: every operation waits {} ms", config.node, delay);
+  }
   auto role = std::make_unique<AgentRoleImpl>();
   role->agent_ = std::make_unique<Agent>(options, std::move(pools));
   role->agent_->Start();

@@ -1,0 +1,88 @@
+#include "common/config.h"
+
+#include <gtest/gtest.h>
+
+namespace vbs {
+namespace {
+
+const char* kFull = R"(
+[server]
+listen = "0.0.0.0:9443"
+database = "/var/lib/vbs/meta.db"
+pki_dir = "/var/lib/vbs/pki"
+names = ["vbs.example.org"]
+op_timeout = 120
+
+[agent]
+node = "node1"
+servers = ["https://a:8443", "https://b:8443"]
+ca = "/etc/vbs/ca.crt"
+cert = "/etc/vbs/node1.crt"
+key = "/etc/vbs/node1.key"
+
+[[agent.pool]]
+name = "fast"
+path = "/srv/fast"
+capacity = "2T"
+
+[[agent.pool]]
+name = "lustre"
+type = "dir"
+path = "/lustre/vbs"
+shared = true
+)";
+
+TEST(Config, ParsesEverything) {
+  auto c = ParseConfig(kFull, "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c->server && c->agent);
+  EXPECT_EQ(c->server->listen.host, "0.0.0.0");
+  EXPECT_EQ(c->server->listen.port, 9443);
+  EXPECT_EQ(c->server->op_timeout_seconds, 120);
+  EXPECT_EQ(c->server->node_timeout_seconds, 30);
+  EXPECT_EQ(c->agent->servers.size(), 2u);
+  ASSERT_EQ(c->agent->pools.size(), 2u);
+  EXPECT_EQ(*c->agent->pools[0].capacity, 2ull << 40);
+  EXPECT_FALSE(c->agent->pools[1].capacity.has_value());
+  EXPECT_TRUE(c->agent->pools[1].shared);
+}
+
+void ExpectError(const std::string& text, const std::string& needle) {
+  auto c = ParseConfig(text, "bad.toml");
+  ASSERT_FALSE(c.ok()) << text;
+  EXPECT_EQ(c.status().code(), "InvalidConfiguration");
+  EXPECT_NE(c.status().message().find(needle), std::string::npos)
+      << "message '" << c.status().message() << "' lacks '" << needle << "'";
+}
+
+TEST(Config, RejectsWhatIsWrongAndSaysWhere) {
+  ExpectError("[server\n", "bad.toml:");             // TOML syntax
+  ExpectError("[srever]\n", "srever: unknown key");  // typo in a section
+  ExpectError("[server]\ndatabase='x'\npki_dir='y'\nlisen='a:1'\n", "server.lisen: unknown key");
+  ExpectError("[server]\npki_dir='y'\n", "server.database: is required");
+  ExpectError("[server]\ndatabase='x'\npki_dir='y'\nlisten='nohost'\n", "server.listen");
+  ExpectError("[server]\ndatabase='x'\npki_dir='y'\nlisten='a:70000'\n", "server.listen");
+  ExpectError("[server]\ndatabase='x'\npki_dir='y'\nop_timeout=-1\n", "server.op_timeout");
+  ExpectError("[server]\ndatabase=5\npki_dir='y'\n", "server.database: must be a string");
+  const std::string agent =
+      "[agent]\nnode='n'\nservers=['https://a:1']\nca='c'\ncert='c'\nkey='k'\n";
+  ExpectError(agent + "[[agent.pool]]\nname='p'\npath='/x'\ncapacity='lots'\n",
+              "agent.pool[0].capacity");
+  ExpectError(agent + "[[agent.pool]]\nname='p'\ntype='zfs'\npath='/x'\n", "unknown pool type");
+  ExpectError(agent + "[[agent.pool]]\nname='p'\n", "agent.pool[0].path");
+  ExpectError(agent + "[[agent.pool]]\nname='p'\npath='/a'\n[[agent.pool]]\nname='p'\npath='/b'\n",
+              "duplicate pool");
+  ExpectError("[agent]\nnode='bad name'\n", "agent.node");
+  ExpectError("[agent]\nnode='n'\nservers=[]\n", "agent.servers");
+}
+
+TEST(HostPort, Forms) {
+  EXPECT_EQ(ParseHostPort("127.0.0.1:0")->port, 0);
+  EXPECT_EQ(ParseHostPort("[::1]:8443")->host, "::1");
+  EXPECT_FALSE(ParseHostPort(":80").ok());
+  EXPECT_FALSE(ParseHostPort("host:").ok());
+  EXPECT_FALSE(ParseHostPort("host:8x").ok());
+}
+
+}  // namespace
+}  // namespace vbs
