@@ -10,6 +10,20 @@
 #include <vector>
 
 namespace vbs {
+namespace {
+
+// errno → Status, keeping the kinds the NBD layer maps to its error values (ENOSPC, EPERM).
+Status IoStatus(const std::string& what, int err) {
+  if (err == ENOSPC || err == EDQUOT || err == EFBIG) {
+    return Status(StatusKind::kInsufficientCapacity, "NoSpace", what + ": " + std::strerror(err));
+  }
+  if (err == EPERM || err == EROFS || err == EACCES) {
+    return Status::PermissionDenied("ReadOnly", what + ": " + std::strerror(err));
+  }
+  return Status::FromErrno(what, err);
+}
+
+}  // namespace
 
 Result<std::unique_ptr<FileDevice>> FileDevice::Open(const std::string& path, bool read_only) {
   int fd = ::open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
@@ -28,7 +42,9 @@ Result<std::unique_ptr<FileDevice>> FileDevice::Open(const std::string& path, bo
       new FileDevice(fd, static_cast<uint64_t>(st.st_size), read_only));
 }
 
-FileDevice::~FileDevice() { ::close(fd_); }
+FileDevice::~FileDevice() {
+  ::close(fd_);
+}
 
 Status FileDevice::Read(void* buf, uint64_t length, uint64_t offset) {
   auto* p = static_cast<char*>(buf);
@@ -36,7 +52,7 @@ Status FileDevice::Read(void* buf, uint64_t length, uint64_t offset) {
     ssize_t n = ::pread(fd_, p, length, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Status::FromErrno("pread", errno);
+      return IoStatus("pread", errno);
     }
     if (n == 0) {  // past EOF (a file shrunk under us): reads as zeroes
       std::memset(p, 0, length);
@@ -55,7 +71,7 @@ Status FileDevice::WriteAll(const void* buf, uint64_t length, uint64_t offset) {
     ssize_t n = ::pwrite(fd_, p, length, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Status::FromErrno("pwrite", errno);
+      return IoStatus("pwrite", errno);
     }
     p += n;
     offset += n;
@@ -71,7 +87,7 @@ Status FileDevice::Write(const void* buf, uint64_t length, uint64_t offset, bool
 }
 
 Status FileDevice::Flush() {
-  if (::fdatasync(fd_) != 0) return Status::FromErrno("fdatasync", errno);
+  if (::fdatasync(fd_) != 0) return IoStatus("fdatasync", errno);
   return Status::Ok();
 }
 
@@ -80,7 +96,7 @@ Status FileDevice::Trim(uint64_t length, uint64_t offset) {
   if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
                   static_cast<off_t>(length)) != 0) {
     if (errno == EOPNOTSUPP) return WriteZeroes(length, offset, false);
-    return Status::FromErrno("fallocate(punch)", errno);
+    return IoStatus("fallocate(punch)", errno);
   }
   return Status::Ok();
 }
@@ -92,7 +108,7 @@ Status FileDevice::WriteZeroes(uint64_t length, uint64_t offset, bool may_punch_
   if (::fallocate(fd_, mode, static_cast<off_t>(offset), static_cast<off_t>(length)) == 0) {
     return Status::Ok();
   }
-  if (errno != EOPNOTSUPP && errno != EINVAL) return Status::FromErrno("fallocate(zero)", errno);
+  if (errno != EOPNOTSUPP && errno != EINVAL) return IoStatus("fallocate(zero)", errno);
   // The file system cannot zero in place: write zero buffers.
   static const std::vector<char> kZeroes(1 << 20, 0);
   while (length > 0) {
@@ -102,6 +118,19 @@ Status FileDevice::WriteZeroes(uint64_t length, uint64_t offset, bool may_punch_
     length -= n;
   }
   return Status::Ok();
+}
+
+Status FileDevice::WriteZeroesFast(uint64_t length, uint64_t offset, bool may_punch_hole) {
+  if (read_only_) return Status::PermissionDenied("ReadOnly", "device is read-only");
+  int mode = may_punch_hole ? (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
+                            : (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE);
+  if (::fallocate(fd_, mode, static_cast<off_t>(offset), static_cast<off_t>(length)) == 0) {
+    return Status::Ok();
+  }
+  if (errno == EOPNOTSUPP || errno == EINVAL) {
+    return Status(StatusKind::kUnavailable, kFastZeroUnsupported, "file system cannot zero fast");
+  }
+  return IoStatus("fallocate(zero)", errno);
 }
 
 Result<std::vector<Extent>> FileDevice::Extents(uint64_t length, uint64_t offset) {

@@ -28,12 +28,12 @@ class FileDevice final : public BlockDevice {
   Status Trim(uint64_t length, uint64_t offset) override;
   Status WriteZeroes(uint64_t length, uint64_t offset, bool may_punch_hole) override;
   Result<std::vector<Extent>> Extents(uint64_t length, uint64_t offset) override;
+  Status WriteZeroesFast(uint64_t length, uint64_t offset, bool may_punch_hole) override;
   bool coherent_across_opens() const override { return true; }
   int fd() const override { return fd_; }
 
  private:
-  FileDevice(int fd, uint64_t size, bool read_only)
-      : fd_(fd), size_(size), read_only_(read_only) {}
+  FileDevice(int fd, uint64_t size, bool read_only) : fd_(fd), size_(size), read_only_(read_only) {}
   Status WriteAll(const void* buf, uint64_t length, uint64_t offset);
 
   int fd_;

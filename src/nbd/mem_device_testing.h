@@ -1,0 +1,92 @@
+// MemDevice: an in-memory BlockDevice for tests and the fuzzer (header only, not shipped).
+//
+// Tracks allocation per 4 KiB block so Extents reports holes like a sparse file; has no fd,
+// so the NBD server runs every request on its worker pool.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "backend/block_device.h"
+
+namespace vbs::nbd {
+
+class MemDevice final : public BlockDevice {
+ public:
+  static constexpr uint64_t kBlock = 4096;
+  explicit MemDevice(uint64_t size, bool read_only = false)
+      : data_(size, 0), alloc_((size + kBlock - 1) / kBlock, false), read_only_(read_only) {}
+
+  uint64_t size() const override { return data_.size(); }
+  bool read_only() const override { return read_only_; }
+  Status Read(void* buf, uint64_t length, uint64_t offset) override {
+    std::lock_guard lock(mu_);
+    std::memcpy(buf, data_.data() + offset, length);
+    ++reads;
+    return Status::Ok();
+  }
+  Status Write(const void* buf, uint64_t length, uint64_t offset, bool fua) override {
+    if (read_only_) return Status::PermissionDenied("ReadOnly", "read-only");
+    std::lock_guard lock(mu_);
+    std::memcpy(data_.data() + offset, buf, length);
+    Mark(offset, length, true);
+    if (fua) ++flushes;
+    return Status::Ok();
+  }
+  Status Flush() override {
+    std::lock_guard lock(mu_);
+    ++flushes;
+    return Status::Ok();
+  }
+  Status Trim(uint64_t length, uint64_t offset) override {
+    return WriteZeroes(length, offset, true);
+  }
+  Status WriteZeroes(uint64_t length, uint64_t offset, bool may_punch_hole) override {
+    if (read_only_) return Status::PermissionDenied("ReadOnly", "read-only");
+    std::lock_guard lock(mu_);
+    std::memset(data_.data() + offset, 0, length);
+    if (may_punch_hole) {
+      // Only whole blocks become holes.
+      uint64_t first = (offset + kBlock - 1) / kBlock, last = (offset + length) / kBlock;
+      for (uint64_t b = first; b < last; ++b) alloc_[b] = false;
+    } else {
+      Mark(offset, length, true);
+    }
+    return Status::Ok();
+  }
+  Result<std::vector<Extent>> Extents(uint64_t length, uint64_t offset) override {
+    std::lock_guard lock(mu_);
+    std::vector<Extent> out;
+    uint64_t end = std::min<uint64_t>(size(), offset + length);
+    uint64_t pos = offset;
+    while (pos < end) {
+      bool hole = !alloc_[pos / kBlock];
+      uint64_t stop = std::min(end, (pos / kBlock + 1) * kBlock);
+      if (!out.empty() && out.back().hole == hole) {
+        out.back().length += stop - pos;
+      } else {
+        out.push_back({pos, stop - pos, hole});
+      }
+      pos = stop;
+    }
+    return out;
+  }
+
+  int flushes = 0;
+  int reads = 0;
+
+ private:
+  void Mark(uint64_t offset, uint64_t length, bool v) {
+    if (length == 0) return;
+    for (uint64_t b = offset / kBlock; b <= (offset + length - 1) / kBlock; ++b) alloc_[b] = v;
+  }
+
+  std::mutex mu_;
+  std::vector<uint8_t> data_;
+  std::vector<bool> alloc_;
+  bool read_only_;
+};
+
+}  // namespace vbs::nbd

@@ -1,0 +1,330 @@
+// NbdServer end to end over unix sockets with a small blocking client.
+#include "nbd/nbd_server.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "backend/dir/file_device.h"
+#include "nbd/mem_device_testing.h"
+#include "nbd/wire_testing.h"
+
+namespace vbs::nbd {
+namespace {
+
+using namespace testing;  // NOLINT
+
+class Client {
+ public:
+  ~Client() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool Connect(const std::string& path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a = {};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    return ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  void Send(const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+      ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      off += n;
+    }
+  }
+  // Exactly n bytes, or fewer at EOF.
+  std::string Recv(size_t n) {
+    std::string s(n, '\0');
+    size_t got = 0;
+    while (got < n) {
+      ssize_t r = ::recv(fd_, s.data() + got, n - got, 0);
+      if (r <= 0) break;
+      got += r;
+    }
+    s.resize(got);
+    return s;
+  }
+  bool AtEof() { return Recv(1).empty(); }
+
+  // Handshake up to transmission; returns false if the server refused.
+  bool Go(const std::string& name, bool structured = true) {
+    Recv(18);
+    std::string in = ClientFlags();
+    if (structured) {
+      in += Option(kOptStructuredReply) +
+            Option(kOptSetMetaContext, MetaData(name, {"base:allocation"}));
+    }
+    in += Option(kOptGo, GoData(name));
+    Send(in);
+    structured_ = structured;
+    for (;;) {
+      std::string h = Recv(20);
+      if (h.size() < 20) return false;
+      uint32_t type = Load32(U(h) + 12), len = Load32(U(h) + 16);
+      std::string data = Recv(len);
+      if (type == kRepInfo && Load16(U(data)) == kInfoExport) {
+        size_ = Load64(U(data) + 2);
+        flags_ = Load16(U(data) + 10);
+      }
+      if (Load32(U(h) + 8) == kOptGo) {
+        if (type == kRepAck) return true;
+        if (type != kRepInfo) return false;
+      }
+    }
+  }
+
+  struct Rep {
+    uint64_t handle = 0;
+    uint32_t error = 0;
+    std::string data;  // read data reassembled (holes as zeroes)
+    bool ok = false;
+  };
+  // One complete reply (all chunks of one handle; assumes no interleaving of chunks, which
+  // our server never does since each reply is one buffer).
+  // reads: handle -> (offset, length) of outstanding READs.
+  using Reads = std::map<uint64_t, std::pair<uint64_t, uint32_t>>;
+  Rep ReadReply(const Reads& reads) {
+    Rep rep;
+    std::string m = Recv(4);
+    if (m.size() < 4) return rep;
+    if (Load32(U(m)) == kSimpleReplyMagic) {
+      std::string h = Recv(12);
+      rep.error = Load32(U(h));
+      rep.handle = Load64(U(h) + 4);
+      auto it = reads.find(rep.handle);
+      if (rep.error == 0 && it != reads.end()) rep.data = Recv(it->second.second);
+      rep.ok = true;
+      return rep;
+    }
+    for (;;) {
+      std::string h = Recv(16);
+      if (h.size() < 16) return rep;
+      uint16_t flags = Load16(U(h)), type = Load16(U(h) + 2);
+      rep.handle = Load64(U(h) + 4);
+      std::string p = Recv(Load32(U(h) + 12));
+      auto it = reads.find(rep.handle);
+      if (it != reads.end() && rep.data.empty()) rep.data.assign(it->second.second, '\0');
+      if (type == kReplyTypeOffsetData && it != reads.end()) {
+        rep.data.replace(Load64(U(p)) - it->second.first, p.size() - 8, p.substr(8));
+      } else if (type & 0x8000) {
+        rep.error = Load32(U(p));
+      }
+      if (flags & kReplyFlagDone) break;
+      if (Recv(4).size() < 4) return rep;  // next chunk's magic
+    }
+    rep.ok = true;
+    return rep;
+  }
+
+  uint64_t size_ = 0;
+  uint16_t flags_ = 0;
+
+ private:
+  static const uint8_t* U(const std::string& s) {
+    return reinterpret_cast<const uint8_t*>(s.data());
+  }
+  int fd_ = -1;
+  bool structured_ = true;
+};
+
+struct Param {
+  const char* dir;  // where the backing file lives; nullptr: MemDevice
+  bool allow_inline;
+};
+
+class ServerTest : public ::testing::TestWithParam<Param> {
+ protected:
+  void SetUp() override {
+    sock_ = "/tmp/vbs-nbd-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++) +
+            ".sock";
+    NbdServerOptions o;
+    o.allow_inline = GetParam().allow_inline;
+    o.handshake_timeout_ms = 500;
+    o.worker_threads = 4;
+    server_ = std::make_unique<NbdServer>(o);
+    dev_ = MakeDevice(kSize);
+    ASSERT_TRUE(server_->AddExport("disk", dev_, false, "test").ok());
+    ASSERT_TRUE(server_->AddExport("ro", MakeDevice(kSize), true).ok());
+    ASSERT_TRUE(server_->ListenUnix(sock_).ok());
+  }
+  void TearDown() override {
+    server_->Stop();
+    ::unlink(sock_.c_str());
+    for (auto& f : files_) ::unlink(f.c_str());
+  }
+  std::shared_ptr<BlockDevice> MakeDevice(uint64_t size) {
+    if (GetParam().dir == nullptr) return std::make_shared<MemDevice>(size);
+    std::string path = std::string(GetParam().dir) + "/vbs-nbd-test-XXXXXX";
+    int fd = ::mkstemp(path.data());
+    EXPECT_EQ(::ftruncate(fd, static_cast<off_t>(size)), 0);
+    ::close(fd);
+    files_.push_back(path);
+    auto d = FileDevice::Open(path, false);
+    EXPECT_TRUE(d.ok());
+    return std::shared_ptr<BlockDevice>(std::move(d).value());
+  }
+  std::unique_ptr<Client> Connect(const std::string& name = "disk", bool sr = true) {
+    auto c = std::make_unique<Client>();
+    EXPECT_TRUE(c->Connect(sock_));
+    EXPECT_TRUE(c->Go(name, sr));
+    return c;
+  }
+
+  static constexpr uint64_t kSize = 8 << 20;
+  static inline int counter_ = 0;
+  std::string sock_;
+  std::unique_ptr<NbdServer> server_;
+  std::shared_ptr<BlockDevice> dev_;
+  std::vector<std::string> files_;
+};
+
+TEST_P(ServerTest, ManyPipelinedRequestsRoundTrip) {
+  for (bool sr : {true, false}) {
+    auto c = Connect("disk", sr);
+    EXPECT_EQ(c->size_, kSize);
+    std::mt19937 rng(sr ? 1 : 2);
+    std::map<uint64_t, std::string> written;  // block index -> data
+    std::string batch;
+    for (int i = 0; i < 64; ++i) {
+      uint64_t blk = i * 3 + (sr ? 0 : 1);
+      std::string data(4096 * (1 + i % 5), static_cast<char>('A' + rng() % 26));
+      written[blk] = data;
+      batch += RequestBytes(kCmdWrite, 1000 + blk, blk * 32768, data.size(), 0, data);
+    }
+    c->Send(batch);
+    for (int i = 0; i < 64; ++i) {
+      auto r = c->ReadReply({});
+      ASSERT_TRUE(r.ok);
+      EXPECT_EQ(r.error, 0u);
+    }
+    batch.clear();
+    Client::Reads reads;
+    for (auto& [blk, data] : written) {
+      batch += RequestBytes(kCmdRead, blk, blk * 32768, data.size());
+      reads[blk] = {blk * 32768, data.size()};
+    }
+    c->Send(batch);
+    for (size_t i = 0; i < written.size(); ++i) {
+      auto r = c->ReadReply(reads);
+      ASSERT_TRUE(r.ok);
+      ASSERT_EQ(r.error, 0u);
+      ASSERT_TRUE(written.count(r.handle));
+      EXPECT_EQ(r.data, written[r.handle]);
+    }
+    c->Send(RequestBytes(kCmdDisc, 0, 0, 0));
+    EXPECT_TRUE(c->AtEof());
+  }
+}
+
+TEST_P(ServerTest, ReadBackExactBytes) {
+  auto c = Connect("disk", true);
+  std::string data(65536 + 512, 'x');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
+  c->Send(RequestBytes(kCmdWrite, 1, 1 << 20, data.size(), kCmdFlagFua, data));
+  ASSERT_EQ(c->ReadReply({}).error, 0u);
+  c->Send(RequestBytes(kCmdRead, 2, 1 << 20, data.size()));
+  auto r = c->ReadReply({{2, {1 << 20, data.size()}}});
+  ASSERT_EQ(r.error, 0u);
+  EXPECT_EQ(r.data, data);
+  // A sparse region reads as zeroes (hole chunks) and reports a hole.
+  c->Send(RequestBytes(kCmdRead, 3, 4 << 20, 1 << 20));
+  r = c->ReadReply({{3, {4 << 20, 1 << 20}}});
+  EXPECT_EQ(r.data, std::string(1 << 20, '\0'));
+}
+
+TEST_P(ServerTest, ReadOnlyExportRefusesWrites) {
+  auto c = Connect("ro");
+  EXPECT_TRUE(c->flags_ & kFlagReadOnly);
+  c->Send(RequestBytes(kCmdWrite, 1, 0, 4, 0, "abcd") + RequestBytes(kCmdTrim, 2, 0, 4096) +
+          RequestBytes(kCmdWriteZeroes, 3, 0, 4096) + RequestBytes(kCmdFlush, 4, 0, 0));
+  std::map<uint64_t, uint32_t> errs;
+  for (int i = 0; i < 4; ++i) {
+    auto r = c->ReadReply({});
+    ASSERT_TRUE(r.ok);
+    errs[r.handle] = r.error;
+  }
+  EXPECT_EQ(errs[1], kEPERM);
+  EXPECT_EQ(errs[2], kEPERM);
+  EXPECT_EQ(errs[3], kEPERM);
+  EXPECT_EQ(errs[4], 0u);
+}
+
+TEST_P(ServerTest, RemoveExportFencesItsClientsOnly) {
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(Connect("disk"));
+  auto other = Connect("ro");
+  ASSERT_TRUE(server_->RemoveExport("disk").ok());
+  for (auto& c : clients) EXPECT_TRUE(c->AtEof());
+  EXPECT_EQ(server_->registry().connection_count("disk"), 0u);
+  // The other export keeps working; the removed one is gone for new clients.
+  other->Send(RequestBytes(kCmdFlush, 9, 0, 0));
+  EXPECT_EQ(other->ReadReply({}).handle, 9u);
+  Client late;
+  ASSERT_TRUE(late.Connect(sock_));
+  EXPECT_FALSE(late.Go("disk"));
+}
+
+TEST_P(ServerTest, GarbageDisconnectsOnlyTheSender) {
+  auto good = Connect();
+  auto bad = Connect();
+  bad->Send(std::string(28, '\x42'));  // bad magic
+  EXPECT_TRUE(bad->AtEof());
+  auto half = Connect();
+  half->Send(RequestBytes(kCmdRead, 1, 0, 4096).substr(0, 10));
+  half.reset();  // disconnect mid-header
+  auto midwrite = Connect();
+  midwrite->Send(RequestBytes(kCmdWrite, 1, 0, 1 << 20) + std::string(1000, 'x'));
+  midwrite.reset();  // disconnect mid-payload
+  auto huge = Connect();
+  huge->Send(RequestBytes(kCmdWrite, 1, 0, kMaxPayload + 1));
+  EXPECT_TRUE(huge->AtEof());
+  good->Send(RequestBytes(kCmdRead, 5, 0, 4096) + RequestBytes(77, 6, 0, 0));
+  std::map<uint64_t, uint32_t> errs;
+  for (int i = 0; i < 2; ++i) {
+    auto r = good->ReadReply({{5, {0, 4096}}});
+    errs[r.handle] = r.error;
+  }
+  EXPECT_EQ(errs[5], 0u);
+  EXPECT_EQ(errs[6], kEINVAL);
+}
+
+TEST_P(ServerTest, SilentClientTimesOutInHandshake) {
+  Client c;
+  ASSERT_TRUE(c.Connect(sock_));
+  EXPECT_EQ(c.Recv(18).size(), 18u);
+  EXPECT_TRUE(c.AtEof());  // handshake_timeout_ms = 500
+}
+
+TEST_P(ServerTest, ManyConnectionsAtOnce) {
+  constexpr int kConns = 300;
+  std::vector<std::unique_ptr<Client>> cs;
+  for (int i = 0; i < kConns; ++i) cs.push_back(Connect());
+  for (int i = 0; i < kConns; ++i) cs[i]->Send(RequestBytes(kCmdRead, i, i * 4096, 4096));
+  for (int i = 0; i < kConns; ++i) {
+    auto r = cs[i]->ReadReply({{static_cast<uint64_t>(i), {i * 4096ull, 4096u}}});
+    EXPECT_EQ(r.handle, static_cast<uint64_t>(i));
+  }
+  EXPECT_GE(server_->connection_count(), static_cast<size_t>(kConns));
+}
+
+TEST_P(ServerTest, StopClosesConnectedClients) {
+  auto c = Connect();
+  server_->Stop();
+  EXPECT_TRUE(c->AtEof());
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, ServerTest,
+                         ::testing::Values(Param{nullptr, true}, Param{"/tmp", true},
+                                           Param{"/dev/shm", true}, Param{"/tmp", false}));
+
+}  // namespace
+}  // namespace vbs::nbd
