@@ -98,7 +98,9 @@ int LatestSchemaVersion() {
   return static_cast<int>(Migrations().size());
 }
 
-Status Migrate(SqlConnection& db) {
+namespace {
+
+Status MigrateLocked(SqlConnection& db) {
   VBS_ASSIGN_OR_RETURN(int version, CurrentVersion(db));
   if (version > LatestSchemaVersion()) {
     return Status::Internal("database schema version " + std::to_string(version) +
@@ -134,6 +136,23 @@ Status Migrate(SqlConnection& db) {
     ++version;
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status Migrate(SqlConnection& db) {
+  if (db.dialect() != "postgres") return MigrateLocked(db);  // BEGIN IMMEDIATE serializes
+  // Servers starting together on one PostgreSQL database must migrate one after the other.
+  // The re-read under the write transaction is not enough there: two concurrent
+  // CREATE TABLE IF NOT EXISTS meta both proceed and the loser fails on a catalog index, and a
+  // lock taken inside a SERIALIZABLE transaction comes after its snapshot, so the re-read
+  // would miss the winner's commit. A session-level advisory lock is held across the
+  // transactions, and PostgreSQL drops it if this connection dies.
+  constexpr const char* kLockKey = "7758451";  // any constant: "vbs" read as a number
+  VBS_RETURN_IF_ERROR(db.ExecScript(std::string("SELECT pg_advisory_lock(") + kLockKey + ")"));
+  Status st = MigrateLocked(db);
+  Status unlocked = db.ExecScript(std::string("SELECT pg_advisory_unlock(") + kLockKey + ")");
+  return st.ok() ? unlocked : st;
 }
 
 }  // namespace vbs
