@@ -58,4 +58,12 @@ serve "$disk" --listen "127.0.0.1:$port" --export-name vol-test $(tls_args "$cer
 check_suite "nbds://localhost:$port/vol-test?tls-certificates=$certs"
 log "a client insisting on no TLS gets nothing"
 if nbdinfo "nbd://localhost:$port/vol-test" >/dev/null 2>&1; then die "plain client served"; fi
+stop_server
+
+log "unix socket with certificates: TLS offered, not required"
+# shellcheck disable=SC2046
+serve "$disk" --socket "$sock" --export-name vol-test $(tls_args "$certs")
+nbdinfo "nbds+unix:///vol-test?socket=$sock&tls-certificates=$certs" | grep -q 'with TLS' ||
+  die "TLS over unix socket"
+nbdinfo "nbd+unix:///vol-test?socket=$sock" | grep -q 'without TLS' || die "plain over unix socket"
 echo PASS
