@@ -12,6 +12,8 @@
 # must be reachable by that user (anything under /tmp is). Installs the server with
 # scripts/install-deps.sh pg when it is missing; fails (never skips) if it cannot start one.
 # fsync is off: these servers hold test data only, and it keeps 2-core machines fast.
+# With VBS_PG_OWNER_PID set, start also leaves a watchdog that stops the server and removes
+# DIR when that process ends, so a test binary killed by a timeout leaves nothing running.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cmd=${1:-}
@@ -81,6 +83,11 @@ HBA
         -o "-p $port -c listen_addresses=127.0.0.1 -k '$sock' -c fsync=off -c full_page_writes=off -c max_connections=200" \
         start >/dev/null 2>&1; then
         echo "$port" >"$dir/port"
+        if [ -n "${VBS_PG_OWNER_PID:-}" ]; then
+          owner=$VBS_PG_OWNER_PID
+          setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done
+            "$0" kill "$2"; rm -rf "$2"' "$here/pg-server.sh" "$owner" "$dir" </dev/null >/dev/null 2>&1 &
+        fi
         conninfo | tee "$dir/conninfo"
         exit 0
       fi

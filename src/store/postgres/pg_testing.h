@@ -70,7 +70,9 @@ class Server {
  private:
   explicit Server(std::string dir) : dir_(std::move(dir)) {}
   std::string Command(const std::string& verb) const {
-    return "'" + ServerScript() + "' " + verb + " '" + dir_ + "'";
+    // The watchdog stops the server even if this process is killed (a CTest timeout).
+    return "VBS_PG_OWNER_PID=" + std::to_string(getpid()) + " '" + ServerScript() + "' " + verb +
+           " '" + dir_ + "'";
   }
   std::string dir_;
   std::string conninfo_;

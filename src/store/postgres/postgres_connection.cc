@@ -120,10 +120,17 @@ void PostgresConnection::ResultDeleter::operator()(pg_result* r) const {
 
 Result<std::unique_ptr<PostgresConnection>> PostgresConnection::Open(const std::string& conninfo) {
   // Defaults first: with expand_dbname the conninfo (given as dbname) is expanded in place
-  // and overrides them. A bounded connect keeps a dead server from hanging Begin forever.
-  const char* keywords[] = {"connect_timeout", "application_name", "client_encoding", "dbname",
+  // and overrides them. A bounded connect and TCP keepalives let a server notice a dead or
+  // unreachable database in about a minute instead of hanging in Begin or a query.
+  const char* keywords[] = {"connect_timeout",
+                            "keepalives_idle",
+                            "keepalives_interval",
+                            "keepalives_count",
+                            "application_name",
+                            "client_encoding",
+                            "dbname",
                             nullptr};
-  const char* values[] = {"10", "vbsd", "UTF8", conninfo.c_str(), nullptr};
+  const char* values[] = {"10", "30", "10", "3", "vbsd", "UTF8", conninfo.c_str(), nullptr};
   PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (conn == nullptr) return Status::Internal("libpq: out of memory");
   if (PQstatus(conn) != CONNECTION_OK) {
@@ -134,11 +141,23 @@ Result<std::unique_ptr<PostgresConnection>> PostgresConnection::Open(const std::
   // NOTICEs ("relation already exists, skipping") are expected, not worth stderr.
   PQsetNoticeProcessor(
       conn, [](void*, const char*) {}, nullptr);
-  return std::unique_ptr<PostgresConnection>(new PostgresConnection(conn));
+  std::unique_ptr<PostgresConnection> db(new PostgresConnection(conn));
+  VBS_RETURN_IF_ERROR(db->SetUpSession());
+  return db;
 }
 
 PostgresConnection::~PostgresConnection() {
   PQfinish(conn_);
+}
+
+// A vbsd that dies or is cut off in the middle of a transaction would otherwise hold its row
+// locks (the revision counter, a pool) until the database's TCP keepalive gives up, hours by
+// default, stalling every other server: PostgreSQL ends such a transaction after a minute.
+// Our transactions never wait on anything but the database. An operator's own setting wins.
+Status PostgresConnection::SetUpSession() {
+  return ExecScript(
+      "SELECT CASE WHEN current_setting('idle_in_transaction_session_timeout') = '0' "
+      "THEN set_config('idle_in_transaction_session_timeout', '60s', false) END");
 }
 
 Status PostgresConnection::Reconnect() {
@@ -146,7 +165,7 @@ Status PostgresConnection::Reconnect() {
   if (PQstatus(conn_) != CONNECTION_OK) {
     return Status::Unavailable("cannot reconnect to PostgreSQL: " + Trim(PQerrorMessage(conn_)));
   }
-  return Status::Ok();
+  return SetUpSession();
 }
 
 Status PostgresConnection::Failed(const std::string& what, const pg_result* res) {

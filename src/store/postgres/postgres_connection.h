@@ -13,7 +13,9 @@
 // - After a statement fails, PostgreSQL has aborted the whole transaction (SQLite would keep
 //   it): later statements and Commit report that first failure, so a swallowed
 //   serialization failure still ends in a retry and never in a silent rollback.
-// - A lost connection is re-established at the next Begin.
+// - A lost connection is re-established at the next Begin. TCP keepalives and
+//   idle_in_transaction_session_timeout (60 s, unless the operator set one) bound how long a
+//   dead peer on either side can hold things up.
 // Not thread-safe: one thread at a time (SqlMetadataStore holds a mutex).
 #pragma once
 
@@ -54,6 +56,7 @@ class PostgresConnection final : public SqlConnection {
   Result<PgResult> Run(const std::string& sql, const std::vector<SqlValue>& params);
   Status Failed(const std::string& what, const pg_result* res);
   Status Aborted() const;
+  Status SetUpSession();
   Status Reconnect();
 
   pg_conn* conn_;

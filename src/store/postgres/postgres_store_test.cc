@@ -323,6 +323,20 @@ TEST_F(PostgresTest, RacingUpsertsAllSucceed) {
                   .ok());
 }
 
+TEST_F(PostgresTest, SessionBoundsIdleTransactions) {
+  auto c = Connect();
+  ASSERT_TRUE(c);
+  auto v = c->Query("SHOW idle_in_transaction_session_timeout", {});
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->at(0).Text(0), "1min");
+  auto own =
+      PostgresConnection::Open(conninfo_ + " options=-cidle_in_transaction_session_timeout=5s");
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  v = (*own)->Query("SHOW idle_in_transaction_session_timeout", {});
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->at(0).Text(0), "5s");  // the operator's choice is kept
+}
+
 // The server ends our connection (an admin, a failover, an idle timeout): the next
 // transaction reconnects by itself.
 TEST_F(PostgresTest, ReconnectsAfterTheConnectionIsKilled) {
@@ -338,6 +352,19 @@ TEST_F(PostgresTest, ReconnectsAfterTheConnectionIsKilled) {
     Status st = store->Transact([&](Transaction& tx) { return tx.BumpRevision().status(); });
     EXPECT_TRUE(st.ok()) << st.ToString();
   }
+  // The raw connection: Begin reconnects, and the new session is set up like the first.
+  auto raw = PostgresConnection::Open(conninfo_ + " application_name=vbs_raw_victim");
+  ASSERT_TRUE(raw.ok());
+  ASSERT_TRUE(admin
+                  ->Query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE application_name = 'vbs_raw_victim'",
+                          {})
+                  .ok());
+  ASSERT_TRUE((*raw)->Begin().ok());
+  auto v = (*raw)->Query("SHOW idle_in_transaction_session_timeout", {});
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->at(0).Text(0), "1min");
+  EXPECT_TRUE((*raw)->Commit().ok());
 }
 
 // The whole server restarts (fast shutdown, then a crash): transactions fail with
