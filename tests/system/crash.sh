@@ -5,12 +5,12 @@
 # creating/pending/deleting), no half-made (*.partial) file remains, and what completed is
 # byte-identical to its source. Last, vbsd is killed and left down for a while: the work still
 # finishes once it is back.
-# VBS_FAULT_OP_DELAY_MS=3000 holds every claimed operation for 3 s, so the kill lands while
+# VBS_FAULT_OP_DELAY_MS=4000 holds every claimed operation for 4 s, so the kill lands while
 # the operation is claimed/running.
 . "$(dirname "$0")/lib.sh"
 t_init crash
 MiB=1048576
-DELAY=3000
+DELAY=4000
 
 # wait_claimed ID...: the agent has claimed the operation of each ID (its log line).
 wait_claimed() {
@@ -63,6 +63,13 @@ assert_state volume "$VNEW" creating
 assert_state snapshot "$SNEW" pending
 assert_state volume "$VCL" creating
 assert_state volume "$VDEL" deleting
+# While they are in flight, the rules that keep them safe hold (409, nothing changes):
+api DELETE "/v1/volumes/$VNEW"; assert_status 409 IncorrectState "delete of a creating volume"
+api POST /v1/snapshots "{\"volume_id\":\"$VNEW\"}"
+assert_status 409 IncorrectState "snapshot of a creating volume"
+api DELETE "/v1/volumes/$VSRC"; assert_status 409 IncorrectState "delete of a volume with a pending snapshot"
+api DELETE "/v1/snapshots/$SSRC"; assert_status 409 IncorrectState "delete of a snapshot a volume is made from"
+api DELETE "/v1/snapshots/$SNEW"; assert_status 409 IncorrectState "delete of a pending snapshot"
 vbsd_kill
 assert_no_file "$(vol_file "$VNEW")" "the create did not run before the kill"
 assert_file "$(vol_file "$VDEL")" "the delete did not run before the kill"

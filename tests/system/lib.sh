@@ -126,7 +126,7 @@ STOP_TIMEOUT=${STOP_TIMEOUT:-60}
 vbsd_stop() {
   [ -n "$VBSD_PID" ] || fail "vbsd_stop: not running"
   kill -TERM "$VBSD_PID"
-  local deadline=$((SECONDS + STOP_TIMEOUT))
+  local started=$SECONDS deadline=$((SECONDS + STOP_TIMEOUT))
   while kill -0 "$VBSD_PID" 2>/dev/null; do
     [ $SECONDS -lt $deadline ] || fail "vbsd still running ${STOP_TIMEOUT}s after SIGTERM"
     sleep 0.1
@@ -135,7 +135,7 @@ vbsd_stop() {
   wait "$VBSD_PID" || rc=$?
   VBSD_PID=""
   [ $rc -eq 0 ] || fail "vbsd exited with $rc after SIGTERM (expected a clean 0)"
-  log "vbsd stopped (SIGTERM, exit 0)"
+  log "vbsd stopped (SIGTERM, exit 0, after ~$((SECONDS - started))s)"
 }
 
 vbsd_kill() {
