@@ -161,8 +161,14 @@ Status PostgresConnection::SetUpSession() {
 }
 
 Status PostgresConnection::Reconnect() {
+  // SqlMetadataStore retries kUnavailable dozens of times a few milliseconds apart; when the
+  // database is unreachable each attempt could wait connect_timeout. One attempt a second
+  // bounds how long a request hangs while still finding a restarted server quickly.
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_reconnect_) return Status::Unavailable("PostgreSQL is unreachable");
   PQreset(conn_);
   if (PQstatus(conn_) != CONNECTION_OK) {
+    next_reconnect_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     return Status::Unavailable("cannot reconnect to PostgreSQL: " + Trim(PQerrorMessage(conn_)));
   }
   return SetUpSession();

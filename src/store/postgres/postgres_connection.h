@@ -19,6 +19,7 @@
 // Not thread-safe: one thread at a time (SqlMetadataStore holds a mutex).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -62,6 +63,7 @@ class PostgresConnection final : public SqlConnection {
   pg_conn* conn_;
   bool in_tx_ = false;
   Status tx_error_;  // the first failure inside the current transaction
+  std::chrono::steady_clock::time_point next_reconnect_{};  // after a failed reconnect
 };
 
 // Rewrites `?` placeholders to $1..$n, skipping quoted text, comments and dollar quotes.
