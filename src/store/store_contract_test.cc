@@ -48,8 +48,8 @@ class PostgresBackend final : public Backend {
  public:
   static Result<std::unique_ptr<Backend>> Make() {
     VBS_ASSIGN_OR_RETURN(std::string base, pgtest::SharedConninfo());
-    VBS_ASSIGN_OR_RETURN(std::string conninfo, pgtest::FreshSchema(base));
-    return std::unique_ptr<Backend>(new PostgresBackend(conninfo));
+    VBS_ASSIGN_OR_RETURN(auto schema, pgtest::Schema::Create(base));
+    return std::unique_ptr<Backend>(new PostgresBackend(std::move(schema)));
   }
   Result<std::unique_ptr<MetadataStore>> Open() override { return OpenPostgresStore(conninfo_); }
   Result<std::unique_ptr<SqlConnection>> Connect() override {
@@ -58,7 +58,9 @@ class PostgresBackend final : public Backend {
   }
 
  private:
-  explicit PostgresBackend(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+  explicit PostgresBackend(std::unique_ptr<pgtest::Schema> schema)
+      : schema_(std::move(schema)), conninfo_(schema_->conninfo()) {}
+  std::unique_ptr<pgtest::Schema> schema_;
   std::string conninfo_;
 };
 

@@ -97,15 +97,31 @@ inline Result<std::string> SharedConninfo() {
   return server->conninfo();
 }
 
-// Creates an empty schema and returns a conninfo whose search_path is that schema: the
-// store's tables land there, as if it were a database of its own.
-inline Result<std::string> FreshSchema(const std::string& base_conninfo) {
-  static std::atomic<int> counter{0};
-  std::string schema = "vbs_test_" + std::to_string(getpid()) + "_" + std::to_string(++counter);
-  VBS_ASSIGN_OR_RETURN(auto admin, PostgresConnection::Open(base_conninfo));
-  VBS_RETURN_IF_ERROR(
-      admin->ExecScript("DROP SCHEMA IF EXISTS " + schema + " CASCADE; CREATE SCHEMA " + schema));
-  return base_conninfo + " options=-csearch_path=" + schema;
-}
+// An empty schema, dropped again at destruction; conninfo() sets search_path to it, so the
+// store's tables land there as if it were a database of its own (and a shared server given
+// by VBS_PG_CONNINFO is left as it was found).
+class Schema {
+ public:
+  static Result<std::unique_ptr<Schema>> Create(const std::string& base_conninfo) {
+    static std::atomic<int> counter{0};
+    std::string name = "vbs_test_" + std::to_string(getpid()) + "_" + std::to_string(++counter);
+    VBS_ASSIGN_OR_RETURN(auto admin, PostgresConnection::Open(base_conninfo));
+    VBS_RETURN_IF_ERROR(
+        admin->ExecScript("DROP SCHEMA IF EXISTS " + name + " CASCADE; CREATE SCHEMA " + name));
+    return std::unique_ptr<Schema>(new Schema(base_conninfo, name));
+  }
+  ~Schema() {
+    auto admin = PostgresConnection::Open(base_);
+    if (admin.ok()) {
+      (void)(*admin)->ExecScript("SET lock_timeout = '5s'; DROP SCHEMA IF EXISTS " + name_ +
+                                 " CASCADE");
+    }
+  }
+  std::string conninfo() const { return base_ + " options=-csearch_path=" + name_; }
+
+ private:
+  Schema(std::string base, std::string name) : base_(std::move(base)), name_(std::move(name)) {}
+  std::string base_, name_;
+};
 
 }  // namespace vbs::pgtest

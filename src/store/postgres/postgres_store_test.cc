@@ -44,9 +44,10 @@ class PostgresTest : public ::testing::Test {
     auto base = pgtest::SharedConninfo();
     ASSERT_TRUE(base.ok()) << base.status().ToString();
     base_ = *base;
-    auto c = pgtest::FreshSchema(base_);
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    conninfo_ = *c;
+    auto schema = pgtest::Schema::Create(base_);
+    ASSERT_TRUE(schema.ok()) << schema.status().ToString();
+    schema_ = std::move(schema).value();
+    conninfo_ = schema_->conninfo();
   }
 
   std::unique_ptr<PostgresConnection> Connect() {
@@ -66,6 +67,7 @@ class PostgresTest : public ::testing::Test {
     return stores;
   }
 
+  std::unique_ptr<pgtest::Schema> schema_;
   std::string base_, conninfo_;
 };
 
