@@ -124,6 +124,26 @@ assert_no_file "$(snap_file "$SDEL")" "snapshot deleted across the kill"
 assert_same "$(vol_file "$VBIG")" "$(snap_file "$SBIG")" "1 GiB snapshot copied across the kill"
 assert_no_partials "after round 2"
 
+# --- round 2b: a volume from the 1 GiB snapshot, killed in the middle of its copy ------------
+vbsd_kill   # idle
+start_delayed
+create_volume "" "\"snapshot_id\":\"$SBIG\""; VBCL=$VID
+partial=$(vol_file "$VBCL").partial
+deadline=$((SECONDS + WAIT_TIMEOUT))
+until [ -s "$partial" ]; do
+  [ -e "$(vol_file "$VBCL")" ] && fail "the 1 GiB clone finished before the test could kill it"
+  [ $SECONDS -lt $deadline ] || fail "the copy of $VBCL never started ($partial)"
+  sleep 0.02
+done
+vbsd_kill
+assert_file "$partial" "the kill landed in the middle of the clone's copy"
+assert_no_file "$(vol_file "$VBCL")" "the kill landed before the clone was complete"
+vbsd_start
+WAIT_TIMEOUT=120 wait_state volume "$VBCL" available error
+assert_state volume "$VBCL" available
+assert_same "$(snap_file "$SBIG")" "$(vol_file "$VBCL")" "1 GiB clone copied across the kill"
+assert_no_partials "after round 2b"
+
 # --- round 3: kill -9 and leave it down; the work finishes after the restart ----------------
 vbsd_kill   # idle: one more crash point (and no wait for a clean stop)
 start_delayed
@@ -132,6 +152,20 @@ create_volume "" "\"snapshot_id\":\"$SNEW\""; VCL2=$VID
 api DELETE "/v1/volumes/$VNEW"; assert_status 202 "delete $VNEW"
 create_snapshot "$VCL"; SCL=$SID
 wait_claimed "$VDOWN" "$VCL2" "$VNEW" "$SCL"
+# A user's `vbs ... --wait` started now rides out the crash and the down time.
+VBS_ENDPOINT=$ENDPOINT VBS_CA=$ADMIN_CA VBS_CERT=$ADMIN_CERT VBS_KEY=$ADMIN_KEY \
+  "$VBS" --timeout 120 -o json volume create --size 24M --name waiter --wait \
+  >"$T/waiter.out" 2>"$T/waiter.err" &
+WAITER=$!
+T_PIDS+=("$WAITER")
+deadline=$((SECONDS + WAIT_TIMEOUT))
+while true; do   # its create has reached the server: now the crash
+  api GET '/v1/volumes?tag=Name=waiter'
+  [ "$(jf '.volumes | length')" = 1 ] && break
+  kill -0 "$WAITER" 2>/dev/null || fail "vbs --wait ended early: $(cat "$T/waiter.err")"
+  [ $SECONDS -lt $deadline ] || fail "the waiter's create never reached the server"
+  sleep 0.05
+done
 vbsd_kill
 sleep 5   # down: nothing moves (no process is left to move it)
 assert_no_file "$(vol_file "$VDOWN")" "nothing ran while vbsd was down"
@@ -148,6 +182,11 @@ assert_state snapshot "$SCL" completed
 assert_same "$(snap_file "$SNEW")" "$(vol_file "$VCL2")" "clone made across the down time"
 assert_same "$(vol_file "$VCL")" "$(snap_file "$SCL")" "snapshot made across the down time"
 assert_no_file "$(vol_file "$VNEW")" "volume deleted across the down time"
+rc=0; wait "$WAITER" || rc=$?
+T_PIDS=()
+[ $rc -eq 0 ] || fail "vbs volume create --wait across the crash: exit $rc ($(cat "$T/waiter.err"))"
+assert_eq available "$(jq -r .state "$T/waiter.out")" "state printed by the --wait that rode out the crash"
+assert_file "$(vol_file "$(jq -r .id "$T/waiter.out")")" "file of the volume created across the crash"
 
 # --- in the end: only final states, no half-made files, capacity matches ----------------------
 api GET '/v1/volumes?all=true'
