@@ -1,5 +1,7 @@
 #include "core/operations.h"
 
+#include <nlohmann/json.hpp>
+
 #include "common/clock.h"
 #include "common/ids.h"
 #include "core/states.h"
@@ -21,8 +23,71 @@ Status EnqueueOperation(Transaction& tx, const std::string& kind, const std::str
   return tx.BumpRevision().status();
 }
 
-Status ApplyOperationSuccess(Transaction& tx, const OperationRecord& op) {
+namespace {
+
+// After an attachment ends: the volume is available again once nothing is attached.
+Status ReleaseVolumeIfUnattached(Transaction& tx, const std::string& volume_id, int64_t now) {
+  AttachmentFilter f;
+  f.volume_id = volume_id;
+  VBS_ASSIGN_OR_RETURN(auto live, tx.ListAttachments(f));
+  if (!live.empty()) return Status::Ok();
+  VBS_ASSIGN_OR_RETURN(auto v, tx.GetVolume(volume_id));
+  if (!v || v->state != state::kInUse) return Status::Ok();
+  v->state = state::kAvailable;
+  v->updated_at = now;
+  return tx.UpdateVolume(*v);
+}
+
+Status ApplyAttachmentOutcome(Transaction& tx, const OperationRecord& op, bool ok,
+                              const std::string& result_json, const std::string& message) {
   const int64_t now = NowMillis();
+  VBS_ASSIGN_OR_RETURN(auto a, tx.GetAttachment(op.resource_id));
+  if (!a) return Status::Ok();
+  if (op.kind == opkind::kAttach) {
+    if (a->state != state::kAttaching) return Status::Ok();
+    if (ok) {
+      auto r = nlohmann::json::parse(result_json, nullptr, false);
+      if (r.is_object()) {
+        if (r.contains("export_name") && r["export_name"].is_string()) {
+          a->export_name = r["export_name"].get<std::string>();
+        }
+        if (r.contains("nbd_uri") && r["nbd_uri"].is_string()) {
+          a->nbd_uri = r["nbd_uri"].get<std::string>();
+        }
+        if (r.contains("device") && r["device"].is_string()) {
+          a->device = r["device"].get<std::string>();
+        }
+      }
+      a->state = state::kAttached;
+      a->error.reset();
+    } else {
+      a->state = state::kDetached;
+      a->error = "attach failed: " + message;
+    }
+  } else {  // detach
+    if (a->state != state::kDetaching) return Status::Ok();
+    if (ok) {
+      a->state = state::kDetached;
+      a->error.reset();
+    } else {
+      a->state = state::kAttached;  // still attached: the user may retry, or force
+      a->error = "detach failed: " + message;
+    }
+  }
+  a->updated_at = now;
+  VBS_RETURN_IF_ERROR(tx.UpdateAttachment(*a));
+  if (a->state == state::kDetached) return ReleaseVolumeIfUnattached(tx, a->volume_id, now);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ApplyOperationSuccess(Transaction& tx, const OperationRecord& op,
+                             const std::string& result_json) {
+  const int64_t now = NowMillis();
+  if (op.kind == opkind::kAttach || op.kind == opkind::kDetach) {
+    return ApplyAttachmentOutcome(tx, op, true, result_json, "");
+  }
   if (op.kind == opkind::kCreateVolume || op.kind == opkind::kDeleteVolume) {
     VBS_ASSIGN_OR_RETURN(auto v, tx.GetVolume(op.resource_id));
     if (!v) return Status::Ok();  // nothing left to move on
@@ -59,6 +124,9 @@ Status ApplyOperationSuccess(Transaction& tx, const OperationRecord& op) {
 Status ApplyOperationFailure(Transaction& tx, const OperationRecord& op,
                              const std::string& message) {
   const int64_t now = NowMillis();
+  if (op.kind == opkind::kAttach || op.kind == opkind::kDetach) {
+    return ApplyAttachmentOutcome(tx, op, false, "{}", message);
+  }
   if (op.kind == opkind::kCreateVolume || op.kind == opkind::kDeleteVolume) {
     VBS_ASSIGN_OR_RETURN(auto v, tx.GetVolume(op.resource_id));
     if (!v) return Status::Ok();

@@ -13,8 +13,10 @@ namespace vbs {
 Status EnqueueOperation(Transaction& tx, const std::string& kind, const std::string& resource_id,
                         const PoolRecord& pool, const std::string& params_json);
 
-// The agent reported success: moves the resource on (creating → available, …).
-Status ApplyOperationSuccess(Transaction& tx, const OperationRecord& op);
+// The agent reported success: moves the resource on (creating → available, …). `result` is
+// what the agent reported with it (a JSON object; for attach: export_name, nbd_uri).
+Status ApplyOperationSuccess(Transaction& tx, const OperationRecord& op,
+                             const std::string& result_json = "{}");
 // The step failed for good: the resource goes to `error` with `message` (and a volume that
 // never came to be gives its reservation back).
 Status ApplyOperationFailure(Transaction& tx, const OperationRecord& op,

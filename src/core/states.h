@@ -13,6 +13,14 @@ inline constexpr const char* kError = "error";
 // Snapshots (kError, kDeleting, kDeleted shared).
 inline constexpr const char* kPending = "pending";
 inline constexpr const char* kCompleted = "completed";
+// Attachments.
+inline constexpr const char* kAttaching = "attaching";
+inline constexpr const char* kAttached = "attached";
+inline constexpr const char* kDetaching = "detaching";
+inline constexpr const char* kDetached = "detached";
+// Instances.
+inline constexpr const char* kRunning = "running";
+inline constexpr const char* kGone = "gone";
 // Operations.
 inline constexpr const char* kOpPending = "pending";
 inline constexpr const char* kOpRunning = "running";
@@ -27,5 +35,7 @@ inline constexpr const char* kCreateVolume = "create_volume";
 inline constexpr const char* kDeleteVolume = "delete_volume";
 inline constexpr const char* kCreateSnapshot = "create_snapshot";
 inline constexpr const char* kDeleteSnapshot = "delete_snapshot";
+inline constexpr const char* kAttach = "attach";
+inline constexpr const char* kDetach = "detach";
 
 }  // namespace vbs::opkind

@@ -1,9 +1,12 @@
 #include "core/work_service.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "core/attachment_service.h"
 #include "core/operations.h"
 #include "core/states.h"
 
@@ -133,7 +136,7 @@ Status WorkService::Progress(const std::string& node, const std::string& op_id, 
 }
 
 Status WorkService::Complete(const std::string& node, const std::string& op_id, bool ok,
-                             const std::string& error) {
+                             const std::string& error, const std::string& result_json) {
   return store_.Transact([&](Transaction& tx) -> Status {
     VBS_ASSIGN_OR_RETURN(auto op, LoadRunning(tx, node, op_id));
     if (op.state == state::kOpDone || op.state == state::kOpFailed) {
@@ -156,10 +159,69 @@ Status WorkService::Complete(const std::string& node, const std::string& op_id, 
     }
     VBS_ASSIGN_OR_RETURN(bool won, tx.TryTransitionOp(op, from));
     if (!won) return Status::Conflict("IncorrectState", "operation " + op_id + " moved on");
-    if (op.state == state::kOpDone) return ApplyOperationSuccess(tx, op);
+    if (op.state == state::kOpDone) return ApplyOperationSuccess(tx, op, result_json);
     if (op.state == state::kOpFailed) return ApplyOperationFailure(tx, op, error);
     return tx.BumpRevision().status();
   });
+}
+
+Status WorkService::ReportInstances(const std::string& node,
+                                    const std::vector<InstanceRecord>& seen) {
+  bool queued = false;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    queued = false;
+    const int64_t now = NowMillis();
+    std::set<std::string> present;
+    for (auto inst : seen) {
+      if (!IsValidInstanceId(inst.id)) {
+        return Status::InvalidArgument("InvalidInstanceID.Malformed",
+                                       "invalid instance id '" + inst.id + "'");
+      }
+      VBS_ASSIGN_OR_RETURN(auto prior, tx.GetInstance(inst.id));
+      if (prior && prior->node != node && prior->state == state::kRunning) {
+        return Status::Conflict("InstanceConflict",
+                                "instance '" + inst.id + "' runs on node '" + prior->node + "'");
+      }
+      inst.node = node;
+      inst.state = state::kRunning;
+      inst.last_seen = now;
+      VBS_RETURN_IF_ERROR(tx.UpsertInstance(inst));
+      present.insert(inst.id);
+    }
+    VBS_ASSIGN_OR_RETURN(auto known, tx.ListInstances(node));
+    for (auto inst : known) {
+      if (present.count(inst.id) || inst.state == state::kGone) continue;
+      inst.state = state::kGone;
+      inst.last_seen = now;
+      VBS_RETURN_IF_ERROR(tx.UpsertInstance(inst));
+      AttachmentFilter f;
+      f.instance_id = inst.id;
+      VBS_ASSIGN_OR_RETURN(auto live, tx.ListAttachments(f));
+      for (auto a : live) {
+        if (a.state == state::kDetaching) continue;  // already on its way out
+        a.state = state::kDetaching;
+        a.error = "the instance '" + inst.id + "' is gone";
+        a.updated_at = now;
+        VBS_RETURN_IF_ERROR(tx.UpdateAttachment(a));
+        VBS_ASSIGN_OR_RETURN(auto v, tx.GetVolume(a.volume_id));
+        VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(v ? v->pool : ""));
+        if (!pool) continue;
+        PoolRecord target = *pool;
+        target.node = node;
+        nlohmann::json params = {{"volume_id", a.volume_id},
+                                 {"instance_id", a.instance_id},
+                                 {"device", a.device},
+                                 {"force", true},
+                                 {"instance_gone", true}};
+        if (a.export_name) params["export_name"] = *a.export_name;
+        VBS_RETURN_IF_ERROR(EnqueueOperation(tx, opkind::kDetach, a.id, target, params.dump()));
+        queued = true;
+      }
+    }
+    return Status::Ok();
+  }));
+  if (queued) notifier_.Notify();
+  return Status::Ok();
 }
 
 Result<PoolInventory> WorkService::Inventory(const std::string& node, const std::string& pool) {

@@ -51,7 +51,10 @@ class WorkService {
   Result<OperationRecord> Claim(const std::string& node, const std::string& op_id);
   Status Progress(const std::string& node, const std::string& op_id, int percent);
   Status Complete(const std::string& node, const std::string& op_id, bool ok,
-                  const std::string& error);
+                  const std::string& error, const std::string& result_json = "{}");
+  // The instances the node's agent sees now. Instances of this node that are no longer seen
+  // are gone, and their attachments are ended (the export removed by a detach operation).
+  Status ReportInstances(const std::string& node, const std::vector<InstanceRecord>& seen);
   Result<PoolInventory> Inventory(const std::string& node, const std::string& pool);
 
   const WorkPolicy& policy() const { return policy_; }

@@ -34,6 +34,13 @@ struct SnapshotFilter {
   bool include_deleted = false;
 };
 
+struct AttachmentFilter {
+  std::optional<std::string> volume_id;
+  std::optional<std::string> instance_id;
+  std::optional<std::string> node;
+  bool include_detached = false;
+};
+
 struct OperationFilter {
   std::optional<std::string> node;
   std::optional<std::string> state;
@@ -75,6 +82,18 @@ class Transaction {
   virtual Result<std::optional<NodeRecord>> GetNode(const std::string& name) = 0;
   virtual Result<std::vector<NodeRecord>> ListNodes() = 0;
   virtual Status UpsertNode(const NodeRecord& n) = 0;
+
+  virtual Result<std::optional<InstanceRecord>> GetInstance(const std::string& id) = 0;
+  virtual Result<std::vector<InstanceRecord>> ListInstances(
+      const std::optional<std::string>& node) = 0;
+  virtual Status UpsertInstance(const InstanceRecord& i) = 0;
+
+  virtual Result<std::optional<AttachmentRecord>> GetAttachment(const std::string& id) = 0;
+  virtual Result<std::vector<AttachmentRecord>> ListAttachments(const AttachmentFilter& f) = 0;
+  // Fails with kAlreadyExists when it would make a second live rw attachment of a volume
+  // (a unique index: the database, not this process, keeps the rule).
+  virtual Status InsertAttachment(const AttachmentRecord& a) = 0;
+  virtual Status UpdateAttachment(const AttachmentRecord& a) = 0;
 
   virtual Result<std::optional<UserRecord>> GetUser(const std::string& name) = 0;
   virtual Result<std::vector<UserRecord>> ListUsers() = 0;

@@ -71,6 +71,33 @@ struct NodeRecord {
   int64_t last_heartbeat = 0;  // unix milliseconds
 };
 
+// A consumer of volumes reported by a host agent: a QEMU VM (kind "qemu") or the node
+// itself (kind "host", id "host-<node>": a bare NBD export for the node's own use).
+struct InstanceRecord {
+  std::string id;
+  std::string node;
+  std::string kind;   // qemu, host
+  std::string state;  // running, gone
+  int64_t last_seen = 0;
+};
+
+// A volume × instance binding (design.md §3): attaching → attached → detaching → detached.
+struct AttachmentRecord {
+  std::string id;  // "att-…"
+  std::string volume_id;
+  std::string instance_id;
+  std::string node;   // where the export and the device live
+  std::string owner;  // the volume's owner
+  std::string mode;   // rw, ro
+  std::string device;
+  std::string state;
+  std::optional<std::string> export_name;  // set by the agent when exported
+  std::optional<std::string> nbd_uri;      // how a host-target consumer reaches it
+  std::optional<std::string> error;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
 struct UserRecord {
   std::string name;
   std::string role;  // admin, user

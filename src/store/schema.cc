@@ -75,6 +75,35 @@ CREATE TABLE counters (
   value BIGINT NOT NULL);
 INSERT INTO counters (name, value) VALUES ('revision', 0);
 )sql",
+      // 2: instances and attachments. The partial unique index is the database's guarantee
+      // that a volume has at most one live read-write attachment, whatever the races.
+      R"sql(
+CREATE TABLE instances (
+  id TEXT PRIMARY KEY,
+  node TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL,
+  last_seen BIGINT NOT NULL);
+CREATE TABLE attachments (
+  id TEXT PRIMARY KEY,
+  volume_id TEXT NOT NULL,
+  instance_id TEXT NOT NULL,
+  node TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  mode TEXT NOT NULL,
+  device TEXT NOT NULL,
+  state TEXT NOT NULL,
+  export_name TEXT,
+  nbd_uri TEXT,
+  error TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL);
+CREATE UNIQUE INDEX attachments_one_rw ON attachments (volume_id)
+  WHERE mode = 'rw' AND state <> 'detached';
+CREATE UNIQUE INDEX attachments_one_per_instance ON attachments (volume_id, instance_id)
+  WHERE state <> 'detached';
+CREATE INDEX attachments_instance ON attachments (instance_id);
+)sql",
   };
   return kMigrations;
 }

@@ -39,6 +39,16 @@ class SqlTransaction final : public Transaction {
   Result<std::vector<NodeRecord>> ListNodes() override;
   Status UpsertNode(const NodeRecord& n) override;
 
+  Result<std::optional<InstanceRecord>> GetInstance(const std::string& id) override;
+  Result<std::vector<InstanceRecord>> ListInstances(
+      const std::optional<std::string>& node) override;
+  Status UpsertInstance(const InstanceRecord& i) override;
+
+  Result<std::optional<AttachmentRecord>> GetAttachment(const std::string& id) override;
+  Result<std::vector<AttachmentRecord>> ListAttachments(const AttachmentFilter& f) override;
+  Status InsertAttachment(const AttachmentRecord& a) override;
+  Status UpdateAttachment(const AttachmentRecord& a) override;
+
   Result<std::optional<UserRecord>> GetUser(const std::string& name) override;
   Result<std::vector<UserRecord>> ListUsers() override;
   Status InsertUser(const UserRecord& u) override;

@@ -1,0 +1,191 @@
+#include "core/attachment_service.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "core/operations.h"
+#include "core/states.h"
+#include "core/validation.h"
+
+namespace vbs {
+namespace {
+
+Status InstanceNotFound(const std::string& id) {
+  return Status::NotFound("InvalidInstanceID.NotFound", "the instance '" + id + "' does not exist");
+}
+
+Status VolumeInUse(const std::string& message) {
+  return Status::Conflict("VolumeInUse", message);
+}
+
+bool IsValidDevice(const std::string& d) {
+  if (d.empty() || d.size() > 32) return false;
+  for (char c : d) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool IsValidInstanceId(const std::string& id) {
+  if (id.rfind("host-", 0) == 0) return IsValidName(id.substr(5));
+  return IsValidId(id, "i");
+}
+
+std::string HostInstanceId(const std::string& node) {
+  return "host-" + node;
+}
+
+Result<AttachmentRecord> AttachmentService::Attach(const Caller& caller, const AttachRequest& req) {
+  VBS_RETURN_IF_ERROR(ValidateVolumeId(req.volume_id));
+  if (!IsValidInstanceId(req.instance_id)) {
+    return Status::InvalidArgument("InvalidInstanceID.Malformed",
+                                   "invalid instance id '" + req.instance_id +
+                                       "': expected i- and 17 hex digits, or host-NODE");
+  }
+  if (req.mode != "rw" && req.mode != "ro") {
+    return Status::InvalidArgument("InvalidParameterValue",
+                                   "mode is rw or ro, not '" + req.mode + "'");
+  }
+  if (req.device && !IsValidDevice(*req.device)) {
+    return Status::InvalidArgument("InvalidParameterValue", "device names are 1-32 of a-z 0-9 - _");
+  }
+  AttachmentRecord a;
+  Status st = store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(auto v, tx.GetVolume(req.volume_id));
+    if (!v || !caller.Owns(v->owner)) return VolumeNotFound(req.volume_id);
+    if (v->state != state::kAvailable && v->state != state::kInUse) {
+      return IncorrectState("the volume '" + v->id + "' is " + v->state +
+                            "; only available or in-use volumes can be attached");
+    }
+    VBS_ASSIGN_OR_RETURN(auto inst, tx.GetInstance(req.instance_id));
+    if (!inst) return InstanceNotFound(req.instance_id);
+    if (inst->state != state::kRunning) {
+      return IncorrectState("the instance '" + inst->id + "' is " + inst->state);
+    }
+    VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(v->pool));
+    if (!pool) return Status::Internal("volume " + v->id + " is in unknown pool " + v->pool);
+    if (!pool->shared && pool->node != inst->node) {
+      return IncorrectState("the volume '" + v->id + "' is in pool '" + pool->name +
+                            "', local to node '" + pool->node + "'; the instance runs on node '" +
+                            inst->node + "'");
+    }
+    AttachmentFilter f;
+    f.volume_id = v->id;
+    VBS_ASSIGN_OR_RETURN(auto live, tx.ListAttachments(f));
+    for (const auto& other : live) {
+      if (other.instance_id == inst->id) {
+        return VolumeInUse("the volume '" + v->id + "' is already attached to '" + inst->id + "'");
+      }
+      if (req.mode == "rw" || other.mode == "rw") {
+        return VolumeInUse("the volume '" + v->id + "' is attached " + other.mode + " to '" +
+                           other.instance_id +
+                           "'; a read-write attachment excludes every other attachment");
+      }
+    }
+    a = AttachmentRecord{};
+    a.id = NewId("att");
+    a.volume_id = v->id;
+    a.instance_id = inst->id;
+    a.node = inst->node;
+    a.owner = v->owner;
+    a.mode = req.mode;
+    a.device = req.device.value_or("vbs-" + v->id.substr(4));
+    a.state = state::kAttaching;
+    a.created_at = a.updated_at = NowMillis();
+    Status ins = tx.InsertAttachment(a);
+    if (ins.kind() == StatusKind::kAlreadyExists) {
+      return VolumeInUse("the volume '" + v->id + "' was attached concurrently");
+    }
+    VBS_RETURN_IF_ERROR(ins);
+    if (v->state != state::kInUse) {
+      v->state = state::kInUse;
+      v->updated_at = a.created_at;
+      VBS_RETURN_IF_ERROR(tx.UpdateVolume(*v));
+    }
+    PoolRecord target = *pool;
+    target.node = inst->node;  // the host of the instance exports and plugs the volume
+    nlohmann::json params = {{"volume_id", v->id},          {"instance_id", inst->id},
+                             {"instance_kind", inst->kind}, {"mode", a.mode},
+                             {"device", a.device},          {"size", v->size}};
+    return EnqueueOperation(tx, opkind::kAttach, a.id, target, params.dump());
+  });
+  if (!st.ok()) return st;
+  notifier_.Notify();
+  return a;
+}
+
+Result<AttachmentRecord> AttachmentService::Detach(const Caller& caller,
+                                                   const std::string& volume_id,
+                                                   const std::optional<std::string>& instance_id,
+                                                   bool force) {
+  VBS_RETURN_IF_ERROR(ValidateVolumeId(volume_id));
+  if (instance_id && !IsValidInstanceId(*instance_id)) {
+    return Status::InvalidArgument("InvalidInstanceID.Malformed",
+                                   "invalid instance id '" + *instance_id + "'");
+  }
+  AttachmentRecord a;
+  Status st = store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(auto v, tx.GetVolume(volume_id));
+    if (!v || !caller.Owns(v->owner)) return VolumeNotFound(volume_id);
+    AttachmentFilter f;
+    f.volume_id = volume_id;
+    f.instance_id = instance_id;
+    VBS_ASSIGN_OR_RETURN(auto live, tx.ListAttachments(f));
+    if (live.empty()) {
+      return IncorrectState("the volume '" + volume_id + "' is not attached" +
+                            (instance_id ? " to '" + *instance_id + "'" : std::string()));
+    }
+    if (live.size() > 1) {
+      return Status::InvalidArgument("InvalidParameterCombination",
+                                     "the volume '" + volume_id + "' is attached to " +
+                                         std::to_string(live.size()) +
+                                         " instances; name the one to detach from");
+    }
+    a = live[0];
+    if (a.state == state::kDetaching && !force) return Status::Ok();
+    a.state = state::kDetaching;
+    a.updated_at = NowMillis();
+    VBS_RETURN_IF_ERROR(tx.UpdateAttachment(a));
+    VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(v->pool));
+    if (!pool) return Status::Internal("volume " + v->id + " is in unknown pool " + v->pool);
+    PoolRecord target = *pool;
+    target.node = a.node;
+    nlohmann::json params = {{"volume_id", a.volume_id},
+                             {"instance_id", a.instance_id},
+                             {"device", a.device},
+                             {"force", force}};
+    if (a.export_name) params["export_name"] = *a.export_name;
+    return EnqueueOperation(tx, opkind::kDetach, a.id, target, params.dump());
+  });
+  if (!st.ok()) return st;
+  notifier_.Notify();
+  return a;
+}
+
+Result<std::vector<AttachmentRecord>> AttachmentService::List(
+    const Caller& caller, const std::optional<std::string>& volume_id) {
+  if (volume_id) VBS_RETURN_IF_ERROR(ValidateVolumeId(*volume_id));
+  std::vector<AttachmentRecord> out;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    AttachmentFilter f;
+    f.volume_id = volume_id;
+    VBS_ASSIGN_OR_RETURN(out, tx.ListAttachments(f));
+    return Status::Ok();
+  }));
+  std::erase_if(out, [&](const AttachmentRecord& a) { return !caller.Owns(a.owner); });
+  return out;
+}
+
+Result<std::vector<InstanceRecord>> AttachmentService::ListInstances(const Caller&) {
+  std::vector<InstanceRecord> out;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(out, tx.ListInstances(std::nullopt));
+    return Status::Ok();
+  }));
+  return out;
+}
+
+}  // namespace vbs

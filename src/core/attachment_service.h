@@ -1,0 +1,53 @@
+// AttachmentService: the rules of attaching volumes to instances (design.md §3, §7).
+//
+// - Only available or in-use volumes attach; the instance must be running, on a node that
+//   can reach the volume's pool (its own node, or any node for a shared pool).
+// - A read-write attachment is exclusive; several attachments exist only when all are
+//   read-only. The check runs in the transaction and a unique index on live rw attachments
+//   backs it, so of two racing rw attaches exactly one wins.
+// - The volume is in-use while any attachment is not detached; an attached volume cannot be
+//   deleted (VolumeService). Detaching what is not attached is IncorrectState.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/caller.h"
+#include "core/revision_notifier.h"
+#include "store/metadata_store.h"
+
+namespace vbs {
+
+struct AttachRequest {
+  std::string volume_id;
+  std::string instance_id;
+  std::string mode = "rw";  // rw, ro
+  std::optional<std::string> device;
+};
+
+class AttachmentService {
+ public:
+  AttachmentService(MetadataStore& store, RevisionNotifier& notifier)
+      : store_(store), notifier_(notifier) {}
+
+  Result<AttachmentRecord> Attach(const Caller& caller, const AttachRequest& req);
+  // Without an instance: the volume's only attachment. force: detach even if the guest does
+  // not release the device (the export is removed, fencing the instance off).
+  Result<AttachmentRecord> Detach(const Caller& caller, const std::string& volume_id,
+                                  const std::optional<std::string>& instance_id, bool force);
+  // Live attachments of the caller's volumes (of one volume when given).
+  Result<std::vector<AttachmentRecord>> List(const Caller& caller,
+                                             const std::optional<std::string>& volume_id);
+  Result<std::vector<InstanceRecord>> ListInstances(const Caller& caller);
+
+ private:
+  MetadataStore& store_;
+  RevisionNotifier& notifier_;
+};
+
+// Instance ids: "i-" + 17 hex digits (QEMU VMs) or "host-<node>" (the node itself).
+bool IsValidInstanceId(const std::string& id);
+std::string HostInstanceId(const std::string& node);
+
+}  // namespace vbs

@@ -1,0 +1,151 @@
+#include "core/attachment_service.h"
+
+#include <atomic>
+#include <thread>
+
+#include "common/units.h"
+#include "core/core_test_util.h"
+
+namespace vbs {
+namespace {
+
+class AttachmentServiceTest : public CoreTest {
+ protected:
+  void SetUp() override {
+    CoreTest::SetUp();
+    attachments_ = std::make_unique<AttachmentService>(*store_, notifier_);
+    ASSERT_TRUE(work_->ReportInstances("n1", {Vm(kVm1), Vm(kVm2), Vm(kVm3)}).ok());
+  }
+  static InstanceRecord Vm(const std::string& id) { return InstanceRecord{id, "", "qemu", "", 0}; }
+  VolumeRecord AvailableVolume() {
+    VolumeRecord v = MustCreate(alice_, kMiB);
+    RunAgent();
+    return v;
+  }
+  Result<AttachmentRecord> Attach(const VolumeRecord& v, const std::string& inst,
+                                  const std::string& mode = "rw") {
+    return attachments_->Attach(alice_, {v.id, inst, mode, std::nullopt});
+  }
+  std::string VolumeState(const VolumeRecord& v) { return volumes_->Get(alice_, v.id)->state; }
+
+  static constexpr const char* kVm1 = "i-00000000000000001";
+  static constexpr const char* kVm2 = "i-00000000000000002";
+  static constexpr const char* kVm3 = "i-00000000000000003";
+  std::unique_ptr<AttachmentService> attachments_;
+};
+
+TEST_F(AttachmentServiceTest, AttachDetachLifecycle) {
+  VolumeRecord v = AvailableVolume();
+  auto a = Attach(v, kVm1);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->state, "attaching");
+  EXPECT_EQ(VolumeState(v), "in-use");
+  auto batch = work_->Poll("n1", std::chrono::milliseconds(0));
+  ASSERT_EQ(batch->ops.size(), 1u);
+  EXPECT_EQ(batch->ops[0].kind, "attach");
+  ASSERT_TRUE(work_->Claim("n1", batch->ops[0].id).ok());
+  ASSERT_TRUE(work_
+                  ->Complete("n1", batch->ops[0].id, true, "",
+                             R"({"export_name":"x1","nbd_uri":"nbd+unix:///x1?socket=/s"})")
+                  .ok());
+  auto live = attachments_->List(alice_, v.id);
+  ASSERT_EQ(live->size(), 1u);
+  EXPECT_EQ((*live)[0].state, "attached");
+  EXPECT_EQ(*(*live)[0].nbd_uri, "nbd+unix:///x1?socket=/s");
+  // Attached volumes cannot be deleted.
+  EXPECT_EQ(volumes_->Delete(alice_, v.id).status().code(), "VolumeInUse");
+  auto d = attachments_->Detach(alice_, v.id, std::nullopt, false);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->state, "detaching");
+  RunAgent();
+  EXPECT_TRUE(attachments_->List(alice_, v.id)->empty());
+  EXPECT_EQ(VolumeState(v), "available");
+  EXPECT_EQ(attachments_->Detach(alice_, v.id, std::nullopt, false).status().code(),
+            "IncorrectState");
+}
+
+TEST_F(AttachmentServiceTest, ReadWriteIsExclusiveReadOnlyIsShared) {
+  VolumeRecord v = AvailableVolume();
+  ASSERT_TRUE(Attach(v, kVm1, "ro").ok());
+  ASSERT_TRUE(Attach(v, kVm2, "ro").ok());
+  EXPECT_EQ(Attach(v, kVm3, "rw").status().code(), "VolumeInUse");
+  EXPECT_EQ(Attach(v, kVm1, "ro").status().code(), "VolumeInUse");  // same instance twice
+  ASSERT_TRUE(Attach(v, kVm3, "ro").ok());
+  EXPECT_EQ(attachments_->Detach(alice_, v.id, std::nullopt, false).status().code(),
+            "InvalidParameterCombination");
+  VolumeRecord w = AvailableVolume();
+  ASSERT_TRUE(Attach(w, kVm1, "rw").ok());
+  EXPECT_EQ(Attach(w, kVm2, "ro").status().code(), "VolumeInUse");
+  EXPECT_EQ(Attach(w, kVm2, "rw").status().code(), "VolumeInUse");
+}
+
+TEST_F(AttachmentServiceTest, RefusesWhatCannotAttach) {
+  VolumeRecord creating = MustCreate(alice_, kMiB);
+  EXPECT_EQ(Attach(creating, kVm1).status().code(), "IncorrectState");
+  RunAgent();
+  EXPECT_EQ(Attach(creating, "i-0000000000000000f").status().code(), "InvalidInstanceID.NotFound");
+  EXPECT_EQ(Attach(creating, "vm1").status().code(), "InvalidInstanceID.Malformed");
+  EXPECT_EQ(Attach(creating, kVm1, "rx").status().code(), "InvalidParameterValue");
+  EXPECT_EQ(attachments_->Attach(bob_, {creating.id, kVm1, "rw", std::nullopt}).status().code(),
+            "InvalidVolume.NotFound");
+  ASSERT_TRUE(volumes_->Delete(alice_, creating.id).ok());
+  RunAgent();
+  EXPECT_EQ(Attach(creating, kVm1).status().code(), "IncorrectState");  // deleted
+  // An instance on another node cannot reach a local pool.
+  ASSERT_TRUE(work_->Hello("n2", {}).ok());
+  ASSERT_TRUE(work_->ReportInstances("n2", {Vm("i-0000000000000000a")}).ok());
+  VolumeRecord v = AvailableVolume();
+  auto r = Attach(v, "i-0000000000000000a");
+  EXPECT_EQ(r.status().code(), "IncorrectState");
+  EXPECT_NE(r.status().message().find("local to node 'n1'"), std::string::npos);
+}
+
+TEST_F(AttachmentServiceTest, FailedAttachEndsDetachedWithError) {
+  VolumeRecord v = AvailableVolume();
+  ASSERT_TRUE(Attach(v, kVm1).ok());
+  RunAgent(false, "qemu said no");
+  EXPECT_TRUE(attachments_->List(alice_, v.id)->empty());
+  EXPECT_EQ(VolumeState(v), "available");
+}
+
+TEST_F(AttachmentServiceTest, GoneInstanceEndsItsAttachments) {
+  VolumeRecord v = AvailableVolume();
+  ASSERT_TRUE(Attach(v, kVm1).ok());
+  RunAgent();
+  ASSERT_TRUE(work_->ReportInstances("n1", {Vm(kVm2), Vm(kVm3)}).ok());  // vm1 exited
+  auto live = attachments_->List(alice_, v.id);
+  ASSERT_EQ(live->size(), 1u);
+  EXPECT_EQ((*live)[0].state, "detaching");
+  RunAgent();  // the agent removes the export
+  EXPECT_TRUE(attachments_->List(alice_, v.id)->empty());
+  EXPECT_EQ(VolumeState(v), "available");
+  EXPECT_EQ(Attach(v, kVm1).status().code(), "IncorrectState");  // vm1 is gone
+}
+
+// Two "servers" (two store connections) race rw attaches of one volume to different VMs.
+TEST_F(AttachmentServiceTest, RacingReadWriteAttachesHaveExactlyOneWinner) {
+  auto other_store = OpenSqliteStore(dir_ + "/meta.db");
+  ASSERT_TRUE(other_store.ok());
+  RevisionNotifier other_notifier;
+  AttachmentService other(**other_store, other_notifier);
+  for (int round = 0; round < 50; ++round) {
+    VolumeRecord v = AvailableVolume();
+    std::atomic<int> wins{0}, in_use{0};
+    std::thread t1([&] {
+      auto r = attachments_->Attach(alice_, {v.id, kVm1, "rw", std::nullopt});
+      r.ok() ? wins++ : (r.status().code() == "VolumeInUse" ? in_use++ : 0);
+    });
+    std::thread t2([&] {
+      auto r = other.Attach(alice_, {v.id, kVm2, "rw", std::nullopt});
+      r.ok() ? wins++ : (r.status().code() == "VolumeInUse" ? in_use++ : 0);
+    });
+    t1.join();
+    t2.join();
+    ASSERT_EQ(wins.load(), 1) << "round " << round;
+    ASSERT_EQ(in_use.load(), 1) << "round " << round;
+    ASSERT_EQ(attachments_->List(alice_, v.id)->size(), 1u);
+  }
+}
+
+}  // namespace
+}  // namespace vbs
