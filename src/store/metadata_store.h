@@ -2,7 +2,7 @@
 //
 // All reads and writes happen inside Transact(fn): fn runs against a Transaction and its
 // writes commit atomically when it returns OK, or roll back when it returns an error. The
-// store serializes conflicting transactions (SQLite: BEGIN IMMEDIATE; PostgreSQL: row locks)
+// store serializes conflicting transactions (SQLite: BEGIN IMMEDIATE; PostgreSQL: SERIALIZABLE)
 // and retries fn when the database reports contention, so fn must have no side effects
 // outside the transaction. Rules that must hold under concurrency use conditional writes
 // (TryReserve, TryTransitionOp) whose result says whether they applied.

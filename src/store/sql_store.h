@@ -1,7 +1,7 @@
 // SqlMetadataStore: MetadataStore over one SqlConnection (migrated at Open).
 //
 // Transactions are serialized in-process by a mutex (one connection) and across processes by
-// the database's own write lock; a transaction that meets contention (kUnavailable) is
+// the database (SQLite's write lock, PostgreSQL's SERIALIZABLE isolation); a transaction that meets contention (kUnavailable) is
 // retried with backoff up to a bound, then the error is returned.
 #pragma once
 
