@@ -11,6 +11,7 @@
 #   6. kill and restart qemu-nbd while attached → guest I/O continues (reconnect-delay)
 #   7. List() + reconcile remove a leftover device and a half-attached node
 #   8. a killed VM is discovered as gone, and QMP calls to it fail cleanly
+# (and, first, an attach to a missing export fails without leaving anything behind)
 #
 # Usage: qemu_attach_e2e.sh PATH/TO/vbs_qemu_attach_e2e    (KEEP=1 keeps the work directory)
 # Installs what it needs (scripts/install-deps.sh vm); anything missing is a failure.
@@ -110,6 +111,12 @@ PY
 # ---------------------------------------------------------------- 2. rw attach, mkfs, write
 img="$work/vol.img"
 truncate -s $((64 * MiB)) "$img"
+step "attach to an export that does not exist: a clear error, nothing left behind"
+if "$drv" attach "$(vm_qmp "$A")" "$VOL" "$work/rw.sock" x rw 2>"$work/err"; then
+  die "attach without an export succeeded"
+fi
+cat "$work/err" >&2
+[ "$("$drv" list "$(vm_qmp "$A")")" = "[]" ] || die "a failed attach left something behind"
 start_nbd rw "$img"
 step "attach $VOL rw to $A"
 "$drv" attach "$(vm_qmp "$A")" "$VOL" "$work/rw.sock" x rw
@@ -191,6 +198,12 @@ gsum=$(vm_exec "$A" "md5sum /tmp/blk | cut -d' ' -f1")
 hsum=$(dd if="$img" bs=64k skip=1000 count=16 2>/dev/null | md5sum | cut -d' ' -f1)
 [ "$gsum" = "$hsum" ] || die "data written across the restart differs on the host ($hsum != $gsum)"
 vm_exec "$A" "dd if=/dev/$dev of=/dev/null bs=64k count=16 2>/dev/null" || die "read after restart"
+# QEMU kept the request waiting instead of failing it: no I/O error recorded on the device.
+"$drv" qmp "$(vm_harness_qmp "$A")" query-block | python3 -c '
+import json, sys
+b = [x for x in json.load(sys.stdin) if x.get("inserted", {}).get("node-name") == sys.argv[1]]
+sys.exit(0 if b and b[0].get("io-status", "ok") == "ok" else 1)' "vbs-$VOL" ||
+  die "QEMU recorded an I/O error across the export restart"
 
 # ---------------------------------------------------------------- 7. List + reconcile
 step "leftovers: a second device and a half-attached node; reconcile keeps only $VOL"
