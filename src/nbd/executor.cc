@@ -7,12 +7,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <vector>
 
 namespace vbs::nbd {
 namespace {
 
 constexpr size_t kMaxDescriptors = 1024;  // bounds a BLOCK_STATUS reply
+constexpr auto kSlowProbe = std::chrono::microseconds(500);
 
 void SimpleHeader(uint8_t* p, uint64_t handle, uint32_t err) {
   Store32(p, kSimpleReplyMagic);
@@ -54,9 +56,14 @@ ExecResult DoRead(const Request& r, const ExecContext& c, bool on_loop, Reply* o
   // Sparse layout only for large structured reads without DF: small reads are the hot path,
   // and asking the device for extents would cost more than sending a few zeroes.
   std::vector<Extent> extents;
-  if (sr && !(r.flags & kCmdFlagDf) && r.length >= kHoleProbeMin) {
+  if (sr && !(r.flags & kCmdFlagDf) && r.length >= kHoleProbeMin &&
+      c.probe_holes.load(std::memory_order_relaxed)) {
+    const auto start = std::chrono::steady_clock::now();
     auto ex = c.dev->Extents(r.length, r.offset);
     if (ex.ok()) extents = std::move(ex).value();
+    if (std::chrono::steady_clock::now() - start > kSlowProbe) {
+      c.probe_holes.store(false, std::memory_order_relaxed);
+    }
   }
   const uint64_t end = r.offset + r.length;
   // Normalize to consecutive pieces covering the request exactly; unknown tail is data.

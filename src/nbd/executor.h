@@ -7,6 +7,7 @@
 // or structured chunks with hole chunks for sparse reads), so sending is one writev.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -37,6 +38,11 @@ struct ExecContext {
   SessionParams params;
   BufferPool* pool = nullptr;
   InlineMode inline_mode = InlineMode::kNever;
+  // Reads ask the device for holes while that stays cheap. Some file systems (tmpfs) scan
+  // every page up to the next hole, so one probe of a big allocated file can take tens of
+  // milliseconds: after one slow probe this connection stops probing on reads (BLOCK_STATUS
+  // still asks, since there the client wants the answer).
+  mutable std::atomic<bool> probe_holes{true};
 };
 
 // Reads at least this long are checked for holes and answered with hole chunks.
