@@ -12,6 +12,8 @@
 #   vbsc ARGS...           run the `vbs` CLI: sets $RC, $OUT, $ERR (never exits by itself)
 #   assert_* / fail        print expected vs got and exit 1
 #   wait_state KIND ID STATE...   poll until the object is in one of STATEs (bounded)
+# Environment: VBSD, VBS (binaries; default build-sys/), WAIT_TIMEOUT, VBS_SYSTEM_KEEP=1 (keep
+# the temp dir of a failed run; its mounts are still unmounted).
 # Only processes this script started are ever killed; only its own mounts are unmounted.
 
 set -euo pipefail
@@ -56,12 +58,16 @@ t_cleanup() {
   for m in "${T_MOUNTS[@]}"; do
     if mountpoint -q "$m" 2>/dev/null; then umount "$m" 2>/dev/null || umount -l "$m"; fi
   done
-  [ -n "$T" ] && [ -d "$T" ] && rm -rf "$T"
+  if [ $rc -ne 0 ] && [ "${VBS_SYSTEM_KEEP:-0}" = 1 ]; then
+    echo "kept $T for a look (VBS_SYSTEM_KEEP=1)" >&2
+  elif [ -n "$T" ] && [ -d "$T" ]; then
+    rm -rf "$T"
+  fi
   if [ $rc -eq 0 ]; then echo "PASS: $T_NAME" >&2; else echo "FAILED: $T_NAME (exit $rc)" >&2; fi
   exit $rc
 }
 
-# t_init NAME [EXTRA_DEPS_LIST]: temp dir, trap, tools.
+# t_init NAME: temp dir, trap, tools.
 t_init() {
   T_NAME=$1
   "$VBS_SRC/scripts/install-deps.sh" system >&2
