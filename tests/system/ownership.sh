@@ -2,11 +2,17 @@
 # System test: per-user ownership. The admin enrols alice and bob with `vbs admin user create`
 # (private key 0600); alice's volume and snapshot are invisible to bob — 404 exactly like an id
 # that does not exist, never 403 — on every call that names them, and absent from his lists;
-# the admin sees everything; bob's attempts change nothing of alice's.
+# the admin sees everything; bob's attempts change nothing of alice's. Private keys are 0600.
 . "$(dirname "$0")/lib.sh"
 t_init ownership
 vbsd_start
 as_admin
+
+# --- secrets at rest: 0600 (design §8) ---------------------------------------------------------
+for f in "$DATA"/pki/*.key "$DATA/vbs.env"; do
+  assert_eq 600 "$(stat -c %a "$f")" "mode of ${f#"$DATA"/}"
+done
+[ "$(ls "$DATA"/pki/*.key | wc -l)" -ge 4 ] || fail "expected ca, server, admin and node keys in $DATA/pki"
 
 # --- enrolment ---------------------------------------------------------------------------------
 make_user alice
