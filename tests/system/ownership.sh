@@ -138,3 +138,5 @@ assert_eq "$AV_SUM" "$(sha256sum <"$(vol_file "$(jf .id "$OUT")")")" "alice's cl
 vbsc volume delete "$AV" --wait
 assert_rc 0 "alice deletes her volume"
 assert_no_file "$(vol_file "$AV")" "alice's deleted volume file"
+# nothing secret in the service's log
+if grep -l "PRIVATE KEY" "$T"/vbsd.*.log; then fail "a private key was logged"; fi
