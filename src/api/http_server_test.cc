@@ -1,4 +1,9 @@
 // HttpServer against real peers: curl, raw TLS sockets (garbage, idle, keep-alive).
+
+// GCC 12 reports a false -Wmaybe-uninitialized inside Beast's parser (boost::optional) at -O2
+// with sanitizers; it is not ours to fix and -Werror would turn it into a build failure.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include "api/http_server.h"
 
 #include <gtest/gtest.h>
@@ -284,6 +289,28 @@ TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
     EXPECT_EQ(j["path"], "/n/" + std::to_string(i));
     EXPECT_EQ(j["cn"], "alice");
     EXPECT_EQ(res["X-Echo"], "1");
+  }
+}
+
+TEST_F(HttpServerTest, HandlerCannotBreakFraming) {
+  StartServer({}, [](const HttpRequest&) {
+    return HttpResponse{201,
+                        "text/plain",
+                        "hello",
+                        {{"Content-Length", "999"},
+                         {"X-Split", "a\r\nEvil: 1"},
+                         {"Connection", "close"},
+                         {"X-Fine", "ok"}}};
+  });
+  RawTls raw(server_->port());
+  ASSERT_TRUE(raw.ok());
+  for (int i = 0; i < 2; ++i) {  // still keep-alive: the handler's "Connection" is ignored
+    auto res = raw.Request("/");
+    EXPECT_EQ(res.result_int(), 201);
+    EXPECT_EQ(res.body(), "hello");
+    EXPECT_EQ(res["Evil"], "");
+    EXPECT_EQ(res["X-Split"], "");
+    EXPECT_EQ(res["X-Fine"], "ok");
   }
 }
 
