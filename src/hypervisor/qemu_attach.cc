@@ -130,6 +130,7 @@ Status QemuAttach::DeleteNode(const std::string& node_name) {
 }
 
 Status QemuAttach::Attach(const AttachSpec& spec) {
+  std::lock_guard lock(mu_);
   if (!WellFormedId(spec.node_name) || spec.node_name.size() > kMaxNodeName) {
     return Status::InvalidArgument(
         "InvalidAttachSpec",
@@ -206,6 +207,7 @@ Status QemuAttach::WaitDeviceGone(const std::string& device_id) {
 }
 
 Status QemuAttach::Detach(const std::string& device_id, const std::string& node_name) {
+  std::lock_guard lock(mu_);
   VBS_ASSIGN_OR_RETURN(bool has_device, DeviceExists(device_id));
   if (has_device) {
     auto del = Run("device_del", {{"id", device_id}});
@@ -225,6 +227,7 @@ Status QemuAttach::Detach(const std::string& device_id, const std::string& node_
 }
 
 Status QemuAttach::Resize(const std::string& node_name, uint64_t new_size_bytes) {
+  std::lock_guard lock(mu_);
   VBS_ASSIGN_OR_RETURN(NodeInfo node, FindNode(node_name));
   if (!node.present) {
     return Status::NotFound("AttachmentNotFound", "no block node " + node_name + " in this VM");
@@ -259,6 +262,7 @@ Status QemuAttach::Resize(const std::string& node_name, uint64_t new_size_bytes)
 }
 
 Result<std::vector<AttachedDisk>> QemuAttach::List() {
+  std::lock_guard lock(mu_);
   std::map<std::string, AttachedDisk> disks;
   VBS_ASSIGN_OR_RETURN(json nodes, Run("query-named-block-nodes", {{"flat", true}}));
   if (nodes.is_array()) {

@@ -23,10 +23,12 @@
 //   dashes ("vol0123…", 20 bytes, the virtio-blk serial limit, as EC2 does for NVMe), which
 //   a guest reads from /sys/block/vdX/serial or /dev/disk/by-id/virtio-<serial>.
 // - Every call is bounded; QEMU exiting mid-call yields Unavailable "QmpDisconnected".
+// - Calls on one QemuAttach run one at a time (each checks QEMU's state, then changes it).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -102,6 +104,7 @@ class QemuAttach {
   Status WaitDeviceGone(const std::string& device_id);
   Result<nlohmann::json> Run(const std::string& command, const nlohmann::json& args = nullptr);
 
+  std::mutex mu_;
   QmpClient* qmp_;
   Options options_;
 };

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 namespace vbs::hypervisor {
 
@@ -76,17 +77,29 @@ Result<std::unique_ptr<QmpClient>> QmpClient::Connect(const std::string& socket_
                                    "QMP socket path empty or too long: " + socket_path);
   }
   std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::FromErrno("socket", errno);
-  // A unix-socket connect does not block on a live listener (it queues in the backlog), so
-  // the bound on waiting is the greeting read; a missing or dead socket fails here at once.
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+  const auto deadline = Clock::now() + options.connect_timeout;
+  while (true) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return Status::FromErrno("socket", errno);
+    // Non-blocking: a unix-socket connect to a live listener succeeds at once (it queues in
+    // the backlog) unless the backlog is full — QEMU listens with a backlog of 1, so one
+    // client being served plus one waiting fills it — and then it answers EAGAIN where a
+    // blocking connect would hang. A missing or dead socket fails at once.
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+      return FromFd(fd, options);
+    }
     int err = errno;
     ::close(fd);
-    return Status(StatusKind::kUnavailable, "QmpConnectFailed",
-                  "QMP connect " + socket_path + ": " + std::strerror(err));
+    if (err != EAGAIN) {
+      return Status(StatusKind::kUnavailable, "QmpConnectFailed",
+                    "QMP connect " + socket_path + ": " + std::strerror(err));
+    }
+    if (Clock::now() >= deadline) {
+      return Timeout("connecting to " + socket_path +
+                     ": its backlog is full (other clients hold this QMP socket)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return FromFd(fd, options);
 }
 
 Result<std::unique_ptr<QmpClient>> QmpClient::FromFd(int fd, const Options& options) {

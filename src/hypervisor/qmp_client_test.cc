@@ -291,5 +291,37 @@ TEST(QmpClient, ConnectByPath) {
   std::filesystem::remove_all(dir);
 }
 
+// QEMU listens with a backlog of 1: with one client served and one waiting, a blocking
+// connect would hang. Connect must give up within its timeout instead.
+TEST(QmpClient, ConnectToAFullBacklogTimesOut) {
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("vbs-qmp-full-" + std::to_string(::getpid()) + ".qmp"))
+                         .string();
+  ::unlink(path.c_str());
+  int lfd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(lfd, 0), 0);  // never accepts
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {  // fill the queue, whatever the kernel's exact limit
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      ::close(fd);
+      break;
+    }
+    fillers.push_back(fd);
+  }
+  auto opts = Fast();
+  opts.connect_timeout = 200ms;
+  auto c = QmpClient::Connect(path, opts);
+  EXPECT_EQ(c.status().code(), "QmpTimeout");
+  EXPECT_NE(c.status().message().find("backlog"), std::string::npos) << c.status().message();
+  for (int fd : fillers) ::close(fd);
+  ::close(lfd);
+  ::unlink(path.c_str());
+}
+
 }  // namespace
 }  // namespace vbs::hypervisor

@@ -11,7 +11,8 @@
 #   6. kill and restart qemu-nbd while attached → guest I/O continues (reconnect-delay)
 #   7. List() + reconcile remove a leftover device and a half-attached node
 #   8. a killed VM is discovered as gone, and QMP calls to it fail cleanly
-# (and, first, an attach to a missing export fails without leaving anything behind)
+# (also: an attach to a missing export fails without leaving anything behind, and a second
+# client on the agent's QMP socket gets a clean timeout while the harness socket still works)
 #
 # Usage: qemu_attach_e2e.sh PATH/TO/vbs_qemu_attach_e2e    (KEEP=1 keeps the work directory)
 # Installs what it needs (scripts/install-deps.sh vm); anything missing is a failure.
@@ -128,6 +129,20 @@ grep -q AttachConflict "$work/err" || die "expected AttachConflict, got: $(cat "
 # The harness's own QMP socket sees the same device while the agent socket is free.
 "$drv" qmp "$(vm_harness_qmp "$A")" query-block | grep -q "vbs-$VOL" ||
   die "query-block on the harness socket does not show vbs-$VOL"
+step "another client holds the agent's QMP socket: a clean QmpTimeout, the harness socket works"
+python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.recv(65536)
+open(sys.argv[2], "w").close(); time.sleep(120)' "$(vm_qmp "$A")" "$work/holder.ready" &
+holder=$!
+vm_tie_to_shell "$holder"
+for i in $(seq 200); do [ -e "$work/holder.ready" ] && break; sleep 0.05; done
+[ -e "$work/holder.ready" ] || die "the holder never got a QMP greeting"
+if "$drv" list "$(vm_qmp "$A")" 2>"$work/err"; then die "a second QMP client was served"; fi
+grep -q QmpTimeout "$work/err" || die "expected QmpTimeout, got: $(cat "$work/err")"
+"$drv" qmp "$(vm_harness_qmp "$A")" query-status | grep -q '"running"' ||
+  die "the harness QMP socket did not answer"
+kill "$holder"; wait "$holder" 2>/dev/null || true
+"$drv" list "$(vm_qmp "$A")" | grep -q "vbs-$VOL" || die "agent socket unusable after the holder left"
 dev=$(find_disk "$A") || die "guest $A never showed a disk with serial $SERIAL"
 step "guest $A sees /dev/$dev"
 [ "$(vm_exec "$A" "cat /sys/block/$dev/ro /sys/block/$dev/size" | tr '\n' ' ')" = "0 131072 " ] ||
