@@ -121,12 +121,14 @@ int RunDev(const DevOptions& o) {
   return 0;
 }
 
-int RunServer(const std::string& config_path) {
+int RunServer(const std::string& config_path, const std::string& db) {
   auto cfg = LoadConfigFile(config_path);
   if (!cfg.ok()) return Fail(cfg.status());
-  if (!cfg->server)
+  if (!cfg->server) {
     return Fail(
         Status::InvalidArgument("InvalidConfiguration", config_path + " has no [server] section"));
+  }
+  if (!db.empty()) cfg->server->database = db;
   sigset_t signals = BlockStopSignals();
   auto server = StartServer(*cfg->server);
   if (!server.ok()) return Fail(server.status());
@@ -205,10 +207,13 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
 
-  std::string server_config, agent_config;
+  std::string server_config, agent_config, server_db;
   auto* server_cmd = app.add_subcommand("server", "the control plane (HTTPS API)");
   server_cmd->add_option("--config", server_config, "TOML file with a [server] section")
       ->required();
+  server_cmd->add_option("--db", server_db,
+                         "metadata database: postgresql://… or a SQLite file (overrides the "
+                         "config's server.database)");
   auto* agent_cmd = app.add_subcommand("agent", "a node agent");
   agent_cmd->add_option("--config", agent_config, "TOML file with an [agent] section")->required();
 
@@ -229,7 +234,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   if (*dev_cmd) return vbs::RunDev(dev);
-  if (*server_cmd) return vbs::RunServer(server_config);
+  if (*server_cmd) return vbs::RunServer(server_config, server_db);
   if (*agent_cmd) return vbs::RunAgent(agent_config);
   if (*issue) return vbs::RunPkiIssue(pki_dir, pki_role, pki_name, pki_out);
   return 0;  // nbd-serve ran inside its callback

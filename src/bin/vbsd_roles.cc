@@ -11,6 +11,7 @@
 #include "auth/deployment_pki.h"
 #include "backend/dir/dir_backend.h"
 #include "core/reconciler.h"
+#include "store/postgres/postgres_connection.h"
 #include "store/sqlite/sqlite_connection.h"
 
 namespace vbs {
@@ -46,9 +47,19 @@ class AgentRoleImpl final : public AgentRole {
 
 }  // namespace
 
+// "postgresql://…", "postgres://…" or a libpq keyword string select PostgreSQL (design.md
+// §10: several servers share it); anything else is a SQLite file.
+Result<std::unique_ptr<MetadataStore>> OpenStore(const std::string& database) {
+  if (database.rfind("postgresql://", 0) == 0 || database.rfind("postgres://", 0) == 0 ||
+      database.find("dbname=") != std::string::npos) {
+    return OpenPostgresStore(database);
+  }
+  return OpenSqliteStore(database);
+}
+
 Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
   auto role = std::make_unique<ServerRoleImpl>();
-  VBS_ASSIGN_OR_RETURN(role->store_, OpenSqliteStore(config.database));
+  VBS_ASSIGN_OR_RETURN(role->store_, OpenStore(config.database));
   DeploymentPki pki(config.pki_dir);
   VBS_ASSIGN_OR_RETURN(auto ca, pki.EnsureCa());
   role->ca_ = std::make_unique<CertificateAuthority>(std::move(ca));

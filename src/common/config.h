@@ -5,7 +5,7 @@
 //
 //   [server]
 //   listen = "127.0.0.1:8443"           # host:port of the HTTPS API
-//   database = "/var/lib/vbs/meta.db"   # SQLite file
+//   database = "/var/lib/vbs/meta.db"   # SQLite file, or "postgresql://user@host/db"
 //   pki_dir = "/var/lib/vbs/pki"        # CA and server certificate (made on first start)
 //   names = ["vbs.example.org"]         # extra subjectAltNames for the server certificate
 //   op_timeout = 600                    # seconds before work of a down node fails
