@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -88,8 +89,15 @@ Result<CredentialPaths> PlanCredentialFiles(const std::string& dir, const std::s
   std::error_code ec;
   fs::path base = fs::absolute(dir.empty() ? fs::path(".") : fs::path(dir), ec).lexically_normal();
   if (ec) return UsageError(fmt::format("--out-dir '{}': {}", dir, ec.message()));
+  if (!fs::exists(base, ec)) {
+    // Created private (0700): it is about to hold a private key.
+    if (!fs::create_directories(base, ec) || ::chmod(base.c_str(), 0700) != 0) {
+      return UsageError(fmt::format("cannot create --out-dir '{}': {}", base.string(),
+                                    ec ? ec.message() : std::strerror(errno)));
+    }
+  }
   if (!fs::is_directory(base, ec)) {
-    return UsageError(fmt::format("--out-dir '{}' is not an existing directory", base.string()));
+    return UsageError(fmt::format("--out-dir '{}' is not a directory", base.string()));
   }
   if (::access(base.c_str(), W_OK) != 0) {
     return UsageError(fmt::format("--out-dir '{}' is not writable", base.string()));

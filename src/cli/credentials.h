@@ -21,9 +21,9 @@ struct CredentialPaths {
   std::string ca;
 };
 
-// Validates the name (it becomes a file name), resolves the directory and checks that the
-// files may be written. `expected_ca_pem` is the CA the caller trusts (its --ca file): an
-// existing ca.crt with that content is not a conflict.
+// Validates the name (it becomes a file name), resolves the directory (creating it, mode
+// 0700, when missing) and checks that the files may be written. `expected_ca_pem` is the CA the
+// caller trusts (its --ca file): an existing ca.crt with that content is not a conflict.
 Result<CredentialPaths> PlanCredentialFiles(const std::string& dir, const std::string& name,
                                             bool force, const std::string& expected_ca_pem);
 

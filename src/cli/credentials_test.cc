@@ -75,7 +75,15 @@ TEST_F(CredentialsTest, RejectsBadNamesAndDirectories) {
     EXPECT_FALSE(plan.ok()) << bad;
     EXPECT_EQ(ExitCodeFor(plan.status()), kExitUsage) << bad;
   }
-  EXPECT_FALSE(PlanCredentialFiles(dir + "/nope", "alice", false, "CA").ok());
+  std::ofstream(dir + "/file") << "x";
+  EXPECT_FALSE(PlanCredentialFiles(dir + "/file", "alice", false, "CA").ok());
+}
+
+TEST_F(CredentialsTest, CreatesAMissingDirectoryPrivate) {
+  auto plan = PlanCredentialFiles(dir + "/new/alice", "alice", false, "CA");
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_TRUE(fs::is_directory(dir + "/new/alice"));
+  EXPECT_EQ(Mode(dir + "/new/alice"), 0700u);
 }
 
 TEST(ShellQuote, QuotesOnlyWhenNeeded) {
