@@ -8,15 +8,18 @@ Agent::Agent(AgentOptions options, std::map<std::string, AgentPool> pools)
     : options_(std::move(options)),
       pools_(std::move(pools)),
       server_(options_.server),
-      storage_(&pools_) {}
+      storage_(&pools_),
+      host_(HostRoleOptions{options_.node, options_.nbd_socket}, &pools_) {}
 
 Agent::~Agent() {
   Stop();
 }
 
-void Agent::Start() {
+Status Agent::Start() {
+  VBS_RETURN_IF_ERROR(host_.Start());
   loop_thread_ = std::thread([this] { Loop(); });
   progress_thread_ = std::thread([this] { ReportProgressLoop(); });
+  return Status::Ok();
 }
 
 void Agent::Stop() {
@@ -35,6 +38,7 @@ void Agent::Stop() {
     finished_.clear();
   }
   for (auto& [id, t] : workers) t.join();
+  host_.Stop();
 }
 
 void Agent::ReapFinished() {
@@ -75,6 +79,14 @@ bool Agent::Register() {
       continue;
     }
     storage_.Reconcile(name, *inv);
+  }
+  Status st = server_.ReportInstances(host_.Instances());
+  if (!st.ok()) spdlog::warn("agent {}: instance report failed: {}", options_.node, st.ToString());
+  auto attachments = server_.Attachments();
+  if (attachments.ok()) {
+    host_.Reconcile(*attachments);
+  } else {
+    spdlog::warn("agent {}: attachments: {}", options_.node, attachments.status().ToString());
   }
   return true;
 }
@@ -150,10 +162,16 @@ void Agent::Loop() {
 void Agent::RunOp(const AgentOp& op) {
   spdlog::info("agent {}: {} {} (op {})", options_.node, op.kind, op.resource_id, op.id);
   if (options_.fault_op_delay.count() > 0 && !Sleep(options_.fault_op_delay)) return;
-  Status st = storage_.Execute(op, [this, id = op.id](int percent) {
-    std::lock_guard<std::mutex> l(mu_);
-    progress_[id] = percent;
-  });
+  nlohmann::json result = nlohmann::json::object();
+  Status st;
+  if (op.kind == "attach" || op.kind == "detach") {
+    st = host_.Execute(op, &result);
+  } else {
+    st = storage_.Execute(op, [this, id = op.id](int percent) {
+      std::lock_guard<std::mutex> l(mu_);
+      progress_[id] = percent;
+    });
+  }
   if (!st.ok()) {
     spdlog::warn("agent {}: {} {} failed: {}", options_.node, op.kind, op.resource_id,
                  st.ToString());
@@ -161,8 +179,9 @@ void Agent::RunOp(const AgentOp& op) {
   // Report until the server has it: the work is done and must not be redone for nothing.
   std::chrono::milliseconds backoff(200);
   while (true) {
-    Status rep = server_.Complete(op.id, st.ok(), st.ok() ? "" : st.message());
-    if (rep.ok() || rep.kind() == StatusKind::kNotFound || rep.kind() == StatusKind::kConflict) {
+    Status rep = server_.Complete(op.id, st.ok(), st.ok() ? "" : st.message(), result);
+    // Only an unreachable or busy server is worth asking again; any other answer is final.
+    if (rep.kind() != StatusKind::kUnavailable) {
       if (!rep.ok())
         spdlog::warn("agent {}: op {} outcome not taken: {}", options_.node, op.id, rep.ToString());
       break;
@@ -178,7 +197,12 @@ void Agent::RunOp(const AgentOp& op) {
 }
 
 void Agent::ReportProgressLoop() {
+  int ticks = 0;
   while (Sleep(options_.progress_interval)) {
+    if (++ticks % 5 == 0) {  // instances come and go (VMs start and exit): keep the server told
+      Status st = server_.ReportInstances(host_.Instances());
+      if (!st.ok()) spdlog::debug("agent {}: instance report: {}", options_.node, st.ToString());
+    }
     std::map<std::string, int> snapshot;
     {
       std::lock_guard<std::mutex> l(mu_);

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/host_role.h"
 #include "agent/server_client.h"
 #include "agent/storage_role.h"
 
@@ -24,9 +25,10 @@ namespace vbs {
 
 struct AgentOptions {
   std::string node;
+  std::string nbd_socket;     // where this node serves volumes over NBD
   HttpsClientOptions server;  // endpoints, CA, node certificate
   int max_parallel_ops = 4;
-  std::chrono::seconds poll_wait{20};
+  std::chrono::seconds poll_wait{5};  // also bounds how long a stop waits for the poll
   std::chrono::milliseconds progress_interval{2000};
   // Fault injection for crash tests: wait this long after claiming an op before running it,
   // so that a kill -9 lands in the middle of the workflow. Zero in production.
@@ -38,7 +40,7 @@ class Agent {
   Agent(AgentOptions options, std::map<std::string, AgentPool> pools);
   ~Agent();
 
-  void Start();
+  Status Start();
   void Stop();  // stops polling and waits for running ops to finish their backend call
 
  private:
@@ -52,6 +54,7 @@ class Agent {
   std::map<std::string, AgentPool> pools_;
   ServerClient server_;
   StorageRole storage_;
+  HostRole host_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -91,12 +91,35 @@ Status ServerClient::Progress(const std::string& op_id, int percent) {
       .status();
 }
 
-Status ServerClient::Complete(const std::string& op_id, bool ok, const std::string& error) {
+Status ServerClient::Complete(const std::string& op_id, bool ok, const std::string& error,
+                              const nlohmann::json& result) {
   nlohmann::json body = {{"ok", ok}};
   if (!ok) body["error"] = error;
+  if (ok && !result.empty()) body["result"] = result;
   VBS_ASSIGN_OR_RETURN(HttpsClient * c, CallClient());
   return Call(c, "POST", "/v1/agent/ops/" + op_id + "/complete", &body, std::chrono::seconds(30))
       .status();
+}
+
+Status ServerClient::ReportInstances(const std::vector<AgentInstance>& instances) {
+  nlohmann::json body = {{"instances", nlohmann::json::array()}};
+  for (const auto& i : instances) body["instances"].push_back({{"id", i.id}, {"kind", i.kind}});
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, CallClient());
+  return Call(c, "POST", "/v1/agent/instances", &body, std::chrono::seconds(30)).status();
+}
+
+Result<std::vector<AgentAttachment>> ServerClient::Attachments() {
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, CallClient());
+  VBS_ASSIGN_OR_RETURN(auto j,
+                       Call(c, "GET", "/v1/agent/attachments", nullptr, std::chrono::seconds(30)));
+  std::vector<AgentAttachment> out;
+  if (j.contains("attachments") && j["attachments"].is_array()) {
+    for (const auto& a : j["attachments"]) {
+      out.push_back({a.value("id", ""), a.value("volume_id", ""), a.value("pool", ""),
+                     a.value("mode", ""), a.value("state", ""), a.value("export_name", "")});
+    }
+  }
+  return out;
 }
 
 Result<AgentInventory> ServerClient::Inventory(const std::string& pool) {

@@ -34,6 +34,21 @@ struct AgentWork {
   std::vector<AgentOp> ops;
 };
 
+struct AgentInstance {
+  std::string id;
+  std::string kind;  // qemu, host
+};
+
+// A live attachment served by this node (for re-exporting after a restart).
+struct AgentAttachment {
+  std::string id;
+  std::string volume_id;
+  std::string pool;
+  std::string mode;
+  std::string state;
+  std::string export_name;
+};
+
 struct AgentInventory {
   std::map<std::string, std::string> volumes;    // id → state
   std::map<std::string, std::string> snapshots;  // id → state
@@ -47,7 +62,10 @@ class ServerClient {
   Result<AgentWork> Poll(std::chrono::seconds wait);
   Result<AgentOp> Claim(const std::string& op_id);
   Status Progress(const std::string& op_id, int percent);
-  Status Complete(const std::string& op_id, bool ok, const std::string& error);
+  Status Complete(const std::string& op_id, bool ok, const std::string& error,
+                  const nlohmann::json& result = nlohmann::json::object());
+  Status ReportInstances(const std::vector<AgentInstance>& instances);
+  Result<std::vector<AgentAttachment>> Attachments();
   Result<AgentInventory> Inventory(const std::string& pool);
 
  private:

@@ -96,13 +96,19 @@ int RunDev(const DevOptions& o) {
   ac.ca_file = node_pki->ca_cert;
   ac.cert_file = node_pki->cert;
   ac.key_file = node_pki->key;
+  ac.nbd_socket = data + "/run/nbd.sock";
   ac.pools.push_back(PoolConfig{"default", "dir", data + "/pools/default", capacity, false});
   auto agent = StartAgent(ac);
   if (!agent.ok()) return Fail(agent.status());
 
-  const std::string env =
-      "export VBS_ENDPOINT=" + endpoint + "\nexport VBS_CA=" + admin_pki->ca_cert +
-      "\nexport VBS_CERT=" + admin_pki->cert + "\nexport VBS_KEY=" + admin_pki->key + "\n";
+  // vbs sits beside vbsd (in the build tree and in an install): put it on the PATH.
+  std::error_code self_ec;
+  const std::string bin_dir =
+      std::filesystem::read_symlink("/proc/self/exe", self_ec).parent_path().string();
+  const std::string env = "export PATH=" + bin_dir + ":$PATH\nexport VBS_ENDPOINT=" + endpoint +
+                          "\nexport VBS_CA=" + admin_pki->ca_cert +
+                          "\nexport VBS_CERT=" + admin_pki->cert +
+                          "\nexport VBS_KEY=" + admin_pki->key + "\n";
   Status st = WriteFileAtomic(data + "/vbs.env", env, 0600);
   if (!st.ok()) return Fail(st);
   std::cout << "VBS is running (dev mode: SQLite metadata, a dir pool, a fresh CA).\n"
@@ -116,8 +122,8 @@ int RunDev(const DevOptions& o) {
             << "vbs.env sets:\n"
             << env << std::flush;
   WaitForStopSignal(signals);
+  (*server)->Stop();  // first: the agent's long poll then ends at once
   (*agent)->Stop();
-  (*server)->Stop();
   return 0;
 }
 

@@ -21,6 +21,7 @@ class ServerRoleImpl final : public ServerRole {
  public:
   uint16_t port() const override { return http_->port(); }
   void Stop() override {
+    notifier_.Shutdown();  // long polls answer now, so the HTTP server stops promptly
     if (http_) http_->Stop();
     if (reconciler_) reconciler_->Stop();
   }
@@ -33,6 +34,7 @@ class ServerRoleImpl final : public ServerRole {
   std::unique_ptr<SnapshotService> snapshots_;
   std::unique_ptr<WorkService> work_;
   std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<AttachmentService> attachments_;
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<RestApi> rest_;
   std::unique_ptr<HttpServer> http_;
@@ -80,11 +82,12 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
   role->snapshots_ = std::make_unique<SnapshotService>(*role->store_, role->notifier_);
   role->work_ = std::make_unique<WorkService>(*role->store_, role->notifier_, work);
   role->admin_ = std::make_unique<AdminService>(*role->store_, placement);
+  role->attachments_ = std::make_unique<AttachmentService>(*role->store_, role->notifier_);
   role->reconciler_ =
       std::make_unique<Reconciler>(*role->store_, role->notifier_, work, placement, reconcile);
   role->rest_ = std::make_unique<RestApi>(RestServices{role->volumes_.get(), role->snapshots_.get(),
                                                        role->work_.get(), role->admin_.get(),
-                                                       role->ca_.get()});
+                                                       role->attachments_.get(), role->ca_.get()});
   HttpServerOptions http;
   http.host = config.listen.host;
   http.port = config.listen.port;
@@ -118,6 +121,7 @@ Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config) {
   }
   AgentOptions options;
   options.node = config.node;
+  options.nbd_socket = config.nbd_socket;
   options.server.endpoints = config.servers;
   options.server.ca_file = config.ca_file;
   options.server.cert_file = config.cert_file;
@@ -129,7 +133,7 @@ Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config) {
   }
   auto role = std::make_unique<AgentRoleImpl>();
   role->agent_ = std::make_unique<Agent>(options, std::move(pools));
-  role->agent_->Start();
+  VBS_RETURN_IF_ERROR(role->agent_->Start());
   spdlog::info("agent {}: started with {} pool(s)", config.node, config.pools.size());
   return std::unique_ptr<AgentRole>(std::move(role));
 }

@@ -110,7 +110,8 @@ Result<PoolConfig> ParsePool(const toml::table& t, const std::string& origin, si
 
 Result<AgentConfig> ParseAgent(const toml::table& t, const std::string& origin) {
   const std::string w = "agent.";
-  VBS_RETURN_IF_ERROR(CheckKeys(t, {"node", "servers", "ca", "cert", "key", "pool"}, origin, w));
+  VBS_RETURN_IF_ERROR(
+      CheckKeys(t, {"node", "servers", "ca", "cert", "key", "nbd_socket", "pool"}, origin, w));
   AgentConfig c;
   VBS_ASSIGN_OR_RETURN(auto node, Str(t, "node", origin, w));
   if (!node || !IsValidName(*node)) return Bad(origin, w + "node", "a node name is required");
@@ -123,6 +124,13 @@ Result<AgentConfig> ParseAgent(const toml::table& t, const std::string& origin) 
     (std::string(key) == "ca"     ? c.ca_file
      : std::string(key) == "cert" ? c.cert_file
                                   : c.key_file) = *v;
+  }
+  VBS_ASSIGN_OR_RETURN(auto sock, Str(t, "nbd_socket", origin, w));
+  if (sock) {
+    // sockaddr_un holds 108 bytes including the terminator.
+    if (sock->empty() || sock->size() > 107)
+      return Bad(origin, w + "nbd_socket", "must be 1-107 characters");
+    c.nbd_socket = *sock;
   }
   if (const toml::node* pools = t.get("pool")) {
     const toml::array* a = pools->as_array();

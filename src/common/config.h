@@ -15,6 +15,7 @@
 //   node = "node1"
 //   servers = ["https://127.0.0.1:8443"]
 //   ca = "…/ca.crt"  cert = "…/node-node1.crt"  key = "…/node-node1.key"
+//   nbd_socket = "/run/vbs/nbd.sock"   # where the node serves volumes over NBD (default)
 //   [[agent.pool]]
 //   name = "default"  type = "dir"  path = "/var/lib/vbs/pools/default"
 //   capacity = "10T"  # or "auto": the size of the file system under path
@@ -58,6 +59,7 @@ struct AgentConfig {
   std::string node;
   std::vector<std::string> servers;
   std::string ca_file, cert_file, key_file;
+  std::string nbd_socket = "/run/vbs/nbd.sock";
   std::vector<PoolConfig> pools;
 };
 

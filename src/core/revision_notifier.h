@@ -25,13 +25,26 @@ class RevisionNotifier {
   }
   void WaitFor(uint64_t seen, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> l(mu_);
-    cv_.wait_for(l, timeout, [&] { return generation_ != seen; });
+    cv_.wait_for(l, timeout, [&] { return generation_ != seen || shut_down_; });
+  }
+  // Ends every wait now and later: the server is stopping.
+  void Shutdown() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      shut_down_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool shut_down() {
+    std::lock_guard<std::mutex> l(mu_);
+    return shut_down_;
   }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t generation_ = 0;
+  bool shut_down_ = false;
 };
 
 }  // namespace vbs

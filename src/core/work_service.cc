@@ -77,7 +77,7 @@ Result<WorkBatch> WorkService::Poll(const std::string& node, std::chrono::millis
       return Status::Ok();
     }));
     auto now = std::chrono::steady_clock::now();
-    if (!batch.ops.empty() || now >= deadline) return batch;
+    if (!batch.ops.empty() || now >= deadline || notifier_.shut_down()) return batch;
     // Local commits wake us at once; other servers' commits are seen within a second.
     notifier_.WaitFor(seen,
                       std::min<std::chrono::milliseconds>(
@@ -244,6 +244,27 @@ Result<PoolInventory> WorkService::Inventory(const std::string& node, const std:
     return Status::Ok();
   }));
   return inv;
+}
+
+}  // namespace vbs
+
+namespace vbs {
+
+Result<std::vector<std::pair<AttachmentRecord, std::string>>> WorkService::NodeAttachments(
+    const std::string& node) {
+  std::vector<std::pair<AttachmentRecord, std::string>> out;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    out.clear();
+    AttachmentFilter f;
+    f.node = node;
+    VBS_ASSIGN_OR_RETURN(auto live, tx.ListAttachments(f));
+    for (auto& a : live) {
+      VBS_ASSIGN_OR_RETURN(auto v, tx.GetVolume(a.volume_id));
+      out.emplace_back(a, v ? v->pool : "");
+    }
+    return Status::Ok();
+  }));
+  return out;
 }
 
 }  // namespace vbs

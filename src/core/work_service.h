@@ -56,6 +56,9 @@ class WorkService {
   // are gone, and their attachments are ended (the export removed by a detach operation).
   Status ReportInstances(const std::string& node, const std::vector<InstanceRecord>& seen);
   Result<PoolInventory> Inventory(const std::string& node, const std::string& pool);
+  // Live attachments served by `node`, with the pool of each volume (re-export at start).
+  Result<std::vector<std::pair<AttachmentRecord, std::string>>> NodeAttachments(
+      const std::string& node);
 
   const WorkPolicy& policy() const { return policy_; }
 

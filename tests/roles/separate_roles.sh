@@ -40,6 +40,7 @@ servers = ["https://127.0.0.1:$port"]
 ca = "$T/node/ca.crt"
 cert = "$T/node/node1.crt"
 key = "$T/node/node1.key"
+nbd_socket = "$T/nbd.sock"
 [[agent.pool]]
 name = "p1"
 path = "$T/pool"

@@ -91,7 +91,7 @@ void RestApi::AddAdminRoutes() {
             return ErrorResponse(Status::InvalidArgument("MissingParameter", "state is required"));
           auto v = volumes.ForceState(CallerOf(ctx.identity), p.at("id"), **st);
           if (!v.ok()) return ErrorResponse(v.status());
-          return JsonResponse(200, VolumeJson(*v));
+          return JsonResponse(200, VolumeJson(*v));  // forced: no live attachments shown
         });
 }
 

@@ -97,17 +97,60 @@ void RestApi::AddAgentRoutes() {
         });
   r.Add("POST", "/v1/agent/ops/{op}/complete",
         [&work](const HttpRequest& req, const PathParams& p, RestContext& ctx) {
-          auto body = ParseJsonObject(req, {"ok", "error"});
+          auto body = ParseJsonObject(req, {"ok", "error", "result"});
           if (!body.ok()) return ErrorResponse(body.status());
+          std::string result = "{}";
+          if (body->contains("result")) {
+            if (!(*body)["result"].is_object()) {
+              return ErrorResponse(
+                  Status::InvalidArgument("InvalidParameterValue", "result must be an object"));
+            }
+            result = (*body)["result"].dump();
+          }
           auto ok = OptBool(*body, "ok");
           auto error = OptString(*body, "error");
           if (!ok.ok()) return ErrorResponse(ok.status());
           if (!error.ok()) return ErrorResponse(error.status());
           if (!*ok)
             return ErrorResponse(Status::InvalidArgument("MissingParameter", "ok is required"));
-          Status st =
-              work.Complete(ctx.identity.common_name, p.at("op"), **ok, error->value_or(""));
+          Status st = work.Complete(ctx.identity.common_name, p.at("op"), **ok, error->value_or(""),
+                                    result);
           return st.ok() ? OkResponse() : ErrorResponse(st);
+        });
+  r.Add("POST", "/v1/agent/instances",
+        [&work](const HttpRequest& req, const PathParams&, RestContext& ctx) {
+          auto body = ParseJsonObject(req, {"instances"});
+          if (!body.ok()) return ErrorResponse(body.status());
+          std::vector<InstanceRecord> seen;
+          auto it = body->find("instances");
+          if (it == body->end() || !it->is_array()) {
+            return ErrorResponse(
+                Status::InvalidArgument("MissingParameter", "instances is required"));
+          }
+          for (const auto& i : *it) {
+            if (!i.is_object() || !i.contains("id") || !i["id"].is_string() ||
+                !i.contains("kind") || !i["kind"].is_string() ||
+                (i["kind"] != "qemu" && i["kind"] != "host")) {
+              return ErrorResponse(Status::InvalidArgument(
+                  "InvalidParameterValue", "each instance needs an id and a kind (qemu or host)"));
+            }
+            seen.push_back(InstanceRecord{i["id"].get<std::string>(), "",
+                                          i["kind"].get<std::string>(), "", 0});
+          }
+          Status st = work.ReportInstances(ctx.identity.common_name, seen);
+          return st.ok() ? OkResponse() : ErrorResponse(st);
+        });
+  r.Add("GET", "/v1/agent/attachments",
+        [&work](const HttpRequest&, const PathParams&, RestContext& ctx) {
+          auto live = work.NodeAttachments(ctx.identity.common_name);
+          if (!live.ok()) return ErrorResponse(live.status());
+          nlohmann::json arr = nlohmann::json::array();
+          for (const auto& [a, pool] : *live) {
+            nlohmann::json j = AttachmentJson(a);
+            j["pool"] = pool;
+            arr.push_back(j);
+          }
+          return JsonResponse(200, {{"attachments", arr}});
         });
   r.Add("GET", "/v1/agent/inventory",
         [&work](const HttpRequest& req, const PathParams&, RestContext& ctx) {

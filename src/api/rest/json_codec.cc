@@ -17,7 +17,33 @@ Status BadField(const std::string& key, const std::string& expected) {
 
 }  // namespace
 
-nlohmann::json VolumeJson(const VolumeRecord& v) {
+nlohmann::json AttachmentJson(const AttachmentRecord& a) {
+  return {{"id", a.id},
+          {"volume_id", a.volume_id},
+          {"instance_id", a.instance_id},
+          {"node", a.node},
+          {"mode", a.mode},
+          {"device", a.device},
+          {"state", a.state},
+          {"export_name", OptJson(a.export_name)},
+          {"nbd_uri", OptJson(a.nbd_uri)},
+          {"error", OptJson(a.error)},
+          {"created_at", FormatIso8601(a.created_at)}};
+}
+
+nlohmann::json InstanceJson(const InstanceRecord& i) {
+  return {{"id", i.id},
+          {"node", i.node},
+          {"kind", i.kind},
+          {"state", i.state},
+          {"last_seen", FormatIso8601(i.last_seen)}};
+}
+
+nlohmann::json VolumeJson(const VolumeRecord& v, const std::vector<AttachmentRecord>& atts) {
+  nlohmann::json attachments = nlohmann::json::array();
+  for (const auto& a : atts) {
+    if (a.volume_id == v.id) attachments.push_back(AttachmentJson(a));
+  }
   return {{"id", v.id},
           {"owner", v.owner},
           {"size", v.size},
@@ -27,7 +53,7 @@ nlohmann::json VolumeJson(const VolumeRecord& v) {
           {"error", OptJson(v.error)},
           {"tags", v.tags},
           {"created_at", FormatIso8601(v.created_at)},
-          {"attachments", nlohmann::json::array()}};
+          {"attachments", attachments}};
 }
 
 nlohmann::json SnapshotJson(const SnapshotRecord& s) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "api/http_server.h"
 #include "common/status.h"
@@ -13,7 +14,10 @@
 
 namespace vbs {
 
-nlohmann::json VolumeJson(const VolumeRecord& v);
+nlohmann::json VolumeJson(const VolumeRecord& v,
+                          const std::vector<AttachmentRecord>& attachments = {});
+nlohmann::json AttachmentJson(const AttachmentRecord& a);
+nlohmann::json InstanceJson(const InstanceRecord& i);
 nlohmann::json SnapshotJson(const SnapshotRecord& s);
 nlohmann::json OperationJson(const OperationRecord& op);
 

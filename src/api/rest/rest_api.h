@@ -12,6 +12,7 @@
 #include "api/rest/router.h"
 #include "auth/pki.h"
 #include "core/admin_service.h"
+#include "core/attachment_service.h"
 #include "core/snapshot_service.h"
 #include "core/volume_service.h"
 #include "core/work_service.h"
@@ -23,6 +24,7 @@ struct RestServices {
   SnapshotService* snapshots;
   WorkService* work;
   AdminService* admin;
+  AttachmentService* attachments;
   const CertificateAuthority* ca;  // issues user certificates
 };
 

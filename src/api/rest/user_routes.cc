@@ -58,10 +58,12 @@ HttpResponse CreateVolume(const HttpRequest& req, const PathParams&, RestContext
   cr.snapshot_id = *snap;
   cr.tags = *tags;
   cr.client_token = *token;
-  return Reply(202, volumes.Create(CallerOf(ctx.identity), cr), VolumeJson);
+  return Reply(202, volumes.Create(CallerOf(ctx.identity), cr),
+               [](const VolumeRecord& v) { return VolumeJson(v); });
 }
 
-HttpResponse ListVolumes(const HttpRequest& req, RestContext& ctx, VolumeService& volumes) {
+HttpResponse ListVolumes(const HttpRequest& req, RestContext& ctx, VolumeService& volumes,
+                         AttachmentService& attachments) {
   if (Status st = CheckQuery(req, {"state", "tag", "all"}); !st.ok()) return ErrorResponse(st);
   VolumeListFilter f;
   f.state = req.QueryParam("state");
@@ -71,9 +73,11 @@ HttpResponse ListVolumes(const HttpRequest& req, RestContext& ctx, VolumeService
   if (!all.ok()) return ErrorResponse(all.status());
   f.tag = *tag;
   f.include_deleted = *all;
-  return Reply(200, volumes.List(CallerOf(ctx.identity), f), [](const auto& vs) {
+  auto atts = attachments.List(CallerOf(ctx.identity), std::nullopt);
+  if (!atts.ok()) return ErrorResponse(atts.status());
+  return Reply(200, volumes.List(CallerOf(ctx.identity), f), [&atts](const auto& vs) {
     nlohmann::json arr = nlohmann::json::array();
-    for (const auto& v : vs) arr.push_back(VolumeJson(v));
+    for (const auto& v : vs) arr.push_back(VolumeJson(v, *atts));
     return nlohmann::json{{"volumes", arr}};
   });
 }
@@ -113,28 +117,83 @@ HttpResponse ListSnapshots(const HttpRequest& req, RestContext& ctx, SnapshotSer
   });
 }
 
+HttpResponse GetVolume(const std::string& id, RestContext& ctx, VolumeService& volumes,
+                       AttachmentService& attachments) {
+  auto v = volumes.Get(CallerOf(ctx.identity), id);
+  if (!v.ok()) return ErrorResponse(v.status());
+  auto atts = attachments.List(CallerOf(ctx.identity), id);
+  if (!atts.ok()) return ErrorResponse(atts.status());
+  return JsonResponse(200, VolumeJson(*v, *atts));
+}
+
+HttpResponse AttachVolume(const HttpRequest& req, const std::string& id, RestContext& ctx,
+                          AttachmentService& attachments) {
+  auto body = ParseJsonObject(req, {"instance_id", "mode", "device"});
+  if (!body.ok()) return ErrorResponse(body.status());
+  auto inst = OptString(*body, "instance_id");
+  auto mode = OptString(*body, "mode");
+  auto device = OptString(*body, "device");
+  for (const Status* st : {&inst.status(), &mode.status(), &device.status()}) {
+    if (!st->ok()) return ErrorResponse(*st);
+  }
+  if (!*inst) {
+    return ErrorResponse(Status::InvalidArgument("MissingParameter", "instance_id is required"));
+  }
+  AttachRequest ar{id, **inst, mode->value_or("rw"), *device};
+  return Reply(202, attachments.Attach(CallerOf(ctx.identity), ar), AttachmentJson);
+}
+
+HttpResponse DetachVolume(const HttpRequest& req, const std::string& id, RestContext& ctx,
+                          AttachmentService& attachments) {
+  auto body = ParseJsonObject(req, {"instance_id", "force"});
+  if (!body.ok()) return ErrorResponse(body.status());
+  auto inst = OptString(*body, "instance_id");
+  auto force = OptBool(*body, "force");
+  if (!inst.ok()) return ErrorResponse(inst.status());
+  if (!force.ok()) return ErrorResponse(force.status());
+  return Reply(202, attachments.Detach(CallerOf(ctx.identity), id, *inst, force->value_or(false)),
+               AttachmentJson);
+}
+
 }  // namespace
 
 void RestApi::AddUserRoutes() {
   auto& r = user_routes_;
   VolumeService& volumes = *s_.volumes;
   SnapshotService& snaps = *s_.snapshots;
+  AttachmentService& atts = *s_.attachments;
   r.Add("POST", "/v1/volumes",
         [&volumes](const HttpRequest& req, const PathParams& p, RestContext& ctx) {
           return CreateVolume(req, p, ctx, volumes);
         });
   r.Add("GET", "/v1/volumes",
-        [&volumes](const HttpRequest& req, const PathParams&, RestContext& ctx) {
-          return ListVolumes(req, ctx, volumes);
+        [&volumes, &atts](const HttpRequest& req, const PathParams&, RestContext& ctx) {
+          return ListVolumes(req, ctx, volumes, atts);
         });
   r.Add("GET", "/v1/volumes/{id}",
-        [&volumes](const HttpRequest&, const PathParams& p, RestContext& ctx) {
-          return Reply(200, volumes.Get(CallerOf(ctx.identity), p.at("id")), VolumeJson);
+        [&volumes, &atts](const HttpRequest&, const PathParams& p, RestContext& ctx) {
+          return GetVolume(p.at("id"), ctx, volumes, atts);
         });
   r.Add("DELETE", "/v1/volumes/{id}",
         [&volumes](const HttpRequest&, const PathParams& p, RestContext& ctx) {
-          return Reply(202, volumes.Delete(CallerOf(ctx.identity), p.at("id")), VolumeJson);
+          return Reply(202, volumes.Delete(CallerOf(ctx.identity), p.at("id")),
+                       [](const VolumeRecord& v) { return VolumeJson(v); });
         });
+  r.Add("POST", "/v1/volumes/{id}/attach",
+        [&atts](const HttpRequest& req, const PathParams& p, RestContext& ctx) {
+          return AttachVolume(req, p.at("id"), ctx, atts);
+        });
+  r.Add("POST", "/v1/volumes/{id}/detach",
+        [&atts](const HttpRequest& req, const PathParams& p, RestContext& ctx) {
+          return DetachVolume(req, p.at("id"), ctx, atts);
+        });
+  r.Add("GET", "/v1/instances", [&atts](const HttpRequest&, const PathParams&, RestContext& ctx) {
+    return Reply(200, atts.ListInstances(CallerOf(ctx.identity)), [](const auto& list) {
+      nlohmann::json arr = nlohmann::json::array();
+      for (const auto& i : list) arr.push_back(InstanceJson(i));
+      return nlohmann::json{{"instances", arr}};
+    });
+  });
   r.Add("POST", "/v1/snapshots",
         [&snaps](const HttpRequest& req, const PathParams&, RestContext& ctx) {
           return CreateSnapshot(req, ctx, snaps);
