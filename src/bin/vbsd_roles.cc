@@ -74,6 +74,8 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
     san.insert(san.begin(), config.listen.host);
   }
   VBS_ASSIGN_OR_RETURN(auto server_pki, pki.EnsureServer(san));
+  VBS_ASSIGN_OR_RETURN(auto admin_pki, pki.EnsureAdmin());
+  (void)admin_pki;
 
   PlacementPolicy placement{config.node_timeout_seconds * 1000};
   WorkPolicy work;
@@ -83,6 +85,9 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
   role->work_ = std::make_unique<WorkService>(*role->store_, role->notifier_, work);
   role->admin_ = std::make_unique<AdminService>(*role->store_, placement);
   role->attachments_ = std::make_unique<AttachmentService>(*role->store_, role->notifier_);
+  // The bootstrap admin's certificate is made from files, not through the API: record the
+  // name so that no user can be issued a certificate with the same CN (and its objects).
+  VBS_RETURN_IF_ERROR(role->admin_->RecordUser("admin", true));
   role->reconciler_ =
       std::make_unique<Reconciler>(*role->store_, role->notifier_, work, placement, reconcile);
   role->rest_ = std::make_unique<RestApi>(RestServices{role->volumes_.get(), role->snapshots_.get(),

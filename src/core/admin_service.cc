@@ -32,6 +32,14 @@ Result<UserRecord> AdminService::CreateUser(const Caller& caller, const std::str
   return u;
 }
 
+Status AdminService::RecordUser(const std::string& name, bool admin) {
+  return store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(auto prior, tx.GetUser(name));
+    if (prior) return Status::Ok();
+    return tx.InsertUser(UserRecord{name, admin ? "admin" : "user", NowMillis()});
+  });
+}
+
 Result<std::vector<UserRecord>> AdminService::ListUsers(const Caller& caller) {
   VBS_RETURN_IF_ERROR(RequireAdmin(caller));
   std::vector<UserRecord> users;

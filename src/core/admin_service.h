@@ -29,6 +29,9 @@ class AdminService {
   // Records a new user; UserAlreadyExists if the name is taken.
   Result<UserRecord> CreateUser(const Caller& caller, const std::string& name, bool admin);
   Result<std::vector<UserRecord>> ListUsers(const Caller& caller);
+  // Records a user whose certificate was issued outside the API (the bootstrap admin of
+  // `vbsd dev`/`server`), so that the name cannot be issued again. Idempotent.
+  Status RecordUser(const std::string& name, bool admin);
   Result<std::vector<PoolView>> ListPools(const Caller& caller);
   Result<std::vector<NodeView>> ListNodes(const Caller& caller);
 

@@ -50,7 +50,11 @@ Result<int> Reconciler::SweepOnce() {
     pending_filter.state = state::kOpPending;
     VBS_ASSIGN_OR_RETURN(auto pending, tx.ListOperations(pending_filter));
     for (auto op : pending) {
-      if (now - op.created_at < policy_.op_timeout_ms) continue;
+      // Measured from when the op was last queued (a requeue after a crash starts the clock
+      // again), and never before this server has seen nodes for a whole node timeout: after
+      // an outage the agents need a moment to say hello.
+      if (now - op.updated_at < policy_.op_timeout_ms) continue;
+      if (now - started_ms_ < placement_.node_timeout_ms) continue;
       auto n = by_name.find(op.node);
       if (n != by_name.end() && NodeIsUp(n->second, now, placement_)) continue;
       const std::string from = op.state;

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/clock.h"
 #include "core/revision_notifier.h"
 #include "core/scheduler.h"
 #include "core/work_service.h"
@@ -42,6 +43,7 @@ class Reconciler {
   WorkPolicy work_;
   PlacementPolicy placement_;
   ReconcilePolicy policy_;
+  const int64_t started_ms_ = NowMillis();
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;

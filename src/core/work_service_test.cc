@@ -104,6 +104,21 @@ TEST_F(WorkServiceTest, ReconcilerFailsWorkOfADeadNode) {
   EXPECT_NE(got->error->find("node 'n1' is down"), std::string::npos);
 }
 
+// After an outage, work requeued from an expired lease gets a full op_timeout again, even
+// though it was created long ago and its node still counts as down.
+TEST_F(WorkServiceTest, RequeuedWorkIsNotFailedInTheSameSweep) {
+  WorkPolicy shortlease{/*lease_ms=*/-1, /*max_attempts=*/5};
+  WorkService work(*store_, notifier_, shortlease);
+  PlacementPolicy node_down{/*node_timeout_ms=*/-1};
+  Reconciler rec(*store_, notifier_, shortlease, node_down, {/*op_timeout_ms=*/60000, 1000});
+  VolumeRecord v = MustCreate(alice_, kMiB);
+  auto batch = work.Poll("n1", std::chrono::milliseconds(0));
+  ASSERT_TRUE(work.Claim("n1", batch->ops[0].id).ok());
+  EXPECT_EQ(*rec.SweepOnce(), 1);  // requeued, not failed
+  EXPECT_EQ(volumes_->Get(alice_, v.id)->state, "creating");
+  EXPECT_EQ(work.Poll("n1", std::chrono::milliseconds(0))->ops.size(), 1u);
+}
+
 TEST_F(WorkServiceTest, InventoryListsThePoolsObjects) {
   VolumeRecord v = MustCreate(alice_, kMiB);
   auto inv = work_->Inventory("n1", "p1");

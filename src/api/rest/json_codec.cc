@@ -1,5 +1,7 @@
 #include "api/rest/json_codec.h"
 
+#include <cctype>
+
 #include "common/clock.h"
 #include "common/units.h"
 
@@ -96,6 +98,7 @@ Result<nlohmann::json> ParseJsonObject(const HttpRequest& req,
   std::string ct = req.Header("content-type");
   std::string media = ct.substr(0, ct.find(';'));
   while (!media.empty() && media.back() == ' ') media.pop_back();
+  for (char& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (media != "application/json") {
     return Status(StatusKind::kUnsupportedMediaType, "UnsupportedMediaType",
                   "request bodies must be application/json, got '" + ct + "'");

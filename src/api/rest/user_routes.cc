@@ -17,6 +17,19 @@ Result<std::optional<std::pair<std::string, std::string>>> TagQuery(const HttpRe
       std::make_pair(t->substr(0, eq), t->substr(eq + 1)));
 }
 
+// ?state= must name a state of that kind of object: a typo is an error, not an empty list.
+Result<std::optional<std::string>> StateQuery(const HttpRequest& req,
+                                              const std::set<std::string>& states) {
+  auto st = req.QueryParam("state");
+  if (st && !states.count(*st)) {
+    std::string all;
+    for (const auto& s : states) all += (all.empty() ? "" : ", ") + s;
+    return Status::InvalidArgument("InvalidParameterValue",
+                                   "unknown state '" + *st + "'; one of: " + all);
+  }
+  return st;
+}
+
 Result<bool> BoolQuery(const HttpRequest& req, const std::string& name) {
   auto v = req.QueryParam(name);
   if (!v || *v == "false" || *v == "0") return false;
@@ -66,7 +79,9 @@ HttpResponse ListVolumes(const HttpRequest& req, RestContext& ctx, VolumeService
                          AttachmentService& attachments) {
   if (Status st = CheckQuery(req, {"state", "tag", "all"}); !st.ok()) return ErrorResponse(st);
   VolumeListFilter f;
-  f.state = req.QueryParam("state");
+  auto state = StateQuery(req, {"creating", "available", "in-use", "deleting", "deleted", "error"});
+  if (!state.ok()) return ErrorResponse(state.status());
+  f.state = *state;
   auto tag = TagQuery(req);
   auto all = BoolQuery(req, "all");
   if (!tag.ok()) return ErrorResponse(tag.status());
@@ -102,7 +117,9 @@ HttpResponse ListSnapshots(const HttpRequest& req, RestContext& ctx, SnapshotSer
     return ErrorResponse(st);
   }
   SnapshotListFilter f;
-  f.state = req.QueryParam("state");
+  auto state = StateQuery(req, {"pending", "completed", "error", "deleting", "deleted"});
+  if (!state.ok()) return ErrorResponse(state.status());
+  f.state = *state;
   f.volume_id = req.QueryParam("volume_id");
   auto tag = TagQuery(req);
   auto all = BoolQuery(req, "all");
