@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <vector>
 
 namespace vbs::nbd {
@@ -93,6 +94,20 @@ ExecResult DoRead(const Request& r, const ExecContext& c, bool on_loop, Reply* o
   }
   if (r.length == 0) pieces.clear();
 
+  if (c.map != nullptr && on_loop && (!sr || (pieces.size() == 1 && !pieces[0].hole))) {
+    const size_t hdr = sr ? kChunkHeaderSize + 8 : kSimpleReplyHeaderSize;
+    out->buf = c.pool->Get(hdr);
+    if (sr) {
+      ChunkHeader(out->buf.data(), kReplyFlagDone, kReplyTypeOffsetData, r.handle, 8 + r.length);
+      Store64(out->buf.data() + kChunkHeaderSize, r.offset);
+    } else {
+      SimpleHeader(out->buf.data(), r.handle, 0);
+    }
+    out->len = hdr;
+    out->ext = c.map + r.offset;
+    out->ext_len = r.length;
+    return ExecResult::kDone;
+  }
   if (!sr) {
     out->buf = c.pool->Get(kSimpleReplyHeaderSize + r.length);
     int err = ReadInto(c, on_loop, out->buf.data() + kSimpleReplyHeaderSize, r.length, r.offset);
@@ -240,7 +255,12 @@ ExecResult Execute(const Request& r, const uint8_t* payload, const ExecContext& 
   Status st;
   switch (r.type) {
     case kCmdWrite:
-      st = dev.Write(payload, r.length, r.offset, fua);
+      if (c.map != nullptr && on_loop) {
+        std::memcpy(c.map + r.offset, payload, r.length);
+        st = fua ? dev.Flush() : Status::Ok();
+      } else {
+        st = dev.Write(payload, r.length, r.offset, fua);
+      }
       break;
     case kCmdFlush:
       st = dev.Flush();

@@ -21,6 +21,12 @@ namespace vbs::nbd {
 struct Reply {
   Buffer buf;
   size_t len = 0;  // wire bytes in buf
+  // Data sent right after buf's bytes straight from a mapping of a memory-backed file
+  // (zero-copy reads); it is read when sent, which the spec allows for a read that is in
+  // flight with an overlapping write.
+  const uint8_t* ext = nullptr;
+  size_t ext_len = 0;
+  size_t total() const { return len + ext_len; }
 };
 
 // How reads may run on the connection thread.
@@ -43,6 +49,9 @@ struct ExecContext {
   // milliseconds: after one slow probe this connection stops probing on reads (BLOCK_STATUS
   // still asks, since there the client wants the answer).
   mutable std::atomic<bool> probe_holes{true};
+  // kAlways only: the whole device mapped (MAP_SHARED) so reads are sent from the page
+  // cache without a copy and writes are a memcpy, with no syscall per request. Null: none.
+  uint8_t* map = nullptr;
 };
 
 // Reads at least this long are checked for holes and answered with hole chunks.

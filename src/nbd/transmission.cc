@@ -1,5 +1,6 @@
 // The transmission phase of a Connection (see connection.h for the design).
 #include <poll.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -62,7 +63,7 @@ void Connection::DrainCompleted() {
     done.swap(completed_);
   }
   for (Reply& r : done) {
-    out_bytes_ += r.len;
+    out_bytes_ += r.total();
     outq_.push_back(std::move(r));
   }
 }
@@ -92,7 +93,7 @@ void Connection::Handle(const Request& req, const uint8_t* payload, Buffer* owne
     return;
   }
   if (owned != nullptr) pool_.Put(std::move(*owned));
-  out_bytes_ += reply.len;
+  out_bytes_ += reply.total();
   outq_.push_back(std::move(reply));
 }
 
@@ -135,9 +136,15 @@ bool Connection::FlushOut(bool* blocked) {
   while (!outq_.empty()) {
     struct iovec iov[kMaxIov];
     int n = 0;
-    for (auto it = outq_.begin(); it != outq_.end() && n < kMaxIov; ++it, ++n) {
-      const size_t skip = n == 0 ? out_head_sent_ : 0;
-      iov[n] = {it->buf.data() + skip, it->len - skip};
+    for (auto it = outq_.begin(); it != outq_.end() && n + 2 <= kMaxIov; ++it) {
+      size_t skip = it == outq_.begin() ? out_head_sent_ : 0;
+      if (skip < it->len) {
+        iov[n++] = {it->buf.data() + skip, it->len - skip};
+        skip = 0;
+      } else {
+        skip -= it->len;
+      }
+      if (it->ext_len > skip) iov[n++] = {const_cast<uint8_t*>(it->ext) + skip, it->ext_len - skip};
     }
     Transport::Io io = transport_.Writev(iov, n);
     if (io.n == 0) {
@@ -150,13 +157,13 @@ bool Connection::FlushOut(bool* blocked) {
     size_t sent = io.n;
     while (sent > 0) {
       Reply& front = outq_.front();
-      const size_t left = front.len - out_head_sent_;
+      const size_t left = front.total() - out_head_sent_;
       if (sent < left) {
         out_head_sent_ += sent;
         break;
       }
       sent -= left;
-      out_bytes_ -= front.len;
+      out_bytes_ -= front.total();
       out_head_sent_ = 0;
       pool_.Put(std::move(front.buf));
       outq_.pop_front();
@@ -182,6 +189,16 @@ void Connection::Serve(Negotiated& neg) {
   ctx_.params = {neg.exp.size, neg.exp.read_only, neg.structured, neg.base_allocation};
   ctx_.pool = &pool_;
   ctx_.inline_mode = env_.allow_inline ? ChooseInlineMode(*ctx_.dev) : InlineMode::kNever;
+  // Memory-backed file: map it (see ExecContext::map). The device's size is fixed while it is
+  // served; a file shrunk behind the server's back would fault (SIGBUS), which is why this is
+  // limited to tmpfs/ramfs, where volumes are scratch or benchmark files.
+  void* map = MAP_FAILED;
+  const size_t map_len = ctx_.params.size;
+  if (ctx_.inline_mode == InlineMode::kAlways && map_len > 0) {
+    map = ::mmap(nullptr, map_len, PROT_READ | (ctx_.params.read_only ? 0 : PROT_WRITE), MAP_SHARED,
+                 ctx_.dev->fd(), 0);
+    if (map != MAP_FAILED) ctx_.map = static_cast<uint8_t*>(map);
+  }
 
   bool ok = ProcessInput();
   while (ok && !stop_.load(std::memory_order_relaxed)) {
@@ -203,7 +220,13 @@ void Connection::Serve(Negotiated& neg) {
         room = rbuf_.size() - rend_;
       }
       // Nothing else to wait for: a blocking recv saves the poll (Fence shuts the socket).
-      const bool idle = !transport_.tls() && outq_.empty() && inflight_.load() == 0;
+      // inflight_ is checked before draining: a worker pushes its reply before it lowers
+      // inflight_, so a reply cannot slip in between and wait behind the blocking recv.
+      bool idle = false;
+      if (!transport_.tls() && inflight_.load() == 0) {
+        DrainCompleted();
+        idle = outq_.empty();
+      }
       Transport::Io io = idle ? transport_.ReadBlocking(dst, room) : transport_.Read(dst, room);
       if (io.n > 0) {
         if (in_payload_) {
@@ -229,6 +252,12 @@ void Connection::Serve(Negotiated& neg) {
       }
     }
     if (stop_.load(std::memory_order_relaxed) || !ok) break;
+    // Whatever became ready meanwhile goes out before we sleep.
+    DrainCompleted();
+    if (!outq_.empty() && !out_blocked) {
+      if (!FlushOut(&out_blocked)) break;
+      if (!out_blocked) continue;
+    }
     // Sleep until the socket or a worker has something for us.
     short ev = 0;
     if (want_read) ev |= wait_in == Transport::Want::kWrite ? POLLOUT : POLLIN;
@@ -243,6 +272,9 @@ void Connection::Serve(Negotiated& neg) {
     if ((p[0].revents & POLLHUP) && !want_read && inflight_.load() == 0) break;
   }
   WaitIdle();
+  outq_.clear();
+  if (map != MAP_FAILED) ::munmap(map, map_len);
+  ctx_.map = nullptr;
 }
 
 }  // namespace vbs::nbd
