@@ -106,6 +106,7 @@ int RunApp(int argc, const char* const* argv, const AppDeps& deps) {
   AddGlobalOptions(app, ctx);
   AddVolumeCommands(app, ctx);
   AddSnapshotCommands(app, ctx);
+  AddAttachCommands(app, ctx);
   AddAdminCommands(app, ctx);
   AddWhoAmI(app, ctx);
 

@@ -91,6 +91,24 @@ Result<Json> ApiClient::ForceVolumeState(const std::string& id, const std::strin
   return Call("POST", "/v1/volumes/" + PercentEncode(id) + "/force-state", {{"state", state}});
 }
 
+Result<Json> ApiClient::AttachVolume(const AttachRequest& req) {
+  Json body = {{"instance_id", req.instance_id}};
+  if (req.mode) body["mode"] = *req.mode;
+  if (req.device) body["device"] = *req.device;
+  return Call("POST", "/v1/volumes/" + PercentEncode(req.volume_id) + "/attach", body);
+}
+
+Result<Json> ApiClient::DetachVolume(const DetachRequest& req) {
+  Json body = Json::object();
+  if (req.instance_id) body["instance_id"] = *req.instance_id;
+  if (req.force) body["force"] = true;
+  return Call("POST", "/v1/volumes/" + PercentEncode(req.volume_id) + "/detach", body);
+}
+
+Result<Json> ApiClient::ListInstances() {
+  return ListOf("/v1/instances", "instances");
+}
+
 Result<Json> ApiClient::CreateSnapshot(const SnapshotCreateRequest& req) {
   Json body = {{"volume_id", req.volume_id}};
   if (req.description) body["description"] = *req.description;

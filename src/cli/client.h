@@ -50,6 +50,19 @@ struct SnapshotFilter {
   bool all = false;
 };
 
+struct AttachRequest {
+  std::string volume_id;
+  std::string instance_id;
+  std::optional<std::string> mode;  // rw (the server's default) | ro
+  std::optional<std::string> device;
+};
+
+struct DetachRequest {
+  std::string volume_id;
+  std::optional<std::string> instance_id;  // needed only when attached to several
+  bool force = false;
+};
+
 class ApiClient {
  public:
   ApiClient(std::unique_ptr<HttpsClient> http, std::chrono::milliseconds request_timeout);
@@ -59,6 +72,10 @@ class ApiClient {
   Result<Json> GetVolume(const std::string& id);
   Result<Json> DeleteVolume(const std::string& id);
   Result<Json> ForceVolumeState(const std::string& id, const std::string& state);
+
+  Result<Json> AttachVolume(const AttachRequest& req);  // the attachment
+  Result<Json> DetachVolume(const DetachRequest& req);  // the attachment (detaching)
+  Result<Json> ListInstances();                         // the array of instances
 
   Result<Json> CreateSnapshot(const SnapshotCreateRequest& req);
   Result<Json> ListSnapshots(const SnapshotFilter& filter);  // the array of snapshots

@@ -68,6 +68,7 @@ class Context {
 void AddVolumeCommands(CLI::App& app, Context& ctx);
 void AddSnapshotCommands(CLI::App& app, Context& ctx);
 void AddAdminCommands(CLI::App& app, Context& ctx);
+void AddAttachCommands(CLI::App& app, Context& ctx);
 
 // Parses argv, runs the command, prints errors; returns the process exit code (errors.h).
 int RunApp(int argc, const char* const* argv, const AppDeps& deps);

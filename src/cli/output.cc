@@ -40,20 +40,13 @@ std::string TimeText(const Json& object, const char* key) {
   return t;
 }
 
-std::string AttachmentText(const Json& a) {
-  if (!a.is_object()) return a.dump();
-  std::string text = FieldText(a, "instance_id");
-  if (text == "-") text = FieldText(a, "instance");
-  std::vector<std::string> extra;
-  for (const char* key : {"mode", "device", "state"}) {
-    if (Find(a, key) != nullptr) extra.push_back(FieldText(a, key));
-  }
-  if (!extra.empty()) text += " (" + fmt::format("{}", fmt::join(extra, ", ")) + ")";
-  return text;
+std::string Details(const std::vector<std::pair<std::string, std::string>>& rows) {
+  return RenderDetails(rows);
 }
 
-// Aligned "key: value" lines.
-std::string Details(const std::vector<std::pair<std::string, std::string>>& rows) {
+}  // namespace
+
+std::string RenderDetails(const std::vector<std::pair<std::string, std::string>>& rows) {
   size_t width = 0;
   for (const auto& [k, v] : rows) width = std::max(width, k.size());
   std::string out;
@@ -62,8 +55,6 @@ std::string Details(const std::vector<std::pair<std::string, std::string>>& rows
   }
   return out;
 }
-
-}  // namespace
 
 std::string FieldText(const Json& object, const char* key) {
   const Json* v = Find(object, key);
@@ -125,9 +116,11 @@ std::string VolumesTable(const Json& volumes) {
   std::vector<std::vector<std::string>> rows;
   for (const Json& v : volumes) {
     rows.push_back({FieldText(v, "id"), NameTag(v), SizeText(v, "size"), FieldText(v, "state"),
-                    FieldText(v, "pool"), FieldText(v, "snapshot_id"), TimeText(v, "created_at")});
+                    AttachedText(v), FieldText(v, "pool"), FieldText(v, "snapshot_id"),
+                    TimeText(v, "created_at")});
   }
-  return RenderTable({"ID", "NAME", "SIZE", "STATE", "POOL", "SNAPSHOT", "CREATED"}, rows);
+  return RenderTable({"ID", "NAME", "SIZE", "STATE", "ATTACHED", "POOL", "SNAPSHOT", "CREATED"},
+                     rows);
 }
 
 std::string SnapshotsTable(const Json& snapshots) {
@@ -166,15 +159,22 @@ std::string NodesTable(const Json& nodes) {
   return RenderTable({"NAME", "STATE", "LAST HEARTBEAT"}, rows);
 }
 
+std::string InstancesTable(const Json& instances) {
+  std::vector<std::vector<std::string>> rows;
+  for (const Json& i : instances) {
+    rows.push_back({FieldText(i, "id"), FieldText(i, "node"), FieldText(i, "kind"),
+                    FieldText(i, "state"), TimeText(i, "last_seen")});
+  }
+  return RenderTable({"ID", "NODE", "KIND", "STATE", "LAST SEEN"}, rows);
+}
+
 std::string VolumeDetails(const Json& v) {
   std::string size = SizeText(v, "size");
   if (const Json* s = Find(v, "size"); s != nullptr && s->is_number_unsigned()) {
     size += fmt::format(" ({} bytes)", s->get<uint64_t>());
   }
-  std::vector<std::string> attachments;
-  if (const Json* a = Find(v, "attachments"); a != nullptr && a->is_array()) {
-    for (const Json& one : *a) attachments.push_back(AttachmentText(one));
-  }
+  size_t attached = 0;
+  if (const Json* a = Find(v, "attachments"); a != nullptr && a->is_array()) attached = a->size();
   std::vector<std::pair<std::string, std::string>> rows = {
       {"id", FieldText(v, "id")},
       {"name", NameTag(v)},
@@ -185,10 +185,10 @@ std::string VolumeDetails(const Json& v) {
       {"owner", FieldText(v, "owner")},
       {"created", FieldText(v, "created_at")},
       {"tags", TagsText(v)},
-      {"attachments", attachments.empty() ? "-" : fmt::format("{}", fmt::join(attachments, "; "))},
+      {"attachments", attached == 0 ? "-" : std::to_string(attached)},
   };
   if (Find(v, "error") != nullptr) rows.emplace_back("error", FieldText(v, "error"));
-  return Details(rows);
+  return Details(rows) + AttachmentsBlock(v);
 }
 
 std::string SnapshotDetails(const Json& s) {

@@ -8,6 +8,7 @@
 
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -26,11 +27,23 @@ std::string SnapshotsTable(const Json& snapshots);
 std::string UsersTable(const Json& users);
 std::string PoolsTable(const Json& pools);
 std::string NodesTable(const Json& nodes);
+std::string InstancesTable(const Json& instances);
+
+// A volume's live attachments for the ATTACHED column: the instance ids, comma-separated
+// ("-" when none).
+std::string AttachedText(const Json& volume);
+// A volume's attachments as an indented table (instance, mode, device, state, NBD URI), plus
+// a line per attachment that carries an error; "" when there are none.
+std::string AttachmentsBlock(const Json& volume);
 
 // One object as "key: value" lines, keys aligned.
 std::string VolumeDetails(const Json& volume);
 std::string SnapshotDetails(const Json& snapshot);
 std::string WhoAmIDetails(const Json& whoami);
+std::string AttachmentDetails(const Json& attachment);
+
+// Aligned "key: value" lines.
+std::string RenderDetails(const std::vector<std::pair<std::string, std::string>>& rows);
 
 std::string PrettyJson(const Json& value);  // ends with a newline
 

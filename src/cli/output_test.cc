@@ -31,14 +31,16 @@ TEST(VolumesTable, ShowsTheDocumentedColumns) {
   second["size"] = 1536ull << 20;
   second["tags"] = Json::object();
   second["snapshot_id"] = "snap-0123456789abcdef0";
-  second["state"] = "creating";
+  second["state"] = "in-use";
+  second["attachments"] = Json::parse(R"([{"instance_id":"i-1","mode":"ro"},
+                                          {"instance_id":"host-n1","mode":"ro"}])");
   EXPECT_EQ(VolumesTable(Json::array({kVolume, second})),
-            "ID                     NAME  SIZE  STATE      POOL     SNAPSHOT                "
-            "CREATED\n"
-            "vol-0123456789abcdef0  db    10G   available  default  -                       "
-            "2026-11-24T10:00:00Z\n"
-            "vol-00000000000000001  -     1.5G  creating   default  snap-0123456789abcdef0  "
-            "2026-11-24T10:00:00Z\n");
+            "ID                     NAME  SIZE  STATE      ATTACHED     POOL     "
+            "SNAPSHOT                CREATED\n"
+            "vol-0123456789abcdef0  db    10G   available  -            default  "
+            "-                       2026-11-24T10:00:00Z\n"
+            "vol-00000000000000001  -     1.5G  in-use     i-1,host-n1  default  "
+            "snap-0123456789abcdef0  2026-11-24T10:00:00Z\n");
 }
 
 TEST(SnapshotsTable, ShowsProgress) {
@@ -87,13 +89,45 @@ TEST(Details, KeyValueLines) {
 
 TEST(Details, AttachmentsAndOddValues) {
   Json v = kVolume;
-  v["attachments"] = Json::parse(R"([{"instance_id":"i-1","mode":"ro","state":"attached"},
-                                     {"instance_id":"i-2","mode":"ro"}])");
+  v["attachments"] = Json::parse(R"([{"instance_id":"host-n1","mode":"ro","state":"attached",
+      "device":"vbs-1","nbd_uri":"nbd+unix:///e1?socket=/run/n.sock","error":null},
+      {"instance_id":"i-2","mode":"ro","state":"detaching","error":"the instance 'i-2' is gone"}])");
   v["size"] = "weird";
   std::string text = VolumeDetails(v);
-  EXPECT_NE(text.find("attachments: i-1 (ro, attached); i-2 (ro)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("attachments: 2\n"
+                      "  INSTANCE  MODE  DEVICE  STATE      NBD URI\n"
+                      "  host-n1   ro    vbs-1   attached   nbd+unix:///e1?socket=/run/n.sock\n"
+                      "  i-2       ro    -       detaching  -\n"
+                      "  i-2: error: the instance 'i-2' is gone\n"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("size:        weird\n"), std::string::npos) << text;
   EXPECT_EQ(FieldText(Json::array(), "id"), "-");  // not an object: no throw
+}
+
+TEST(Attachments, DetailsAndInstances) {
+  Json a = Json::parse(R"({"id":"att-0123456789abcdef0","volume_id":"vol-0123456789abcdef0",
+      "instance_id":"host-local","node":"local","mode":"rw","device":"vbs-0123456789abcdef0",
+      "state":"attached","export_name":"x1","nbd_uri":"nbd+unix:///x1?socket=/s","error":null,
+      "created_at":"2026-11-24T10:00:00Z"})");
+  EXPECT_EQ(AttachmentDetails(a),
+            "id:       att-0123456789abcdef0\n"
+            "volume:   vol-0123456789abcdef0\n"
+            "instance: host-local\n"
+            "node:     local\n"
+            "mode:     rw\n"
+            "device:   vbs-0123456789abcdef0\n"
+            "state:    attached\n"
+            "export:   x1\n"
+            "nbd uri:  nbd+unix:///x1?socket=/s\n"
+            "created:  2026-11-24T10:00:00Z\n");
+  a["error"] = "detach failed: busy";
+  EXPECT_NE(AttachmentDetails(a).find("error:    detach failed: busy\n"), std::string::npos);
+  EXPECT_EQ(InstancesTable(Json::parse(R"([{"id":"host-local","node":"local","kind":"host",
+      "state":"running","last_seen":"2026-11-24T10:22:59.148Z"}])")),
+            "ID          NODE   KIND  STATE    LAST SEEN\n"
+            "host-local  local  host  running  2026-11-24T10:22:59Z\n");
+  EXPECT_EQ(AttachedText(Json::object()), "-");
 }
 
 TEST(PrettyJson, IsStableAndSorted) {

@@ -67,8 +67,8 @@ vbsc -o json volume list --state creating
 assert_eq 0 "$(jq length <<<"$OUT")" "volume list --state creating"
 vbsc volume list --tag env=test
 assert_rc 0 "volume list (table)"
-assert_match '^ID +NAME +SIZE +STATE +POOL +SNAPSHOT +CREATED' "$(head -1 <<<"$OUT")" "table header"
-assert_match "^$V1 +data1 +64M +available +default +- +20[0-9-]+T" "$(sed -n 2p <<<"$OUT")" "table row"
+assert_match '^ID +NAME +SIZE +STATE +ATTACHED +POOL +SNAPSHOT +CREATED' "$(head -1 <<<"$OUT")" "table header"
+assert_match "^$V1 +data1 +64M +available +- +default +- +20[0-9-]+T" "$(sed -n 2p <<<"$OUT")" "table row"
 vbsc volume list --tag big=no
 assert_eq 1 "$(wc -l <<<"$OUT")" "an empty table has only its header"
 vbsc volume show "$V1"
