@@ -49,8 +49,8 @@ struct ExecContext {
   // milliseconds: after one slow probe this connection stops probing on reads (BLOCK_STATUS
   // still asks, since there the client wants the answer).
   mutable std::atomic<bool> probe_holes{true};
-  // kAlways only: the whole device mapped (MAP_SHARED) so reads are sent from the page
-  // cache without a copy and writes are a memcpy, with no syscall per request. Null: none.
+  // kAlways only: the whole device mapped (MAP_SHARED) so large reads are sent from the
+  // page cache without a copy and large writes are one memcpy, with no syscall. Null: none.
   uint8_t* map = nullptr;
 };
 
