@@ -9,6 +9,7 @@ disk=$work/disk.img
 truncate -s 256M "$disk"
 sock=$work/nbd.sock
 serve "$disk" --socket "$sock"
+cd "$work"  # fio leaves verify state files in the current directory
 
 log "fio write+verify, 4 jobs, iodepth 16"
 fio --name=verify --ioengine=nbd --uri="nbd+unix:///?socket=$sock" --rw=randwrite \
