@@ -241,6 +241,32 @@ TEST_P(ServerTest, ReadBackExactBytes) {
   EXPECT_EQ(r.data, std::string(1 << 20, '\0'));
 }
 
+TEST_P(ServerTest, LargeWritesArriveInPiecesAndReadBack) {
+  auto c = Connect("disk", true);
+  // 3 MiB + 1 (larger than the receive buffer, odd length), sent in uneven pieces, followed
+  // at once by a small write in the same stream.
+  std::string data(3 * 1024 * 1024 + 1, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 131) >> 3);
+  std::string wire = RequestBytes(kCmdWrite, 1, 4096, data.size(), 0, data) +
+                     RequestBytes(kCmdWrite, 2, 0, 3, kCmdFlagFua, "abc");
+  for (size_t off = 0; off < wire.size();) {
+    size_t n = std::min<size_t>(wire.size() - off, 1 + (off * 7919) % 300000);
+    c->Send(wire.substr(off, n));
+    off += n;
+  }
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(c->ReadReply({}).error, 0u);
+  c->Send(RequestBytes(kCmdRead, 3, 4096, data.size()) + RequestBytes(kCmdRead, 4, 0, 3));
+  for (int i = 0; i < 2; ++i) {
+    auto r = c->ReadReply({{3, {4096, data.size()}}, {4, {0, 3}}});
+    ASSERT_EQ(r.error, 0u);
+    if (r.handle == 3) {
+      EXPECT_TRUE(r.data == data);
+    } else {
+      EXPECT_EQ(r.data, "abc");
+    }
+  }
+}
+
 TEST_P(ServerTest, ReadOnlyExportRefusesWrites) {
   auto c = Connect("ro");
   EXPECT_TRUE(c->flags_ & kFlagReadOnly);
