@@ -9,7 +9,7 @@ Agent::Agent(AgentOptions options, std::map<std::string, AgentPool> pools)
       pools_(std::move(pools)),
       server_(options_.server),
       storage_(&pools_),
-      host_(HostRoleOptions{options_.node, options_.nbd_socket}, &pools_) {}
+      host_(HostRoleOptions{options_.node, options_.nbd_socket, options_.qmp_dir}, &pools_) {}
 
 Agent::~Agent() {
   Stop();

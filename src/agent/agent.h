@@ -26,6 +26,7 @@ namespace vbs {
 struct AgentOptions {
   std::string node;
   std::string nbd_socket;     // where this node serves volumes over NBD
+  std::string qmp_dir;        // QEMU VMs' QMP sockets ("" = no VMs on this node)
   HttpsClientOptions server;  // endpoints, CA, node certificate
   int max_parallel_ops = 4;
   std::chrono::seconds poll_wait{5};  // also bounds how long a stop waits for the poll

@@ -3,10 +3,40 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <set>
 
 #include "common/ids.h"
+#include "hypervisor/instance_discovery.h"
+#include "hypervisor/qemu_attach.h"
+#include "hypervisor/qmp_client.h"
 
 namespace vbs {
+namespace {
+
+using hypervisor::AttachSpec;
+using hypervisor::InstanceDiscovery;
+using hypervisor::QemuAttach;
+using hypervisor::QmpClient;
+
+// How long a detach waits for the guest to release the device. A forced one fences sooner.
+constexpr std::chrono::seconds kDetachTimeout{30};
+constexpr std::chrono::seconds kForcedDetachTimeout{10};
+// Leftovers found at start: nobody uses them, so do not hold up the agent long.
+constexpr std::chrono::seconds kCleanupDetachTimeout{10};
+
+QemuAttach::Options AttachOptions(std::chrono::milliseconds detach_timeout) {
+  QemuAttach::Options o;
+  o.detach_timeout = detach_timeout;
+  o.command_timeout = std::chrono::seconds(20);
+  return o;
+}
+
+bool IsDetachParamTrue(const nlohmann::json& params, const char* key) {
+  auto it = params.find(key);
+  return it != params.end() && it->is_boolean() && it->get<bool>();
+}
+
+}  // namespace
 
 HostRole::HostRole(HostRoleOptions options, std::map<std::string, AgentPool>* pools)
     : options_(std::move(options)), pools_(pools) {}
@@ -25,12 +55,38 @@ void HostRole::Stop() {
   nbd_.Stop();
 }
 
+bool HostRole::IsQemuInstanceId(const std::string& id) {
+  if (id.size() != 19 || id.rfind("i-", 0) != 0) return false;
+  for (size_t i = 2; i < id.size(); ++i) {
+    const char c = id[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
 std::string HostRole::UriOf(const std::string& export_name) const {
   return "nbd+unix:///" + export_name + "?socket=" + options_.nbd_socket;
 }
 
 std::vector<AgentInstance> HostRole::Instances() const {
-  return {AgentInstance{"host-" + options_.node, "host"}};
+  std::vector<AgentInstance> out = {AgentInstance{"host-" + options_.node, "host"}};
+  if (options_.qmp_dir.empty()) return out;
+  auto vms = InstanceDiscovery(options_.qmp_dir).List();
+  if (!vms.ok()) {
+    spdlog::warn("agent {}: listing VMs: {}", options_.node, vms.status().ToString());
+    return out;
+  }
+  for (const auto& vm : *vms) {
+    if (vm.alive && IsQemuInstanceId(vm.id)) out.push_back(AgentInstance{vm.id, "qemu"});
+  }
+  return out;
+}
+
+std::shared_ptr<std::mutex> HostRole::VmLock(const std::string& instance_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto& m = vm_locks_[instance_id];
+  if (!m) m = std::make_shared<std::mutex>();
+  return m;
 }
 
 Status HostRole::Export(const std::string& name, const std::string& pool,
@@ -54,15 +110,126 @@ Status HostRole::Export(const std::string& name, const std::string& pool,
   return Status::Ok();
 }
 
+Status HostRole::Unexport(const std::string& name) {
+  if (name.empty()) return Status::Ok();
+  Status st = nbd_.RemoveExport(name);  // disconnects its clients: fencing
+  if (!st.ok() && st.kind() != StatusKind::kNotFound) return st;
+  std::lock_guard<std::mutex> l(mu_);
+  exports_.erase(name);
+  return Status::Ok();
+}
+
+std::string HostRole::PluggedExport(const std::string& qmp_socket, const std::string& volume_id) {
+  auto qmp = QmpClient::Connect(qmp_socket);
+  if (!qmp.ok()) return "";
+  QemuAttach vm(qmp->get(), AttachOptions(kDetachTimeout));
+  auto disks = vm.List();
+  if (!disks.ok()) return "";
+  const auto spec = AttachSpec::ForVolume(volume_id, options_.nbd_socket, "", false);
+  const std::string prefix = "nbd+unix:///";
+  const std::string suffix = "?socket=" + options_.nbd_socket;
+  for (const auto& d : *disks) {
+    if (d.name != spec.node_name || !d.has_node) continue;
+    const std::string& f = d.nbd_file;
+    if (f.size() <= prefix.size() + suffix.size() || f.rfind(prefix, 0) != 0 ||
+        f.compare(f.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      continue;
+    }
+    return f.substr(prefix.size(), f.size() - prefix.size() - suffix.size());
+  }
+  return "";
+}
+
+Status HostRole::AttachQemu(const AgentOp& op, const std::string& volume_id, bool read_only,
+                            nlohmann::json* result) {
+  const std::string instance_id = op.params.value("instance_id", "");
+  if (options_.qmp_dir.empty() || !IsQemuInstanceId(instance_id)) {
+    return Status::InvalidArgument("UnsupportedInstance",
+                                   "this agent has no QEMU VM '" + instance_id + "'");
+  }
+  VBS_ASSIGN_OR_RETURN(auto vm, InstanceDiscovery(options_.qmp_dir).Find(instance_id));
+  if (!vm.alive) {
+    return Status(StatusKind::kUnavailable, "InstanceGone",
+                  "the VM '" + instance_id + "' is not running");
+  }
+  auto lock = VmLock(instance_id);
+  std::lock_guard<std::mutex> vm_turn(*lock);
+  // A rerun of this op (the agent died after plugging) finds its disk: keep its export name.
+  std::string name = PluggedExport(vm.qmp_socket, volume_id);
+  const bool reused = !name.empty();
+  // Otherwise an unguessable name: knowing it is what lets a client in on the unix socket.
+  if (!reused) name = "vbs-" + RandomHex(16);
+  bool exported_here = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    exported_here = exports_.count(name) > 0;
+  }
+  if (!exported_here) VBS_RETURN_IF_ERROR(Export(name, op.pool, volume_id, read_only));
+  const auto spec = AttachSpec::ForVolume(volume_id, options_.nbd_socket, name, read_only);
+  Status st;
+  {
+    auto qmp = QmpClient::Connect(vm.qmp_socket);
+    if (qmp.ok()) {
+      st = QemuAttach(qmp->get(), AttachOptions(kDetachTimeout)).Attach(spec);
+    } else {
+      st = qmp.status();
+    }
+  }
+  if (!st.ok()) {
+    if (!exported_here) (void)Unexport(name);  // leave nothing half-made behind
+    return st;
+  }
+  (*result)["export_name"] = name;
+  (*result)["nbd_uri"] = UriOf(name);
+  (*result)["device"] = spec.device_id;
+  spdlog::info("agent {}: attached {} ({}) to {} as {} (export {}{})", options_.node, volume_id,
+               read_only ? "ro" : "rw", instance_id, spec.device_id, name,
+               reused ? ", reused" : "");
+  return Status::Ok();
+}
+
+Status HostRole::DetachQemu(const AgentOp& op, const std::string& volume_id) {
+  const std::string instance_id = op.params.value("instance_id", "");
+  const std::string name = op.params.value("export_name", "");
+  const bool force = IsDetachParamTrue(op.params, "force");
+  const bool gone = IsDetachParamTrue(op.params, "instance_gone");
+  if (!gone && !options_.qmp_dir.empty() && IsQemuInstanceId(instance_id)) {
+    auto vm = InstanceDiscovery(options_.qmp_dir).Find(instance_id);
+    if (vm.ok() && vm->alive) {
+      auto lock = VmLock(instance_id);
+      std::lock_guard<std::mutex> vm_turn(*lock);
+      const auto spec = AttachSpec::ForVolume(volume_id, options_.nbd_socket, name, false);
+      Status st;
+      auto qmp = QmpClient::Connect(vm->qmp_socket);
+      if (qmp.ok()) {
+        st = QemuAttach(qmp->get(), AttachOptions(force ? kForcedDetachTimeout : kDetachTimeout))
+                 .Detach(spec.device_id, spec.node_name);
+      } else {
+        st = qmp.status();
+      }
+      if (!st.ok()) {
+        if (!force) return st;  // still attached; the user may retry, or force
+        spdlog::warn("agent {}: {} did not let go of {} ({}): fencing it off its export",
+                     options_.node, instance_id, volume_id, st.ToString());
+      }
+    }
+  }
+  VBS_RETURN_IF_ERROR(Unexport(name));
+  spdlog::info("agent {}: detached {} from {} (export {}{})", options_.node, volume_id, instance_id,
+               name, gone ? ", instance gone" : "");
+  return Status::Ok();
+}
+
 Status HostRole::Execute(const AgentOp& op, nlohmann::json* result) {
   const std::string volume_id = op.params.value("volume_id", "");
   if (op.kind == "attach") {
     const std::string kind = op.params.value("instance_kind", "");
+    const bool read_only = op.params.value("mode", "rw") == "ro";
+    if (kind == "qemu") return AttachQemu(op, volume_id, read_only, result);
     if (kind != "host") {
       return Status::InvalidArgument(
           "UnsupportedInstance", "this agent cannot attach to instances of kind '" + kind + "'");
     }
-    const bool read_only = op.params.value("mode", "rw") == "ro";
     // An unguessable name: knowing it is what lets a client in on the unix socket.
     const std::string name = "vbs-" + RandomHex(16);
     VBS_RETURN_IF_ERROR(Export(name, op.pool, volume_id, read_only));
@@ -73,22 +240,54 @@ Status HostRole::Execute(const AgentOp& op, nlohmann::json* result) {
     return Status::Ok();
   }
   if (op.kind == "detach") {
+    if (op.params.value("instance_id", "").rfind("i-", 0) == 0) return DetachQemu(op, volume_id);
     const std::string name = op.params.value("export_name", "");
-    if (!name.empty()) {
-      Status st = nbd_.RemoveExport(name);  // disconnects its clients: fencing
-      if (!st.ok() && st.kind() != StatusKind::kNotFound) return st;
-      std::lock_guard<std::mutex> l(mu_);
-      exports_.erase(name);
-    }
+    VBS_RETURN_IF_ERROR(Unexport(name));
     spdlog::info("agent {}: unexported {} ({})", options_.node, volume_id, name);
     return Status::Ok();
   }
   return Status::InvalidArgument("UnknownOperation", "unknown operation kind '" + op.kind + "'");
 }
 
+void HostRole::CleanVm(const std::string& instance_id, const std::string& qmp_socket,
+                       const std::vector<AgentAttachment>& attachments) {
+  std::set<std::string> expected;  // QEMU names of this VM's live attachments
+  for (const auto& a : attachments) {
+    if (a.instance_id != instance_id) continue;
+    expected.insert(AttachSpec::ForVolume(a.volume_id, "", "", false).device_id);
+  }
+  auto lock = VmLock(instance_id);
+  std::lock_guard<std::mutex> vm_turn(*lock);
+  auto qmp = QmpClient::Connect(qmp_socket);
+  if (!qmp.ok()) {
+    spdlog::warn("agent {}: cannot check VM {} for leftovers: {}", options_.node, instance_id,
+                 qmp.status().ToString());
+    return;
+  }
+  QemuAttach vm(qmp->get(), AttachOptions(kCleanupDetachTimeout));
+  auto disks = vm.List();
+  if (!disks.ok()) {
+    spdlog::warn("agent {}: cannot list VM {}'s disks: {}", options_.node, instance_id,
+                 disks.status().ToString());
+    return;
+  }
+  for (const auto& d : *disks) {
+    if (expected.count(d.name)) continue;
+    Status st = vm.Detach(d.has_device ? d.name : "", d.has_node ? d.name : d.node_name);
+    if (st.ok()) {
+      spdlog::info("agent {}: removed leftover {} from VM {}", options_.node, d.name, instance_id);
+    } else {
+      spdlog::warn("agent {}: cannot remove leftover {} from VM {}: {}", options_.node, d.name,
+                   instance_id, st.ToString());
+    }
+  }
+}
+
 void HostRole::Reconcile(const std::vector<AgentAttachment>& attachments) {
   for (const auto& a : attachments) {
-    if (a.state != "attached" || a.export_name.empty()) continue;
+    // Detaching ones too: their detach is requeued and removes the export again, but until
+    // then the guest may still need it to finish I/O and let go of the device.
+    if ((a.state != "attached" && a.state != "detaching") || a.export_name.empty()) continue;
     {
       std::lock_guard<std::mutex> l(mu_);
       if (exports_.count(a.export_name)) continue;
@@ -99,6 +298,12 @@ void HostRole::Reconcile(const std::vector<AgentAttachment>& attachments) {
     } else {
       spdlog::error("agent {}: cannot re-export {}: {}", options_.node, a.volume_id, st.ToString());
     }
+  }
+  if (options_.qmp_dir.empty()) return;
+  auto vms = InstanceDiscovery(options_.qmp_dir).List();
+  if (!vms.ok()) return;
+  for (const auto& vm : *vms) {
+    if (vm.alive && IsQemuInstanceId(vm.id)) CleanVm(vm.id, vm.qmp_socket, attachments);
   }
 }
 

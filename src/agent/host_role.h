@@ -2,9 +2,26 @@
 // over NBD, one export with an unguessable name per attachment (read-only for ro), and
 // removes the export on detach, which disconnects its clients at once (fencing).
 //
-// Instances it reports: the node itself ("host-<node>", the bare NBD export target).
-// After a restart it re-creates the exports of its attached attachments under their old
-// names, so that consumers reconnect to the same URI.
+// Instances it reports: the node itself ("host-<node>", the bare NBD export target) and every
+// live QEMU VM in `qmp_dir` (kind "qemu", id = socket name "i-<17 hex>"; other files and
+// sockets nobody listens on are left out, so the server sees a killed VM as gone).
+//
+// Attach to a QEMU VM: export the volume, then hot-plug it over the VM's QMP socket
+// (hypervisor::QemuAttach, AttachSpec::ForVolume). If the plug fails the export is removed
+// again. QEMU names are always ForVolume's: device id = node name = "vbs-<volume id>", serial
+// = the volume id without its dash; the attachment's `device` parameter is not used as the
+// QEMU id (user names would escape List()'s "vbs-" ownership rule) — the result's `device`
+// reports the real QEMU device id, which the server records. A rerun attach (the agent died
+// mid-op) reuses the export name of a disk already plugged for that volume.
+// Detach from a VM: device_del + wait + blockdev-del, then remove the export. The VM is not
+// asked when the server says it is gone or its socket is dead. With `force`, a guest that does
+// not release the device (or a VM that does not answer QMP) still loses its export: fenced.
+// QMP connections are made per operation and serialised per VM (QMP serves one client).
+//
+// After a restart (Reconcile) it re-creates the exports of live attachments under their old
+// names, so that consumers — QEMU's NBD client with reconnect-delay, or a user's — reconnect
+// to the same URI, and it removes "vbs-" devices/nodes from live VMs that no live attachment
+// of this node accounts for.
 #pragma once
 
 #include <map>
@@ -22,6 +39,7 @@ namespace vbs {
 struct HostRoleOptions {
   std::string node;
   std::string nbd_socket;  // unix socket of the node's NBD server
+  std::string qmp_dir;     // QEMU VMs' QMP sockets "<instance id>.qmp"; "" = none
 };
 
 class HostRole {
@@ -34,20 +52,34 @@ class HostRole {
 
   // attach / detach operations. On success `result` carries what the server records.
   Status Execute(const AgentOp& op, nlohmann::json* result);
-  // Re-creates exports for attachments that are attached on this node.
+  // Re-creates exports for live attachments of this node; cleans VBS leftovers out of VMs.
   void Reconcile(const std::vector<AgentAttachment>& attachments);
   std::vector<AgentInstance> Instances() const;
+
+  // "i-" and 17 lower-case hex digits: the ids QEMU VMs are reported under.
+  static bool IsQemuInstanceId(const std::string& id);
 
  private:
   Status Export(const std::string& name, const std::string& pool, const std::string& volume_id,
                 bool read_only);
+  Status Unexport(const std::string& name);
   std::string UriOf(const std::string& export_name) const;
+
+  Status AttachQemu(const AgentOp& op, const std::string& volume_id, bool read_only,
+                    nlohmann::json* result);
+  Status DetachQemu(const AgentOp& op, const std::string& volume_id);
+  // The export name of a disk for `volume_id` already plugged into the VM ("" if none).
+  std::string PluggedExport(const std::string& qmp_socket, const std::string& volume_id);
+  void CleanVm(const std::string& instance_id, const std::string& qmp_socket,
+               const std::vector<AgentAttachment>& attachments);
+  std::shared_ptr<std::mutex> VmLock(const std::string& instance_id);
 
   HostRoleOptions options_;
   std::map<std::string, AgentPool>* pools_;
   nbd::NbdServer nbd_;
   std::mutex mu_;
-  std::map<std::string, std::string> exports_;  // export name → volume id
+  std::map<std::string, std::string> exports_;                   // export name → volume id
+  std::map<std::string, std::shared_ptr<std::mutex>> vm_locks_;  // instance id → its QMP turn
 };
 
 }  // namespace vbs

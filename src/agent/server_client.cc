@@ -114,9 +114,23 @@ Result<std::vector<AgentAttachment>> ServerClient::Attachments() {
                        Call(c, "GET", "/v1/agent/attachments", nullptr, std::chrono::seconds(30)));
   std::vector<AgentAttachment> out;
   if (j.contains("attachments") && j["attachments"].is_array()) {
+    // Fields may be null (export_name before the attach finished): never throw on them.
+    auto text = [](const nlohmann::json& o, const char* key) {
+      auto it = o.find(key);
+      return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
     for (const auto& a : j["attachments"]) {
-      out.push_back({a.value("id", ""), a.value("volume_id", ""), a.value("pool", ""),
-                     a.value("mode", ""), a.value("state", ""), a.value("export_name", "")});
+      if (!a.is_object()) continue;
+      AgentAttachment x;
+      x.id = text(a, "id");
+      x.volume_id = text(a, "volume_id");
+      x.instance_id = text(a, "instance_id");
+      x.device = text(a, "device");
+      x.pool = text(a, "pool");
+      x.mode = text(a, "mode");
+      x.state = text(a, "state");
+      x.export_name = text(a, "export_name");
+      out.push_back(std::move(x));
     }
   }
   return out;

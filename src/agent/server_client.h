@@ -43,6 +43,8 @@ struct AgentInstance {
 struct AgentAttachment {
   std::string id;
   std::string volume_id;
+  std::string instance_id;
+  std::string device;
   std::string pool;
   std::string mode;
   std::string state;

@@ -1,6 +1,6 @@
 // vbsd: the VBS daemon. Wiring only: parse the command line, start roles, wait for a signal.
 //
-//   vbsd dev [--data-dir DIR] [--listen HOST:PORT] [--pool-capacity SIZE]
+//   vbsd dev [--data-dir DIR] [--listen HOST:PORT] [--pool-capacity SIZE] [--qmp-dir DIR]
 //   vbsd server --config FILE
 //   vbsd agent --config FILE
 //   vbsd pki issue --pki-dir DIR --role node|user|admin --name NAME --out-dir DIR
@@ -52,6 +52,7 @@ struct DevOptions {
   std::string listen = "127.0.0.1:8443";
   std::string pool_capacity = "auto";
   std::string node = "local";
+  std::string qmp_dir;  // default DATA/qmp
   int op_timeout = 600;
 };
 
@@ -97,6 +98,9 @@ int RunDev(const DevOptions& o) {
   ac.cert_file = node_pki->cert;
   ac.key_file = node_pki->key;
   ac.nbd_socket = data + "/run/nbd.sock";
+  ac.qmp_dir = o.qmp_dir.empty() ? data + "/qmp" : Absolute(o.qmp_dir);
+  std::filesystem::create_directories(ac.qmp_dir, ec);
+  if (ec) return Fail(Status::IoError("cannot create " + ac.qmp_dir + ": " + ec.message()));
   ac.pools.push_back(PoolConfig{"default", "dir", data + "/pools/default", capacity, false});
   auto agent = StartAgent(ac);
   if (!agent.ok()) return Fail(agent.status());
@@ -113,7 +117,8 @@ int RunDev(const DevOptions& o) {
   if (!st.ok()) return Fail(st);
   std::cout << "VBS is running (dev mode: SQLite metadata, a dir pool, a fresh CA).\n"
             << "  API:   " << endpoint << "\n"
-            << "  data:  " << data << "\n\n"
+            << "  data:  " << data << "\n"
+            << "  VMs:   QMP sockets in " << ac.qmp_dir << " (<instance id>.qmp)\n\n"
             << "Use it as the administrator from another shell:\n"
             << "  source " << data << "/vbs.env\n"
             << "  vbs volume create --size 10G --name first --wait\n"
@@ -207,6 +212,8 @@ int main(int argc, char** argv) {
                    "capacity of the default pool (e.g. 2T), or auto: the file system's size")
       ->capture_default_str();
   dev_cmd->add_option("--node", dev.node, "name of this node")->capture_default_str();
+  dev_cmd->add_option("--qmp-dir", dev.qmp_dir,
+                      "directory of QEMU VMs' QMP sockets, <instance id>.qmp (default DATA/qmp)");
   dev_cmd
       ->add_option("--op-timeout", dev.op_timeout,
                    "seconds before work of a node that is down fails")

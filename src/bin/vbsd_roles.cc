@@ -127,6 +127,7 @@ Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config) {
   AgentOptions options;
   options.node = config.node;
   options.nbd_socket = config.nbd_socket;
+  options.qmp_dir = config.qmp_dir;
   options.server.endpoints = config.servers;
   options.server.ca_file = config.ca_file;
   options.server.cert_file = config.cert_file;

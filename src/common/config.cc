@@ -110,8 +110,8 @@ Result<PoolConfig> ParsePool(const toml::table& t, const std::string& origin, si
 
 Result<AgentConfig> ParseAgent(const toml::table& t, const std::string& origin) {
   const std::string w = "agent.";
-  VBS_RETURN_IF_ERROR(
-      CheckKeys(t, {"node", "servers", "ca", "cert", "key", "nbd_socket", "pool"}, origin, w));
+  VBS_RETURN_IF_ERROR(CheckKeys(
+      t, {"node", "servers", "ca", "cert", "key", "nbd_socket", "qmp_dir", "pool"}, origin, w));
   AgentConfig c;
   VBS_ASSIGN_OR_RETURN(auto node, Str(t, "node", origin, w));
   if (!node || !IsValidName(*node)) return Bad(origin, w + "node", "a node name is required");
@@ -131,6 +131,11 @@ Result<AgentConfig> ParseAgent(const toml::table& t, const std::string& origin) 
     if (sock->empty() || sock->size() > 107)
       return Bad(origin, w + "nbd_socket", "must be 1-107 characters");
     c.nbd_socket = *sock;
+  }
+  VBS_ASSIGN_OR_RETURN(auto qmp_dir, Str(t, "qmp_dir", origin, w));
+  if (qmp_dir) {
+    if (qmp_dir->empty()) return Bad(origin, w + "qmp_dir", "must not be empty");
+    c.qmp_dir = *qmp_dir;
   }
   if (const toml::node* pools = t.get("pool")) {
     const toml::array* a = pools->as_array();

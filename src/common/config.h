@@ -16,6 +16,7 @@
 //   servers = ["https://127.0.0.1:8443"]
 //   ca = "…/ca.crt"  cert = "…/node-node1.crt"  key = "…/node-node1.key"
 //   nbd_socket = "/run/vbs/nbd.sock"   # where the node serves volumes over NBD (default)
+//   qmp_dir = "/run/vbs/qmp"           # QEMU VMs' QMP sockets, <instance id>.qmp (optional)
 //   [[agent.pool]]
 //   name = "default"  type = "dir"  path = "/var/lib/vbs/pools/default"
 //   capacity = "10T"  # or "auto": the size of the file system under path
@@ -60,6 +61,7 @@ struct AgentConfig {
   std::vector<std::string> servers;
   std::string ca_file, cert_file, key_file;
   std::string nbd_socket = "/run/vbs/nbd.sock";
+  std::string qmp_dir;  // empty: this node attaches to no QEMU VMs
   std::vector<PoolConfig> pools;
 };
 

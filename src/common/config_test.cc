@@ -76,6 +76,19 @@ TEST(Config, RejectsWhatIsWrongAndSaysWhere) {
   ExpectError("[agent]\nnode='n'\nservers=[]\n", "agent.servers");
 }
 
+TEST(Config, AgentQmpDir) {
+  const std::string agent =
+      "[agent]\nnode='n'\nservers=['https://a:1']\nca='c'\ncert='c'\nkey='k'\n";
+  auto none = ParseConfig(agent, "a.toml");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(none->agent->qmp_dir, "");  // no VMs on this node
+  auto some = ParseConfig(agent + "qmp_dir='/run/vbs/qmp'\n", "a.toml");
+  ASSERT_TRUE(some.ok()) << some.status().ToString();
+  EXPECT_EQ(some->agent->qmp_dir, "/run/vbs/qmp");
+  ExpectError(agent + "qmp_dir=''\n", "agent.qmp_dir");
+  ExpectError(agent + "qmp_dir=3\n", "agent.qmp_dir");
+}
+
 TEST(HostPort, Forms) {
   EXPECT_EQ(ParseHostPort("127.0.0.1:0")->port, 0);
   EXPECT_EQ(ParseHostPort("[::1]:8443")->host, "::1");
