@@ -14,6 +14,7 @@ namespace {
 constexpr size_t kMaxQueuedBytes = 64 << 20;  // replies not yet sent: stop reading beyond
 constexpr int kMaxInflight = 256;             // requests at workers: stop reading beyond
 constexpr int kMaxIov = 64;
+constexpr size_t kFlushEvery = 4;  // replies per sendmsg while a batch is still running
 
 }  // namespace
 
@@ -109,6 +110,12 @@ bool Connection::ProcessInput() {
       const uint8_t* payload = rbuf_.data() + rstart_ + kRequestHeaderSize;
       rstart_ += kRequestHeaderSize + pl;
       Handle(req, payload, nullptr);
+      // Send every few replies instead of once per batch: the client can then work on
+      // the first replies (and send new requests) while we run the rest of the batch.
+      if (outq_.size() >= kFlushEvery) {
+        bool blocked;
+        if (!FlushOut(&blocked)) return false;
+      }
       continue;
     }
     // The payload is still on its way: collect it in its own buffer, read straight into it.
