@@ -10,7 +10,9 @@
 #      an rw attach to VM1 meanwhile is refused (VolumeInUse); detach both
 #   4. rw attach to VM1, a write loop in the guest, kill -9 vbsd, restart it on the same data
 #      dir → the agent re-exports under the old name, QEMU reconnects (reconnect-delay), the
-#      guest's writes all complete and the data verifies on the host
+#      guest's writes all complete and the data verifies on the host; the restarted agent
+#      removes vbs- devices/nodes that no attachment accounts for (planted in VM2)
+#   +  detach --force from a paused VM (it cannot release the disk): the export goes anyway
 #   +  kill VM3's QEMU while attached → the agent stops reporting it, the server ends the
 #      attachment and the volume is available again (agents report every ~10 s)
 # Not yet: 3 (crash-consistent snapshot while writing) and 5 (online resize through vbs).
@@ -84,6 +86,30 @@ detach_wait() {
   vbsc -o json detach "$@" --wait
   assert_rc 0 "vbs detach $* --wait"
   assert_eq detached "$(jf .state "$OUT")" "attachment state after detach --wait"
+}
+# hqmp VM COMMAND [ARGS_JSON]: one QMP command on the VM's harness socket; prints "return".
+hqmp() {
+  python3 - "$(vm_harness_qmp "$1")" "$2" "${3:-null}" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+def call(cmd, args=None):
+    msg = {"execute": cmd}
+    if args is not None:
+        msg["arguments"] = args
+    f.write(json.dumps(msg) + "\n"); f.flush()
+    while True:
+        m = json.loads(f.readline())
+        if "error" in m:
+            sys.exit("QMP %s: %s" % (cmd, m["error"]))
+        if "return" in m:
+            return m["return"]
+f.readline()  # greeting
+call("qmp_capabilities")
+print(json.dumps(call(sys.argv[2], json.loads(sys.argv[3]))))
+PY
 }
 # guest_write_fails VM DEV: a raw write to /dev/DEV fails with EPERM/EROFS.
 guest_write_fails() {
@@ -168,6 +194,14 @@ vm_exec "$VM1" "dd if=/dev/urandom of=/tmp/blk bs=64k count=$N 2>/dev/null; rm -
    done; echo 0 >/tmp/loop.rc) </dev/null >/dev/null 2>&1 &" || fail "starting the write loop in $VM1"
 vm_exec "$VM1" "i=0; while [ \"\$(cat /tmp/loop.i 2>/dev/null || echo 0)\" -lt 3 ]; do
   i=\$((i+1)); [ \$i -gt 3000 ] && exit 1; usleep 10000; done" || fail "the write loop did not start"
+# Leftovers the store knows nothing of, in $VM2: a device with its node, and a lone node.
+LEFT=vbs-vol-00000000000000003
+hqmp "$VM2" blockdev-add "{\"driver\":\"null-co\",\"node-name\":\"$LEFT\",\"size\":1048576}" >/dev/null ||
+  fail "adding a leftover node to $VM2"
+hqmp "$VM2" device_add "{\"driver\":\"virtio-blk-pci\",\"id\":\"$LEFT\",\"drive\":\"$LEFT\"}" >/dev/null ||
+  fail "adding a leftover device to $VM2"
+hqmp "$VM2" blockdev-add '{"driver":"null-co","node-name":"vbs-vol-00000000000000004"}' >/dev/null ||
+  fail "adding a lone leftover node to $VM2"
 vbsd_kill
 vm_exec "$VM1" "cat /tmp/loop.i /tmp/loop.rc 2>/dev/null" >&2 || true
 vbsd_start --qmp-dir "$QMP"
@@ -178,36 +212,46 @@ vbsc -o json volume show "$VOL"
 assert_rc 0 "vbs volume show"
 assert_eq "$EXPORT attached" "$(jq -r '.attachments[0] | "\(.export_name) \(.state)"' <<<"$OUT")" \
   "the attachment survives the restart under its export name"
+# vbs_left VM: the vbs- block nodes and devices in the VM (via the harness socket).
+vbs_left() {
+  local nodes devs
+  nodes=$(hqmp "$1" query-named-block-nodes '{"flat":true}') || return 1
+  devs=$(hqmp "$1" qom-list '{"path":"/machine/peripheral"}') || return 1
+  jq -r '[.[]["node-name"] | select(startswith("vbs-"))] | join(" ")' <<<"$nodes"
+  jq -r '[.[].name | select(startswith("vbs-"))] | join(" ")' <<<"$devs"
+}
+deadline=$((SECONDS + 30))  # the agent cleans up at start, after re-exporting
+until [ -z "$(vbs_left "$VM2" | tr -d '\n')" ]; do
+  [ $SECONDS -lt $deadline ] || fail "vbs- leftovers still in $VM2: $(vbs_left "$VM2" | tr '\n' ' ')"
+  sleep 0.5
+done
 gsum=$(vm_exec "$VM1" "md5sum /tmp/blk | cut -d' ' -f1")
 hsum=$(dd if="$(vol_file "$VOL")" bs=64k skip=512 count=$N 2>/dev/null | md5sum | cut -d' ' -f1)
 assert_eq "$gsum" "$hsum" "data written across the restart, as the host sees it"
 grep -q "re-exported $VOL as $EXPORT" "$T/vbsd.$VBSD_LOGN.log" ||
   fail "the restarted agent did not log re-exporting $VOL as $EXPORT"
 # QEMU held the guest's I/O while the export was away (reconnect-delay): no I/O error recorded.
-python3 - "$(vm_harness_qmp "$VM1")" "vbs-$VOL" <<'PY' || fail "QEMU recorded an I/O error on vbs-$VOL"
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(30)
-s.connect(sys.argv[1])
-f = s.makefile("rw")
-def call(cmd):
-    f.write(json.dumps({"execute": cmd}) + "\n"); f.flush()
-    while True:
-        m = json.loads(f.readline())
-        if "return" in m or "error" in m:
-            return m
-f.readline()  # greeting
-call("qmp_capabilities")
-blocks = call("query-block").get("return", [])
-b = [x for x in blocks if x.get("qdev", "").endswith(sys.argv[2]) or x.get("device") == sys.argv[2]
-     or x.get("inserted", {}).get("node-name") == sys.argv[2]]
-print("io-status:", [x.get("io-status", "ok") for x in b], file=sys.stderr)
-sys.exit(0 if b and all(x.get("io-status", "ok") == "ok" for x in b) else 1)
-PY
+blocks=$(hqmp "$VM1" query-block) || fail "query-block on $VM1"
+jq -e --arg n "vbs-$VOL" '[.[] | select(.inserted["node-name"]? == $n)] |
+  length == 1 and all(.["io-status"] // "ok" | . == "ok")' <<<"$blocks" >/dev/null ||
+  fail "QEMU recorded an I/O error on vbs-$VOL (or has no such node): $blocks"
 vm_exec "$VM1" "dd if=/dev/$dev of=/dev/null bs=64k count=16 iflag=direct 2>/dev/null ||
   dd if=/dev/$dev of=/dev/null bs=64k count=16 2>/dev/null" || fail "reads in $VM1 after the restart"
 detach_wait "$VOL"
 disk_gone "$VM1" "$SERIAL" || fail "$VM1 still has the disk after the last detach"
+
+# ------------------------------------------------------------------ + force fences
+log "+ a paused VM cannot release the disk: detach --force still fences it off the export"
+attach_wait "$VOL" "$VM2"
+URI=$(jf .nbd_uri "$ATT")
+find_disk "$VM2" "$SERIAL" >/dev/null || fail "$VM2 never showed the disk"
+nbdinfo --size "$URI" >/dev/null || fail "the attachment's URI does not work while attached: $URI"
+hqmp "$VM2" stop >/dev/null || fail "pausing $VM2"
+detach_wait "$VOL" --force
+if nbdinfo --size "$URI" >/dev/null 2>&1; then fail "the export is still served after detach --force"; fi
+hqmp "$VM2" cont >/dev/null || fail "resuming $VM2"
+disk_gone "$VM2" "$SERIAL" || fail "$VM2 did not drop the disk once resumed (its unplug was pending)"
+wait_state volume "$VOL" available
 
 # ------------------------------------------------------------------ + a VM that dies
 log "+ kill $VM3's QEMU while $VOL is attached to it"
@@ -217,6 +261,4 @@ vm_kill "$VM3"
 WAIT_TIMEOUT=45 wait_state volume "$VOL" available
 vbsc -o json instance list
 assert_eq gone "$(jq -r ".. | objects | select(.id? == \"$VM3\") | .state" <<<"$OUT")" "state of the killed VM"
-vm_shutdown "$VM1"
-vm_shutdown "$VM2"
 log "vbs_attach_e2e: all steps passed"
