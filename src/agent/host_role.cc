@@ -72,8 +72,12 @@ std::vector<AgentInstance> HostRole::Instances() const {
   std::vector<AgentInstance> out = {AgentInstance{"host-" + options_.node, "host"}};
   if (options_.qmp_dir.empty()) return out;
   auto vms = InstanceDiscovery(options_.qmp_dir).List();
-  if (!vms.ok()) {
-    spdlog::warn("agent {}: listing VMs: {}", options_.node, vms.status().ToString());
+  if (!vms.ok()) {  // a missing directory is a host without VMs (yet)
+    if (vms.status().kind() == StatusKind::kNotFound) {
+      spdlog::debug("agent {}: listing VMs: {}", options_.node, vms.status().ToString());
+    } else {
+      spdlog::warn("agent {}: listing VMs: {}", options_.node, vms.status().ToString());
+    }
     return out;
   }
   for (const auto& vm : *vms) {
