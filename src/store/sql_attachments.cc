@@ -1,15 +1,13 @@
 // The instance and attachment parts of SqlTransaction.
 #include "store/sql_transaction.h"
+#include "store/sql_values.h"
 
 namespace vbs {
 namespace {
 
-SqlValue Opt(const std::optional<std::string>& s) {
-  return s ? SqlValue(*s) : SqlValue(std::monostate{});
-}
-std::optional<std::string> OptText(const SqlRow& r, size_t i) {
-  return r.IsNull(i) ? std::nullopt : std::optional<std::string>(r.Text(i));
-}
+using sqlv::ExecOne;
+using sqlv::Opt;
+using sqlv::OptText;
 
 InstanceRecord InstanceFromRow(const SqlRow& r) {
   return InstanceRecord{r.Text(0), r.Text(1), r.Text(2), r.Text(3), r.Int(4)};
@@ -34,12 +32,6 @@ AttachmentRecord AttachmentFromRow(const SqlRow& r) {
   a.created_at = r.Int(11);
   a.updated_at = r.Int(12);
   return a;
-}
-
-Status ExecOne(Result<int64_t> changed, const std::string& what) {
-  if (!changed.ok()) return changed.status();
-  if (*changed != 1) return Status::Internal(what + ": expected 1 row changed");
-  return Status::Ok();
 }
 
 }  // namespace

@@ -1,16 +1,16 @@
 #include "store/sql_transaction.h"
 
+#include "store/sql_values.h"
+
 #include <nlohmann/json.hpp>
 
 namespace vbs {
 namespace {
 
-SqlValue Opt(const std::optional<std::string>& s) {
-  return s ? SqlValue(*s) : SqlValue(std::monostate{});
-}
-std::optional<std::string> OptText(const SqlRow& r, size_t i) {
-  return r.IsNull(i) ? std::nullopt : std::optional<std::string>(r.Text(i));
-}
+using sqlv::ExecOne;
+using sqlv::Opt;
+using sqlv::OptText;
+
 SqlValue I(uint64_t v) {
   return static_cast<int64_t>(v);
 }
@@ -119,12 +119,6 @@ Result<std::vector<T>> All(Result<std::vector<SqlRow>> rows, F from_row) {
   out.reserve(rows->size());
   for (const auto& r : *rows) out.push_back(from_row(r));
   return out;
-}
-
-Status ExecOne(Result<int64_t> changed, const std::string& what) {
-  if (!changed.ok()) return changed.status();
-  if (*changed != 1) return Status::Internal(what + ": expected 1 row changed");
-  return Status::Ok();
 }
 
 }  // namespace
