@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "cli/context.h"
 #include "cli/errors.h"
@@ -25,36 +24,7 @@ const Json kVolume = {{"id", "vol-0123456789abcdef0"},
                       {"tags", {{"Name", "db"}}},
                       {"created_at", "2026-11-24T10:00:00Z"}};
 
-class AppTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/vbs-cli-app-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir = tmpl;
-    for (const char* f : {"ca.crt", "me.crt", "me.key"}) std::ofstream(dir + "/" + f) << "CA";
-    h.env = {{"VBS_ENDPOINT", "https://127.0.0.1:8443"},
-             {"VBS_CA", dir + "/ca.crt"},
-             {"VBS_CERT", dir + "/me.crt"},
-             {"VBS_KEY", dir + "/me.key"}};
-  }
-  void TearDown() override { fs::remove_all(dir); }
-
-  // Routes: "METHOD target" -> responses in order (the last one repeats).
-  void Route(const std::string& key, std::vector<HttpsResponse> answers) {
-    routes[key] = std::move(answers);
-    h.server->handler = [this](const RecordedRequest& r) -> Result<HttpsResponse> {
-      auto it = routes.find(r.method + " " + r.target);
-      if (it == routes.end()) return ErrorResponse(404, "NotFound", "no route " + r.target);
-      HttpsResponse resp = it->second.front();
-      if (it->second.size() > 1) it->second.erase(it->second.begin());
-      return resp;
-    };
-  }
-
-  Harness h;
-  std::string dir;
-  std::map<std::string, std::vector<HttpsResponse>> routes;
-};
+class AppTest : public testing::RoutedAppTest {};
 
 TEST_F(AppTest, VolumeCreateSendsNameTagAndSizeAndPrintsDetails) {
   Route("POST /v1/volumes", {JsonResponse(202, kVolume)});

@@ -1,9 +1,6 @@
 // vbs attach | detach | instance list, whole command lines against a fake server.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-
 #include "cli/context.h"
 #include "cli/errors.h"
 #include "cli/test_fakes.h"
@@ -11,11 +8,9 @@
 namespace vbs::cli {
 namespace {
 
-namespace fs = std::filesystem;
 using testing::ErrorResponse;
 using testing::Harness;
 using testing::JsonResponse;
-using testing::RecordedRequest;
 
 const std::string kVol = "vol-0123456789abcdef0";
 const std::string kVolPath = "/v1/volumes/vol-0123456789abcdef0";
@@ -48,36 +43,9 @@ Json VolumeWith(const std::vector<Json>& attachments) {
           {"attachments", attachments}};
 }
 
-class AttachTest : public ::testing::Test {
+class AttachTest : public testing::RoutedAppTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/vbs-cli-attach-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir = tmpl;
-    for (const char* f : {"ca.crt", "me.crt", "me.key"}) std::ofstream(dir + "/" + f) << "CA";
-    h.env = {{"VBS_ENDPOINT", "https://127.0.0.1:8443"},
-             {"VBS_CA", dir + "/ca.crt"},
-             {"VBS_CERT", dir + "/me.crt"},
-             {"VBS_KEY", dir + "/me.key"}};
-  }
-  void TearDown() override { fs::remove_all(dir); }
-
-  // Routes: "METHOD target" -> responses in order (the last one repeats).
-  void Route(const std::string& key, std::vector<HttpsResponse> answers) {
-    routes[key] = std::move(answers);
-    h.server->handler = [this](const RecordedRequest& r) -> Result<HttpsResponse> {
-      auto it = routes.find(r.method + " " + r.target);
-      if (it == routes.end()) return ErrorResponse(404, "NotFound", "no route " + r.target);
-      HttpsResponse resp = it->second.front();
-      if (it->second.size() > 1) it->second.erase(it->second.begin());
-      return resp;
-    };
-  }
   Json Body(size_t i) { return Json::parse(h.server->requests.at(i).body); }
-
-  Harness h;
-  std::string dir;
-  std::map<std::string, std::vector<HttpsResponse>> routes;
 };
 
 TEST_F(AttachTest, AttachSendsModeAndDeviceAndPrintsTheAttachment) {

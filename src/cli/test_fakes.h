@@ -1,8 +1,14 @@
 // Test doubles for the vbs CLI tests: an in-memory HttpsClient playing the server, a fake
-// clock, and a RunApp harness capturing stdout/stderr. Test-only (included by *_test.cc).
+// clock, a RunApp harness capturing stdout/stderr, and a fixture routing requests to canned
+// answers. Test-only (included by *_test.cc).
 #pragma once
 
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -111,6 +117,38 @@ struct Harness {
     err = e.str();
     return code;
   }
+};
+
+// A test with credential files in a temp dir (the env points at them) and a route table:
+// "METHOD target" -> answers in order (the last one repeats); unknown routes answer 404.
+class RoutedAppTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vbs-cli-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir = tmpl;
+    for (const char* f : {"ca.crt", "me.crt", "me.key"}) std::ofstream(dir + "/" + f) << "CA";
+    h.env = {{"VBS_ENDPOINT", "https://127.0.0.1:8443"},
+             {"VBS_CA", dir + "/ca.crt"},
+             {"VBS_CERT", dir + "/me.crt"},
+             {"VBS_KEY", dir + "/me.key"}};
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+
+  void Route(const std::string& key, std::vector<HttpsResponse> answers) {
+    routes[key] = std::move(answers);
+    h.server->handler = [this](const RecordedRequest& r) -> Result<HttpsResponse> {
+      auto it = routes.find(r.method + " " + r.target);
+      if (it == routes.end()) return ErrorResponse(404, "NotFound", "no route " + r.target);
+      HttpsResponse resp = it->second.front();
+      if (it->second.size() > 1) it->second.erase(it->second.begin());
+      return resp;
+    };
+  }
+
+  Harness h;
+  std::string dir;
+  std::map<std::string, std::vector<HttpsResponse>> routes;
 };
 
 }  // namespace vbs::cli::testing
