@@ -98,6 +98,31 @@ struct AttachmentRecord {
   int64_t updated_at = 0;
 };
 
+// A resize of a volume (EC2 ModifyVolume): modifying → completed, or failed. The volume's
+// size changes when the backend has grown it.
+struct VolumeModificationRecord {
+  std::string id;  // "mod-…"
+  std::string volume_id;
+  std::string owner;
+  std::string state;  // modifying, optimizing, completed, failed
+  uint64_t original_size = 0;
+  uint64_t target_size = 0;
+  int progress = 0;
+  std::optional<std::string> error;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+// An EC2-face credential. The secret is kept here because SigV4 verification needs it (HMAC
+// is symmetric); it is never returned by a list call or logged.
+struct AccessKeyRecord {
+  std::string id;  // "AKIA…" style, 20 characters
+  std::string user;
+  std::string secret;
+  std::string state;  // active, inactive
+  int64_t created_at = 0;
+};
+
 struct UserRecord {
   std::string name;
   std::string role;  // admin, user

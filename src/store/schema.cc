@@ -104,6 +104,29 @@ CREATE UNIQUE INDEX attachments_one_per_instance ON attachments (volume_id, inst
   WHERE state <> 'detached';
 CREATE INDEX attachments_instance ON attachments (instance_id);
 )sql",
+      // 3: volume modifications (resize; EC2 DescribeVolumesModifications reads them) and
+      // access keys (the EC2 face's credentials; one user may hold several).
+      R"sql(
+CREATE TABLE volume_modifications (
+  id TEXT PRIMARY KEY,
+  volume_id TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  state TEXT NOT NULL,
+  original_size BIGINT NOT NULL,
+  target_size BIGINT NOT NULL,
+  progress INTEGER NOT NULL,
+  error TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL);
+CREATE INDEX volume_modifications_volume ON volume_modifications (volume_id, created_at);
+CREATE TABLE access_keys (
+  id TEXT PRIMARY KEY,
+  user_name TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  state TEXT NOT NULL,
+  created_at BIGINT NOT NULL);
+CREATE INDEX access_keys_user ON access_keys (user_name);
+)sql",
   };
   return kMigrations;
 }
