@@ -64,6 +64,8 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   bool ProcessInput();
   void Handle(const Request& req, const uint8_t* payload, Buffer* owned);
   bool FlushOut(bool* blocked);
+  uint8_t* DirectPayloadTarget(const Request& req) const;
+  void MapDevice();
   void DrainCompleted();
   void Complete(Reply r);
   void WaitIdle();
@@ -84,6 +86,7 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   bool in_payload_ = false;  // collecting a WRITE payload too large for rbuf_
   Request preq_;
   Buffer pbuf_;
+  uint8_t* pdirect_ = nullptr;  // or: the payload goes straight to its place in ctx_.map
   size_t pfill_ = 0;
   std::deque<Reply> outq_;
   size_t out_head_sent_ = 0;

@@ -16,10 +16,6 @@ namespace {
 
 constexpr size_t kMaxDescriptors = 1024;  // bounds a BLOCK_STATUS reply
 constexpr auto kSlowProbe = std::chrono::microseconds(500);
-// The mapping serves only large requests: a fresh mapping faults on first touch of each
-// page, which for scattered 4 KiB requests costs more than pread/pwrite; large requests
-// amortize the faults (fault-around) and save a full copy.
-constexpr uint32_t kMapMin = 64 * 1024;
 
 void SimpleHeader(uint8_t* p, uint64_t handle, uint32_t err) {
   Store32(p, kSimpleReplyMagic);
@@ -261,7 +257,8 @@ ExecResult Execute(const Request& r, const uint8_t* payload, const ExecContext& 
   switch (r.type) {
     case kCmdWrite:
       if (c.map != nullptr && on_loop && r.length >= kMapMin) {
-        std::memcpy(c.map + r.offset, payload, r.length);
+        // The payload may already be in place (received straight into the mapping).
+        if (payload != c.map + r.offset) std::memcpy(c.map + r.offset, payload, r.length);
         st = fua ? dev.Flush() : Status::Ok();
       } else {
         st = dev.Write(payload, r.length, r.offset, fua);

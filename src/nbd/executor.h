@@ -39,6 +39,13 @@ enum class InlineMode {
 // Picks the mode for a device by looking at its fd (file system type, RWF_NOWAIT support).
 InlineMode ChooseInlineMode(BlockDevice& dev);
 
+// Reads at least this long are checked for holes and answered with hole chunks.
+inline constexpr uint32_t kHoleProbeMin = 64 * 1024;
+// The smallest request served from the mapping: a mapping faults on the first touch of each
+// page, which for scattered small requests costs more than pread/pwrite; large requests
+// amortize the faults (fault-around) and save a full copy.
+inline constexpr uint32_t kMapMin = 64 * 1024;
+
 struct ExecContext {
   BlockDevice* dev = nullptr;
   SessionParams params;
@@ -53,9 +60,6 @@ struct ExecContext {
   // page cache without a copy and large writes are one memcpy, with no syscall. Null: none.
   uint8_t* map = nullptr;
 };
-
-// Reads at least this long are checked for holes and answered with hole chunks.
-inline constexpr uint32_t kHoleProbeMin = 64 * 1024;
 
 enum class ExecResult { kDone, kWouldBlock };
 

@@ -267,6 +267,34 @@ TEST_P(ServerTest, LargeWritesArriveInPiecesAndReadBack) {
   }
 }
 
+// Large payloads may be received straight into their place (memory-backed files): one that
+// is out of bounds or aimed at a read-only export must still be refused and write nothing.
+TEST_P(ServerTest, LargeInvalidWritesInPiecesAreRefusedAndChangeNothing) {
+  const std::string data(1 << 20, 'z');
+  for (const char* name : {"disk", "ro"}) {
+    auto c = Connect(name);
+    const bool ro = std::string(name) == "ro";
+    // Crossing the end (disk) or any write (ro), then a read of the last MiB.
+    const uint64_t off = ro ? 0 : kSize - data.size() / 2;
+    std::string wire = RequestBytes(kCmdWrite, 1, off, data.size(), 0, data) +
+                       RequestBytes(kCmdRead, 2, kSize - data.size(), data.size());
+    for (size_t pos = 0; pos < wire.size();) {
+      size_t n = std::min<size_t>(wire.size() - pos, 70000);
+      c->Send(wire.substr(pos, n));
+      pos += n;
+    }
+    std::map<uint64_t, Client::Rep> reps;
+    for (int i = 0; i < 2; ++i) {
+      auto r = c->ReadReply({{2, {kSize - data.size(), data.size()}}});
+      ASSERT_TRUE(r.ok);
+      reps[r.handle] = r;
+    }
+    EXPECT_EQ(reps[1].error, ro ? kEPERM : kENOSPC) << name;  // the spec: past the end is ENOSPC
+    EXPECT_EQ(reps[2].error, 0u);
+    EXPECT_EQ(reps[2].data, std::string(data.size(), '\0')) << name;
+  }
+}
+
 TEST_P(ServerTest, ReadOnlyExportRefusesWrites) {
   auto c = Connect("ro");
   EXPECT_TRUE(c->flags_ & kFlagReadOnly);
