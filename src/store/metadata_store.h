@@ -99,6 +99,12 @@ class Transaction {
   virtual Result<std::vector<UserRecord>> ListUsers() = 0;
   virtual Status InsertUser(const UserRecord& u) = 0;
 
+  // EC2-face credentials (access key id → user, secret).
+  virtual Result<std::optional<AccessKeyRecord>> GetAccessKey(const std::string& id) = 0;
+  virtual Result<std::vector<AccessKeyRecord>> ListAccessKeys(
+      const std::optional<std::string>& user) = 0;
+  virtual Status InsertAccessKey(const AccessKeyRecord& k) = 0;
+
   // The change counter agents long-poll on: bumped by every transaction that creates work.
   virtual Result<int64_t> BumpRevision() = 0;
   virtual Result<int64_t> Revision() = 0;

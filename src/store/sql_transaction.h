@@ -53,6 +53,11 @@ class SqlTransaction final : public Transaction {
   Result<std::vector<UserRecord>> ListUsers() override;
   Status InsertUser(const UserRecord& u) override;
 
+  Result<std::optional<AccessKeyRecord>> GetAccessKey(const std::string& id) override;
+  Result<std::vector<AccessKeyRecord>> ListAccessKeys(
+      const std::optional<std::string>& user) override;
+  Status InsertAccessKey(const AccessKeyRecord& k) override;
+
   Result<int64_t> BumpRevision() override;
   Result<int64_t> Revision() override;
 

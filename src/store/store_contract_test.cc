@@ -511,6 +511,41 @@ TEST_P(StoreContractTest, ClientTokenIsUniquePerOwner) {
                   .ok());
 }
 
+TEST_P(StoreContractTest, AccessKeysRoundTripByIdAndUser) {
+  const std::string secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+  ASSERT_TRUE(
+      store_
+          ->Transact([&](Transaction& tx) -> Status {
+            VBS_RETURN_IF_ERROR(
+                tx.InsertAccessKey({"AKIA0000000000000002", "bob", "s2", "active", 2}));
+            VBS_RETURN_IF_ERROR(
+                tx.InsertAccessKey({"AKIA0000000000000001", "alice", secret, "active", 1}));
+            return tx.InsertAccessKey({"AKIA0000000000000003", "alice", "s3", "inactive", 3});
+          })
+          .ok());
+  Status dup = store_->Transact([&](Transaction& tx) {
+    return tx.InsertAccessKey({"AKIA0000000000000001", "bob", "x", "active", 4});
+  });
+  EXPECT_EQ(dup.kind(), StatusKind::kAlreadyExists) << dup.ToString();
+  ASSERT_TRUE(store_
+                  ->Transact([&](Transaction& tx) {
+                    auto k = tx.GetAccessKey("AKIA0000000000000001");
+                    EXPECT_TRUE(k.ok() && k->has_value());
+                    EXPECT_EQ((*k)->user, "alice");
+                    EXPECT_EQ((*k)->secret, secret);  // exactly, '/' and '+' included
+                    EXPECT_EQ((*k)->state, "active");
+                    EXPECT_EQ((*k)->created_at, 1);
+                    EXPECT_FALSE(tx.GetAccessKey("AKIA0000000000000009")->has_value());
+                    auto alices = tx.ListAccessKeys(std::string("alice"));
+                    EXPECT_EQ(alices->size(), 2u);
+                    EXPECT_EQ(alices->at(1).state, "inactive");
+                    EXPECT_EQ(tx.ListAccessKeys(std::nullopt)->size(), 3u);
+                    EXPECT_TRUE(tx.ListAccessKeys(std::string("carol"))->empty());
+                    return Status::Ok();
+                  })
+                  .ok());
+}
+
 TEST_P(StoreContractTest, UpdatingAMissingRowIsAnError) {
   Status st = store_->Transact(
       [&](Transaction& tx) { return tx.UpdateVolume(MakeVolume("vol-0000000000000000f", "a")); });
