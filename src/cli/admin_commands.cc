@@ -46,6 +46,12 @@ Status UserCreate(Context& ctx, const UserCreateArgs& a) {
         fmt::format("user {} was created but the answer lacks cert_pem/key_pem/ca_pem", a.name));
   }
   Status written = WriteCredentialFiles(paths, cert, key, ca, a.force);
+  const std::string access_key_id = StringOf(user, "access_key_id");
+  const std::string secret = StringOf(user, "secret_access_key");
+  const bool has_access_key = !access_key_id.empty() && !secret.empty();
+  if (written.ok() && has_access_key) {
+    written = WriteAwsCredentialsFile(paths, access_key_id, secret, a.force);
+  }
   if (!written.ok()) {
     return {written.kind(), written.code(),
             fmt::format("user {} was created on the server, but saving its credentials failed: "
@@ -60,18 +66,27 @@ Status UserCreate(Context& ctx, const UserCreateArgs& a) {
       {"VBS_CERT", paths.cert},
       {"VBS_KEY", paths.key},
   };
+  if (has_access_key) env.emplace_back("AWS_SHARED_CREDENTIALS_FILE", paths.aws);
   std::string role = StringOf(user, "role");
   if (ctx.json()) {
     Json doc = {{"user", StringOf(user, "user")}, {"role", role},        {"cert_file", paths.cert},
                 {"key_file", paths.key},          {"ca_file", paths.ca}, {"env", Json::object()}};
+    if (has_access_key) {
+      doc["access_key_id"] = access_key_id;
+      doc["aws_credentials_file"] = paths.aws;
+    }
     for (const auto& [k, v] : env) doc["env"][k] = v;
     ctx.out() << PrettyJson(doc);  // never the key itself: it is in the 0600 file
   } else {
     ctx.out() << fmt::format(
         "Created user {} (role {}). Credentials written to {}:\n"
-        "  {}\n  {}  (private key, mode 0600: keep it secret)\n  {}\n"
-        "To use them:\n",
+        "  {}\n  {}  (private key, mode 0600: keep it secret)\n  {}\n",
         a.name, role.empty() ? "-" : role, paths.dir, paths.cert, paths.key, paths.ca);
+    if (has_access_key) {
+      ctx.out() << fmt::format("  {}  (EC2 access key {}, mode 0600: keep it secret)\n", paths.aws,
+                               access_key_id);
+    }
+    ctx.out() << "To use them:\n";
     for (const auto& [k, v] : env) ctx.out() << fmt::format("  export {}={}\n", k, ShellQuote(v));
   }
   ctx.out() << std::flush;

@@ -104,9 +104,10 @@ Result<CredentialPaths> PlanCredentialFiles(const std::string& dir, const std::s
   }
   std::string b = base.string();
   if (b.size() > 1 && b.back() == '/') b.pop_back();
-  CredentialPaths p{b, b + "/" + name + ".crt", b + "/" + name + ".key", b + "/ca.crt"};
+  CredentialPaths p{b, b + "/" + name + ".crt", b + "/" + name + ".key", b + "/ca.crt",
+                    b + "/" + name + ".aws-credentials"};
   if (force) return p;
-  for (const std::string* f : {&p.cert, &p.key}) {
+  for (const std::string* f : {&p.cert, &p.key, &p.aws}) {
     if (fs::exists(*f, ec)) {
       return UsageError(fmt::format("{} already exists (use --force to overwrite it)", *f));
     }
@@ -121,6 +122,15 @@ Result<CredentialPaths> PlanCredentialFiles(const std::string& dir, const std::s
     }
   }
   return p;
+}
+
+Status WriteAwsCredentialsFile(const CredentialPaths& paths, const std::string& access_key_id,
+                               const std::string& secret, bool force) {
+  return WriteFileAtomically(paths.aws,
+                             fmt::format("[default]\naws_access_key_id = {}\n"
+                                         "aws_secret_access_key = {}\n",
+                                         access_key_id, secret),
+                             0600, force);
 }
 
 Status WriteCredentialFiles(const CredentialPaths& paths, const std::string& cert_pem,

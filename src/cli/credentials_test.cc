@@ -46,6 +46,18 @@ TEST_F(CredentialsTest, WritesThreeFilesWithTheKeyPrivate) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 3);
 }
 
+TEST_F(CredentialsTest, AwsCredentialsFileIsPrivateAndNeverOverwritten) {
+  auto plan = PlanCredentialFiles(dir, "alice", false, "CA");
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->aws, dir + "/alice.aws-credentials");
+  ASSERT_TRUE(WriteAwsCredentialsFile(*plan, "AKIAEXAMPLE", "se/cr+et", false).ok());
+  EXPECT_EQ(*ReadWholeFile(plan->aws),
+            "[default]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = se/cr+et\n");
+  EXPECT_EQ(Mode(plan->aws), 0600u);
+  EXPECT_FALSE(WriteAwsCredentialsFile(*plan, "AKIAOTHER", "x", false).ok());
+  EXPECT_FALSE(PlanCredentialFiles(dir, "alice", false, "CA").ok());  // checked up front
+}
+
 TEST_F(CredentialsTest, RefusesToOverwriteWithoutForce) {
   std::ofstream(dir + "/alice.key") << "old";
   auto plan = PlanCredentialFiles(dir, "alice", false, "CA");

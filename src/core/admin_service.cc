@@ -4,6 +4,7 @@
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "core/access_keys.h"
 
 namespace vbs {
 
@@ -13,23 +14,25 @@ Status RequireAdmin(const Caller& caller) {
                                   "this operation is for administrators only");
 }
 
-Result<UserRecord> AdminService::CreateUser(const Caller& caller, const std::string& name,
-                                            bool admin) {
+Result<NewUser> AdminService::CreateUser(const Caller& caller, const std::string& name,
+                                         bool admin) {
   VBS_RETURN_IF_ERROR(RequireAdmin(caller));
   if (!IsValidName(name)) {
     return Status::InvalidArgument(
         "InvalidParameterValue",
         "invalid user name '" + name + "': 1-63 of A-Z a-z 0-9 . _ -, starting alphanumeric");
   }
-  UserRecord u{name, admin ? "admin" : "user", NowMillis()};
+  const int64_t now = NowMillis();
+  NewUser created{UserRecord{name, admin ? "admin" : "user", now}, NewAccessKey(name, now)};
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
     VBS_ASSIGN_OR_RETURN(auto prior, tx.GetUser(name));
     if (prior) {
       return Status::AlreadyExists("UserAlreadyExists", "the user '" + name + "' already exists");
     }
-    return tx.InsertUser(u);
+    VBS_RETURN_IF_ERROR(tx.InsertUser(created.user));
+    return tx.InsertAccessKey(created.access_key);
   }));
-  return u;
+  return created;
 }
 
 Status AdminService::RecordUser(const std::string& name, bool admin) {
@@ -52,6 +55,10 @@ Result<std::vector<UserRecord>> AdminService::ListUsers(const Caller& caller) {
 
 Result<std::vector<PoolView>> AdminService::ListPools(const Caller& caller) {
   VBS_RETURN_IF_ERROR(RequireAdmin(caller));
+  return ListZones(caller);
+}
+
+Result<std::vector<PoolView>> AdminService::ListZones(const Caller& caller) {
   std::vector<PoolView> out;
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
     out.clear();
@@ -66,6 +73,9 @@ Result<std::vector<PoolView>> AdminService::ListPools(const Caller& caller) {
     }
     return Status::Ok();
   }));
+  if (!caller.admin) {
+    for (auto& z : out) z.pool.capacity = z.pool.reserved = 0;
+  }
   return out;
 }
 

@@ -21,19 +21,30 @@ struct NodeView {
   bool up = false;
 };
 
+// A user as enrolled: the record and the EC2 access key issued with it (the secret is only
+// ever handed out here).
+struct NewUser {
+  UserRecord user;
+  AccessKeyRecord access_key;
+};
+
 class AdminService {
  public:
   AdminService(MetadataStore& store, PlacementPolicy policy = {})
       : store_(store), policy_(policy) {}
 
-  // Records a new user; UserAlreadyExists if the name is taken.
-  Result<UserRecord> CreateUser(const Caller& caller, const std::string& name, bool admin);
+  // Records a new user and issues its access key in one transaction; UserAlreadyExists if the
+  // name is taken.
+  Result<NewUser> CreateUser(const Caller& caller, const std::string& name, bool admin);
   Result<std::vector<UserRecord>> ListUsers(const Caller& caller);
   // Records a user whose certificate was issued outside the API (the bootstrap admin of
   // `vbsd dev`/`server`), so that the name cannot be issued again. Idempotent.
   Status RecordUser(const std::string& name, bool admin);
   Result<std::vector<PoolView>> ListPools(const Caller& caller);
   Result<std::vector<NodeView>> ListNodes(const Caller& caller);
+  // The pools as placement zones (EC2 DescribeAvailabilityZones): any authenticated caller
+  // may see their names and whether their node is up, not their capacity.
+  Result<std::vector<PoolView>> ListZones(const Caller& caller);
 
  private:
   MetadataStore& store_;

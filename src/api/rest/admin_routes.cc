@@ -26,11 +26,13 @@ HttpResponse CreateUser(const HttpRequest& req, RestContext& ctx, AdminService& 
   auto user = admin.CreateUser(caller, **name, as_admin);
   if (!user.ok()) return ErrorResponse(user.status());
   if (!cert.ok()) return ErrorResponse(cert.status());
-  return JsonResponse(201, {{"user", user->name},
-                            {"role", user->role},
+  return JsonResponse(201, {{"user", user->user.name},
+                            {"role", user->user.role},
                             {"cert_pem", cert->cert_pem},
                             {"key_pem", cert->key_pem},
-                            {"ca_pem", ca.cert_pem()}});
+                            {"ca_pem", ca.cert_pem()},
+                            {"access_key_id", user->access_key.id},
+                            {"secret_access_key", user->access_key.secret}});
 }
 
 }  // namespace
