@@ -6,10 +6,12 @@
 #include <cstdlib>
 
 #include "agent/agent.h"
+#include "api/ec2/ec2_api.h"
 #include "api/http_server.h"
 #include "api/rest/rest_api.h"
 #include "auth/deployment_pki.h"
 #include "backend/dir/dir_backend.h"
+#include "common/ids.h"
 #include "core/reconciler.h"
 #include "store/postgres/postgres_connection.h"
 #include "store/sqlite/sqlite_connection.h"
@@ -36,7 +38,9 @@ class ServerRoleImpl final : public ServerRole {
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<AttachmentService> attachments_;
   std::unique_ptr<Reconciler> reconciler_;
+  std::unique_ptr<TagService> tags_;
   std::unique_ptr<RestApi> rest_;
+  std::unique_ptr<ec2::Ec2Api> ec2_;
   std::unique_ptr<HttpServer> http_;
 };
 
@@ -57,6 +61,16 @@ Result<std::unique_ptr<MetadataStore>> OpenStore(const std::string& database) {
     return OpenPostgresStore(database);
   }
   return OpenSqliteStore(database);
+}
+
+// The key that seals EC2 pagination tokens: one per deployment (in the PKI directory, mode
+// 0600, made on first start), so a token from one server is good on another.
+Result<std::string> LoadTokenKey(const std::string& pki_dir) {
+  const std::string path = pki_dir + "/ec2-token.key";
+  auto existing = ReadFile(path);
+  if (existing.ok() && existing->size() >= 32) return *existing;
+  VBS_RETURN_IF_ERROR(WriteFileAtomic(path, RandomHex(32), 0600));
+  return ReadFile(path);
 }
 
 Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
@@ -92,6 +106,17 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
   role->rest_ = std::make_unique<RestApi>(RestServices{role->volumes_.get(), role->snapshots_.get(),
                                                        role->work_.get(), role->admin_.get(),
                                                        role->attachments_.get(), role->ca_.get()});
+  role->tags_ = std::make_unique<TagService>(*role->store_);
+  MetadataStore* store = role->store_.get();
+  ec2::Ec2Services ec2_services{role->volumes_.get(),
+                                role->snapshots_.get(),
+                                role->attachments_.get(),
+                                role->admin_.get(),
+                                role->tags_.get(),
+                                [store](const std::string& id) { return ResolveAccessKey(*store, id); }};
+  ec2::Ec2Options ec2_options;
+  VBS_ASSIGN_OR_RETURN(ec2_options.token_key, LoadTokenKey(config.pki_dir));
+  role->ec2_ = std::make_unique<ec2::Ec2Api>(std::move(ec2_services), std::move(ec2_options));
   HttpServerOptions http;
   http.host = config.listen.host;
   http.port = config.listen.port;
@@ -99,8 +124,10 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
   http.key_file = server_pki.key;
   http.ca_file = server_pki.ca_cert;
   RestApi* rest = role->rest_.get();
-  VBS_ASSIGN_OR_RETURN(role->http_, HttpServer::Start(http, [rest](const HttpRequest& r) {
-                         return rest->Handle(r);
+  ec2::Ec2Api* ec2 = role->ec2_.get();
+  // The native API lives under /v1/; the EC2 Query API is "/" (design.md §9).
+  VBS_ASSIGN_OR_RETURN(role->http_, HttpServer::Start(http, [rest, ec2](const HttpRequest& r) {
+                         return r.path == "/" ? ec2->Handle(r) : rest->Handle(r);
                        }));
   role->reconciler_->Start();
   spdlog::info("server: listening on https://{}:{}", config.listen.host, role->http_->port());

@@ -1,0 +1,233 @@
+#!/usr/bin/python3
+"""Checks of the EC2 face with boto3 and raw SigV4-signed requests (run by boto3_checks.sh).
+Environment: ENDPOINT (https://127.0.0.1:PORT), CA (the VBS CA bundle), CREDS (a directory
+with alice.aws-credentials and bob.aws-credentials written by `vbs admin user create`)."""
+import configparser
+import datetime
+import os
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+from unittest import mock
+
+import boto3
+import botocore.exceptions
+from botocore.auth import SigV4Auth, SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+ENDPOINT, CA, CREDS = os.environ["ENDPOINT"], os.environ["CA"], os.environ["CREDS"]
+REGION = "us-east-1"
+failures = 0
+
+
+def check(cond, what):
+    global failures
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures += 1
+
+
+def keys(user):
+    c = configparser.ConfigParser()
+    c.read(f"{CREDS}/{user}.aws-credentials")
+    return c["default"]["aws_access_key_id"], c["default"]["aws_secret_access_key"]
+
+
+def client(user):
+    akid, secret = keys(user)
+    return boto3.client("ec2", endpoint_url=ENDPOINT, region_name=REGION, verify=CA,
+                        aws_access_key_id=akid, aws_secret_access_key=secret,
+                        config=Config(retries={"max_attempts": 1}))
+
+
+def error_code(fn, *args, **kwargs):
+    try:
+        fn(*args, **kwargs)
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+    return None, 200
+
+
+def wait_state(ec2, vol, state):
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        v = ec2.describe_volumes(VolumeIds=[vol])["Volumes"][0]
+        if v["State"] == state:
+            return v
+        time.sleep(0.2)
+    raise SystemExit(f"{vol} never reached {state}")
+
+
+def raw(body, akid=None, secret=None, when=None, method="POST", sign=True, query=None):
+    """Sends one request signed by botocore's SigV4 (clock `when`); returns (status, code)."""
+    if akid is None:
+        akid, secret = keys("alice")
+    url = ENDPOINT + "/" + (("?" + urllib.parse.urlencode(query)) if query else "")
+    headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    req = AWSRequest(method=method, url=url, data=body if method == "POST" else None,
+                     headers=headers if method == "POST" else {})
+    if sign:
+        with mock.patch("botocore.auth.datetime") as dt:
+            fixed = when or datetime.datetime.utcnow()
+            dt.datetime.utcnow.return_value = fixed
+            dt.datetime.now.return_value = fixed
+            SigV4Auth(Credentials(akid, secret), "ec2", REGION).add_auth(req)
+    prepared = req.prepare()
+    data = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
+    r = urllib.request.Request(prepared.url, data=data, method=method,
+                               headers=dict(prepared.headers))
+    ctx = ssl.create_default_context(cafile=CA)
+    try:
+        with urllib.request.urlopen(r, context=ctx) as resp:
+            return resp.status, None, resp.read()
+    except urllib.error.HTTPError as e:
+        text = e.read()
+        code = ET.fromstring(text).findtext("Errors/Error/Code")
+        return e.code, code, text
+
+
+def volume_ids(ec2):
+    return sorted(v["VolumeId"] for v in ec2.describe_volumes()["Volumes"])
+
+
+alice, bob = client("alice"), client("bob")
+
+# --- ClientToken: a retried create makes one volume --------------------------------------
+a1 = alice.create_volume(Size=1, AvailabilityZone="default", ClientToken="retry-token-1")
+a2 = alice.create_volume(Size=1, AvailabilityZone="default", ClientToken="retry-token-1")
+check(a1["VolumeId"] == a2["VolumeId"], "same ClientToken, same volume")
+check(volume_ids(alice) == [a1["VolumeId"]], "exactly one volume after the retry")
+check(error_code(alice.create_volume, Size=2, AvailabilityZone="default",
+                 ClientToken="retry-token-1") == ("IdempotentParameterMismatch", 400),
+      "same token, other size: IdempotentParameterMismatch 400")
+vol = a1["VolumeId"]
+alice.get_waiter("volume_available").wait(VolumeIds=[vol], WaiterConfig={"Delay": 1})
+
+# --- a second user sees and touches nothing of alice's -------------------------------------
+check(vol not in volume_ids(bob), "bob's list lacks alice's volume")
+for name, call, kwargs, code in [
+        ("describe", bob.describe_volumes, {"VolumeIds": [vol]}, "InvalidVolume.NotFound"),
+        ("delete", bob.delete_volume, {"VolumeId": vol}, "InvalidVolume.NotFound"),
+        ("snapshot", bob.create_snapshot, {"VolumeId": vol}, "InvalidVolume.NotFound"),
+        ("tag", bob.create_tags, {"Resources": [vol], "Tags": [{"Key": "x", "Value": "y"}]},
+         "InvalidVolume.NotFound"),
+        ("attach", bob.attach_volume, {"VolumeId": vol, "InstanceId": "host-local",
+                                       "Device": "/dev/vdb"}, "InvalidVolume.NotFound"),
+        ("dry-run delete", bob.delete_volume, {"VolumeId": vol, "DryRun": True},
+         "UnauthorizedOperation")]:
+    got = error_code(call, **kwargs)
+    want = (code, 403 if code == "UnauthorizedOperation" else 400)
+    check(got == want, f"bob {name} alice's volume: {want} (got {got})")
+v = alice.describe_volumes(VolumeIds=[vol])["Volumes"][0]
+check(v["State"] == "available" and not v.get("Tags"), "alice's volume unchanged by bob")
+check(alice.describe_snapshots()["Snapshots"] == [], "bob made no snapshot of it")
+
+# --- paginators ----------------------------------------------------------------------------
+for i in range(6):
+    alice.create_volume(Size=1, AvailabilityZone="default",
+                        TagSpecifications=[{"ResourceType": "volume",
+                                            "Tags": [{"Key": "page", "Value": str(i)}]}])
+pages = list(alice.get_paginator("describe_volumes").paginate(
+    Filters=[{"Name": "tag-key", "Values": ["page"]}], PaginationConfig={"PageSize": 5}))
+check([len(p["Volumes"]) for p in pages] == [5, 1], "paginator: pages of 5 and 1")
+first = alice.describe_volumes(MaxResults=5)
+token = first["NextToken"]
+check(error_code(alice.describe_volumes, MaxResults=5, NextToken=token[:-1] + "0"
+                 if token[-1] != "0" else token[:-1] + "1") == ("InvalidNextToken", 400),
+      "a tampered token: InvalidNextToken")
+check(error_code(bob.describe_volumes, MaxResults=5, NextToken=token) == ("InvalidNextToken", 400),
+      "alice's token used by bob: InvalidNextToken")
+check(error_code(alice.describe_volumes, MaxResults=5, NextToken=token,
+                 Filters=[{"Name": "status", "Values": ["available"]}])
+      == ("InvalidNextToken", 400), "a token for another query: InvalidNextToken")
+check(error_code(alice.describe_volumes, MaxResults=5, VolumeIds=[vol])
+      == ("InvalidParameterCombination", 400), "MaxResults with VolumeIds")
+check(error_code(alice.describe_volumes, MaxResults=2) == ("InvalidParameterValue", 400),
+      "MaxResults below 5")
+
+# --- bad input as raw signed requests: code, status, and nothing changed -------------------
+before = volume_ids(alice)
+akid, secret = keys("alice")
+now = datetime.datetime.utcnow()
+describe = "Action=DescribeVolumes&Version=2016-11-15"
+cases = [
+    ("no signature", dict(body=describe, sign=False), 401, "MissingAuthenticationToken"),
+    ("wrong secret", dict(body=describe, akid=akid, secret="x" * 40), 403,
+     "SignatureDoesNotMatch"),
+    ("expired date", dict(body=describe, when=now - datetime.timedelta(minutes=20)), 400,
+     "RequestExpired"),
+    ("date in the future", dict(body=describe, when=now + datetime.timedelta(minutes=20)), 400,
+     "RequestExpired"),
+    ("unknown access key", dict(body=describe, akid="AKIAUNKNOWNUNKNOWN00", secret=secret), 401,
+     "AuthFailure"),
+    ("unknown Action", dict(body="Action=DescribeVolumez&Version=2016-11-15"), 400,
+     "InvalidAction"),
+    ("missing Action", dict(body="Version=2016-11-15"), 400, "MissingAction"),
+    ("missing parameter", dict(body="Action=CreateVolume&Version=2016-11-15&AvailabilityZone="
+                                    "default"), 400, "MissingParameter"),
+    ("missing VolumeId", dict(body="Action=DeleteVolume&Version=2016-11-15"), 400,
+     "MissingParameter"),
+    ("malformed size", dict(body="Action=CreateVolume&Version=2016-11-15&Size=ten"), 400,
+     "InvalidParameterValue"),
+    ("size out of range", dict(body="Action=CreateVolume&Version=2016-11-15&Size=0"), 400,
+     "InvalidParameterValue"),
+    ("unknown zone", dict(body="Action=CreateVolume&Version=2016-11-15&Size=1&AvailabilityZone="
+                               "nowhere"), 400, "InvalidZone.NotFound"),
+    ("unknown volume type", dict(body="Action=CreateVolume&Version=2016-11-15&Size=1"
+                                      "&VolumeType=ssd"), 400, "InvalidParameterValue"),
+    ("malformed volume id", dict(body=describe + "&VolumeId.1=vol-123"), 400,
+     "InvalidVolumeID.Malformed"),
+    ("missing volume", dict(body=describe + "&VolumeId.1=vol-00000000000000000"), 400,
+     "InvalidVolume.NotFound"),
+    ("malformed snapshot id", dict(body="Action=DeleteSnapshot&Version=2016-11-15&SnapshotId="
+                                        "snap-xyz"), 400, "InvalidSnapshotID.Malformed"),
+    ("malformed instance id", dict(body=f"Action=AttachVolume&Version=2016-11-15&VolumeId={vol}"
+                                        "&InstanceId=i-12&Device=%2Fdev%2Fvdb"), 400,
+     "InvalidInstanceID.Malformed"),
+    ("missing instance", dict(body=f"Action=AttachVolume&Version=2016-11-15&VolumeId={vol}"
+                                   "&InstanceId=i-00000000000000000&Device=%2Fdev%2Fvdb"), 400,
+     "InvalidInstanceID.NotFound"),
+    ("unknown filter", dict(body=describe + "&Filter.1.Name=colour&Filter.1.Value.1=red"), 400,
+     "InvalidParameterValue"),
+    ("bad token", dict(body=describe + "&MaxResults=5&NextToken=abc"), 400, "InvalidNextToken"),
+    ("bad tag resource", dict(body="Action=CreateTags&Version=2016-11-15&ResourceId.1=ami-1"
+                                   "&Tag.1.Key=a&Tag.1.Value=b"), 400, "InvalidID"),
+    ("reserved tag key", dict(body=f"Action=CreateTags&Version=2016-11-15&ResourceId.1={vol}"
+                                   "&Tag.1.Key=vbs%3Ax&Tag.1.Value=b"), 400,
+     "InvalidParameterValue"),
+    ("dry run", dict(body="Action=CreateVolume&Version=2016-11-15&Size=1&DryRun=true"), 412,
+     "DryRunOperation"),
+]
+for name, kwargs, status, code in cases:
+    got_status, got_code, text = raw(**kwargs)
+    check((got_status, got_code) == (status, code),
+          f"{name}: {status} {code} (got {got_status} {got_code})")
+    check(b"<RequestID>" in text, f"{name}: the error names its RequestID")
+check(volume_ids(alice) == before, "bad input changed nothing")
+check(not alice.describe_volumes(VolumeIds=[vol])["Volumes"][0].get("Tags"), "no tags added")
+
+# GET /?Action=… signed in the header, and the presigned query form (what CopySnapshot's
+# PresignedUrl uses): both are EC2 requests too.
+status, code, text = raw(None, method="GET", query={"Action": "DescribeVolumes",
+                                                    "Version": "2016-11-15"})
+check(status == 200 and vol.encode() in text, f"GET /?Action= (got {status} {code})")
+presign = AWSRequest(method="GET", url=ENDPOINT + "/", params={
+    "Action": "DescribeVolumes", "Version": "2016-11-15", "VolumeId.1": vol})
+SigV4QueryAuth(Credentials(akid, secret), "ec2", REGION, expires=60).add_auth(presign)
+with urllib.request.urlopen(presign.prepare().url,
+                            context=ssl.create_default_context(cafile=CA)) as resp:
+    check(resp.status == 200 and vol.encode() in resp.read(), "presigned GET")
+
+# Clean up, as a user would.
+for v in alice.describe_volumes()["Volumes"]:
+    wait_state(alice, v["VolumeId"], "available")
+    alice.delete_volume(VolumeId=v["VolumeId"])
+
+print(f"{failures} failed" if failures else "all boto3 checks passed")
+sys.exit(1 if failures else 0)
