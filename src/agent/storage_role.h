@@ -30,6 +30,7 @@ class StorageRole {
 
  private:
   Result<BlockBackend*> Backend(const std::string& pool);
+  Status CopySnapshot(BlockBackend& backend, const AgentOp& op, const ProgressFn& progress);
   std::map<std::string, AgentPool>* pools_;
 };
 

@@ -56,6 +56,46 @@ Result<SnapshotRecord> SnapshotService::Create(const Caller& caller,
   return s;
 }
 
+Result<SnapshotRecord> SnapshotService::Copy(const Caller& caller, const CopySnapshotRequest& req) {
+  VBS_RETURN_IF_ERROR(ValidateSnapshotId(req.source_snapshot_id));
+  VBS_RETURN_IF_ERROR(ValidateTags(req.tags));
+  if (req.description.size() > 255) {
+    return Status::InvalidArgument("InvalidParameterValue",
+                                   "descriptions are at most 255 characters");
+  }
+  SnapshotRecord s;
+  Status st = store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(auto src, LoadOwned(tx, caller, req.source_snapshot_id));
+    if (src.state == state::kDeleting || src.state == state::kDeleted) {
+      return SnapshotNotFound(src.id);
+    }
+    if (src.state != state::kCompleted) {
+      return IncorrectState("the snapshot '" + src.id + "' is " + src.state + ", not completed");
+    }
+    VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(src.pool));
+    if (!pool) return Status::Internal("snapshot " + src.id + " is in unknown pool " + src.pool);
+    s = SnapshotRecord{};
+    s.id = NewId("snap");
+    s.owner = src.owner;
+    s.volume_id = src.volume_id;
+    s.size = src.size;
+    s.pool = src.pool;
+    s.state = state::kPending;
+    s.description = req.description;
+    s.tags = req.tags;
+    s.created_at = s.updated_at = NowMillis();
+    VBS_RETURN_IF_ERROR(tx.InsertSnapshot(s));
+    // The same kind of work as a snapshot of a volume (it ends the same way), from a source
+    // snapshot instead.
+    return EnqueueOperation(
+        tx, opkind::kCreateSnapshot, s.id, *pool,
+        "{\"source_snapshot_id\":\"" + src.id + "\",\"size\":" + std::to_string(src.size) + "}");
+  });
+  if (!st.ok()) return st;
+  notifier_.Notify();
+  return s;
+}
+
 Result<SnapshotRecord> SnapshotService::Get(const Caller& caller, const std::string& id) {
   SnapshotRecord s;
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
@@ -94,6 +134,22 @@ Result<SnapshotRecord> SnapshotService::Delete(const Caller& caller, const std::
     if (s.state == state::kDeleting || s.state == state::kDeleted) return Status::Ok();
     if (s.state == state::kPending) {
       return IncorrectState("the snapshot '" + id + "' is still pending");
+    }
+    // A pending copy of the snapshot still reads it (copies keep the source's volume id).
+    SnapshotFilter copies;
+    copies.volume_id = s.volume_id;
+    copies.state = state::kPending;
+    VBS_ASSIGN_OR_RETURN(auto pending, tx.ListSnapshots(copies));
+    for (const auto& p : pending) {
+      OperationFilter of;
+      of.resource_id = p.id;
+      VBS_ASSIGN_OR_RETURN(auto ops, tx.ListOperations(of));
+      for (const auto& op : ops) {
+        if (op.params.find("\"source_snapshot_id\":\"" + id + "\"") != std::string::npos &&
+            op.state != state::kOpDone && op.state != state::kOpFailed) {
+          return IncorrectState("the snapshot '" + p.id + "' is being copied from '" + id + "'");
+        }
+      }
     }
     // A volume being made from the snapshot still reads it.
     VolumeFilter vf;

@@ -18,6 +18,14 @@ struct CreateSnapshotRequest {
   Tags tags;
 };
 
+// A copy of a completed snapshot (EC2 CopySnapshot) in the same pool: a new snapshot, pending
+// until the pool's agent has made it, with the source's volume id and size.
+struct CopySnapshotRequest {
+  std::string source_snapshot_id;
+  std::string description;
+  Tags tags;
+};
+
 struct SnapshotListFilter {
   std::optional<std::string> state;
   std::optional<std::string> volume_id;
@@ -31,6 +39,7 @@ class SnapshotService {
       : store_(store), notifier_(notifier) {}
 
   Result<SnapshotRecord> Create(const Caller& caller, const CreateSnapshotRequest& req);
+  Result<SnapshotRecord> Copy(const Caller& caller, const CopySnapshotRequest& req);
   Result<SnapshotRecord> Get(const Caller& caller, const std::string& id);
   Result<std::vector<SnapshotRecord>> List(const Caller& caller, const SnapshotListFilter& f);
   Result<SnapshotRecord> Delete(const Caller& caller, const std::string& id);

@@ -27,6 +27,36 @@ TEST_F(SnapshotServiceTest, SnapshotOfAvailableVolumeCompletes) {
   EXPECT_EQ(got->progress, 100);
 }
 
+TEST_F(SnapshotServiceTest, CopyOfACompletedSnapshot) {
+  VolumeRecord v = AvailableVolume();
+  auto src = snapshots_->Create(alice_, {v.id, "", {}});
+  ASSERT_TRUE(src.ok());
+  EXPECT_EQ(snapshots_->Copy(alice_, {src->id, "", {}}).status().code(), "IncorrectState");
+  RunAgent();
+  EXPECT_EQ(snapshots_->Copy(bob_, {src->id, "", {}}).status().code(), "InvalidSnapshot.NotFound");
+  EXPECT_EQ(snapshots_->Copy(alice_, {"snap-1", "", {}}).status().code(),
+            "InvalidSnapshotID.Malformed");
+  auto copy = snapshots_->Copy(alice_, {src->id, "copy", {{"k", "v"}}});
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  EXPECT_NE(copy->id, src->id);
+  EXPECT_EQ(copy->state, "pending");
+  EXPECT_EQ(copy->size, src->size);
+  EXPECT_EQ(copy->pool, src->pool);
+  EXPECT_EQ(copy->description, "copy");
+  // The source cannot go while the copy reads it.
+  EXPECT_EQ(snapshots_->Delete(alice_, src->id).status().code(), "IncorrectState");
+  auto batch = work_->Poll("n1", std::chrono::milliseconds(0));
+  ASSERT_EQ(batch->ops.size(), 1u);
+  EXPECT_EQ(batch->ops[0].kind, "create_snapshot");
+  EXPECT_NE(batch->ops[0].params.find("\"source_snapshot_id\":\"" + src->id + "\""),
+            std::string::npos);
+  ASSERT_TRUE(work_->Claim("n1", batch->ops[0].id).ok());
+  ASSERT_TRUE(work_->Complete("n1", batch->ops[0].id, true, "").ok());
+  EXPECT_EQ(snapshots_->Get(alice_, copy->id)->state, "completed");
+  EXPECT_TRUE(snapshots_->Delete(alice_, src->id).ok());
+  EXPECT_EQ(snapshots_->Get(alice_, copy->id)->state, "completed");  // outlives its source
+}
+
 TEST_F(SnapshotServiceTest, ProgressIsReportedAndCappedBelowCompletion) {
   VolumeRecord v = AvailableVolume();
   auto s = snapshots_->Create(alice_, {v.id, "", {}});

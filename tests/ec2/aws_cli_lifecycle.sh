@@ -2,7 +2,7 @@
 # The stock aws CLI (Debian's awscli 2.9.19) drives a volume's whole life on `vbsd dev` over
 # HTTPS with the VBS CA bundle: zones → create with tags → wait volume-available → describe
 # with filters and --page-size → snapshot → wait snapshot-completed → volume from the snapshot
-# → attach to / detach from the node's host instance → tags → delete → wait volume-deleted.
+# → copy-snapshot → attach to / detach from the node's host instance → tags → delete → wait volume-deleted.
 . "$(dirname "$0")/lib.sh"
 ec2_init aws_cli_lifecycle
 ec2_start
@@ -63,6 +63,19 @@ aws_ok "describe snapshots" describe-snapshots --owner-ids self --filters Name=s
 assert_eq "$SNAP" "$(jo '.Snapshots[0].SnapshotId')" "completed snapshot listed"
 assert_eq "100%" "$(jo '.Snapshots[0].Progress')" "progress"
 assert_eq nightly "$(jo '.Snapshots[0].Description')" "description"
+
+# A copy (same site: the CLI's PresignedUrl names this endpoint and is not needed).
+aws_ok "copy snapshot" copy-snapshot --source-region us-east-1 --source-snapshot-id "$SNAP" \
+  --description copy
+COPY=$(jo .SnapshotId)
+assert_match '^snap-[0-9a-f]{17}$' "$COPY" "copy id"
+aws_ok "wait copy" wait snapshot-completed --snapshot-ids "$COPY"
+assert_same "$(snap_file "$SNAP")" "$(snap_file "$COPY")" "the copy holds the source's bytes"
+assert_no_file "$(vol_file "vol-${COPY#snap-}")" "the copy's scratch volume is removed"
+aws_ok "copy described" describe-snapshots --snapshot-ids "$COPY"
+assert_eq copy "$(jo '.Snapshots[0].Description')" "copy description"
+assert_eq "$VOL" "$(jo '.Snapshots[0].VolumeId')" "copy keeps the source volume id"
+aws_ok "delete copy" delete-snapshot --snapshot-id "$COPY"
 
 aws_ok "volume from snapshot" create-volume --snapshot-id "$SNAP" --availability-zone default
 VOL2=$(jo .VolumeId)

@@ -1,4 +1,4 @@
-// CreateSnapshot, DeleteSnapshot, DescribeSnapshots (reference/ec2-ebs-api.md §4.8–4.10)
+// CreateSnapshot, DeleteSnapshot, DescribeSnapshots, CopySnapshot (reference §4.8–4.11)
 // over SnapshotService. Snapshots being deleted are gone on this face, as on AWS.
 #include "api/ec2/handler_util.h"
 #include "api/ec2/shapes.h"
@@ -33,6 +33,31 @@ Status DeleteSnapshot(const Ec2Request& r, XmlWriter& x, SnapshotService& snapsh
   if (r.dry_run) return DryRunAnswer(Status::Ok());
   VBS_RETURN_IF_ERROR(snapshots.Delete(r.caller, id).status());
   return ReturnTrue(x);
+}
+
+// Same-site copies only: the regions are labels, and the PresignedUrl botocore always adds
+// (reference §4.11) names this same endpoint, so it is not needed.
+Status CopySnapshot(const Ec2Request& r, XmlWriter& x, SnapshotService& snapshots) {
+  CopySnapshotRequest req;
+  VBS_RETURN_IF_ERROR(r.params.Required("SourceRegion").status());
+  VBS_ASSIGN_OR_RETURN(req.source_snapshot_id, r.params.Required("SourceSnapshotId"));
+  req.description = r.params.Get("Description").value_or("");
+  VBS_ASSIGN_OR_RETURN(req.tags, r.params.SpecifiedTags("snapshot"));
+  VBS_ASSIGN_OR_RETURN(bool encrypted, r.params.Bool("Encrypted"));
+  if (encrypted || r.params.Get("KmsKeyId") || r.params.Get("DestinationOutpostArn")) {
+    return Status::InvalidArgument("InvalidParameterCombination",
+                                   "VBS copies snapshots unencrypted, within the deployment");
+  }
+  if (r.dry_run) {
+    VBS_RETURN_IF_ERROR(ValidateTags(req.tags));
+    auto src = snapshots.Get(r.caller, req.source_snapshot_id);
+    if (src.ok() && !Visible(*src)) return DryRunAnswer(SnapshotNotFound(src->id));
+    return DryRunAnswer(src.status());
+  }
+  VBS_ASSIGN_OR_RETURN(auto s, snapshots.Copy(r.caller, req));
+  x.Text("snapshotId", s.id);
+  WriteTagSet(x, s.tags);
+  return Status::Ok();
 }
 
 std::vector<std::string> SnapshotField(const SnapshotRecord& s, const std::string& name) {
@@ -107,6 +132,9 @@ void AddSnapshotHandlers(Ec2Handlers& h, const Ec2Services& s, const Paginator& 
   };
   h["DeleteSnapshot"] = [&snapshots](const Ec2Request& r, XmlWriter& x) {
     return DeleteSnapshot(r, x, snapshots);
+  };
+  h["CopySnapshot"] = [&snapshots](const Ec2Request& r, XmlWriter& x) {
+    return CopySnapshot(r, x, snapshots);
   };
   h["DescribeSnapshots"] = [&snapshots, &pages](const Ec2Request& r, XmlWriter& x) {
     return DescribeSnapshots(r, x, snapshots, pages);
