@@ -109,10 +109,17 @@ int RunDev(const DevOptions& o) {
   std::error_code self_ec;
   const std::string bin_dir =
       std::filesystem::read_symlink("/proc/self/exe", self_ec).parent_path().string();
-  const std::string env = "export PATH=" + bin_dir + ":$PATH\nexport VBS_ENDPOINT=" + endpoint +
-                          "\nexport VBS_CA=" + admin_pki->ca_cert +
-                          "\nexport VBS_CERT=" + admin_pki->cert +
-                          "\nexport VBS_KEY=" + admin_pki->key + "\n";
+  // The admin's EC2 access key, so that `aws --endpoint-url $VBS_ENDPOINT ec2 …` works too.
+  const std::string aws_credentials = data + "/admin.aws-credentials";
+  if (Status st = (*server)->EnsureAdminAwsCredentials(aws_credentials); !st.ok()) {
+    return Fail(st);
+  }
+  const std::string env =
+      "export PATH=" + bin_dir + ":$PATH\nexport VBS_ENDPOINT=" + endpoint +
+      "\nexport VBS_CA=" + admin_pki->ca_cert + "\nexport VBS_CERT=" + admin_pki->cert +
+      "\nexport VBS_KEY=" + admin_pki->key +
+      "\nexport AWS_SHARED_CREDENTIALS_FILE=" + aws_credentials +
+      "\nexport AWS_CA_BUNDLE=" + admin_pki->ca_cert + "\nexport AWS_DEFAULT_REGION=us-east-1\n";
   Status st = WriteFileAtomic(data + "/vbs.env", env, 0600);
   if (!st.ok()) return Fail(st);
   std::cout << "VBS is running (dev mode: SQLite metadata, a dir pool, a fresh CA).\n"
@@ -123,7 +130,8 @@ int RunDev(const DevOptions& o) {
             << "  source " << data << "/vbs.env\n"
             << "  vbs volume create --size 10G --name first --wait\n"
             << "  vbs volume list\n"
-            << "  vbs admin user create alice --out-dir ./alice   # a user of their own\n\n"
+            << "  vbs admin user create alice --out-dir ./alice   # a user of their own\n"
+            << "  aws --endpoint-url $VBS_ENDPOINT ec2 describe-volumes   # the EC2 API\n\n"
             << "vbs.env sets:\n"
             << env << std::flush;
   WaitForStopSignal(signals);

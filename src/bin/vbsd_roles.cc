@@ -28,6 +28,7 @@ class ServerRoleImpl final : public ServerRole {
     if (reconciler_) reconciler_->Stop();
   }
   ~ServerRoleImpl() override { Stop(); }
+  Status EnsureAdminAwsCredentials(const std::string& path) override;
 
   std::unique_ptr<MetadataStore> store_;
   RevisionNotifier notifier_;
@@ -55,6 +56,27 @@ class AgentRoleImpl final : public AgentRole {
 
 // "postgresql://…", "postgres://…" or a libpq keyword string select PostgreSQL (design.md
 // §10: several servers share it); anything else is a SQLite file.
+Status ServerRoleImpl::EnsureAdminAwsCredentials(const std::string& path) {
+  if (auto text = ReadFile(path); text.ok()) {
+    auto value = [&](const std::string& key) {
+      const size_t at = text->find(key + " = ");
+      if (at == std::string::npos) return std::string();
+      const size_t start = at + key.size() + 3;
+      return text->substr(start, text->find('\n', start) - start);
+    };
+    auto owner = ResolveAccessKey(*store_, value("aws_access_key_id"));
+    if (owner.ok() && *owner && (*owner)->caller.user == "admin" &&
+        (*owner)->secret == value("aws_secret_access_key")) {
+      return Status::Ok();
+    }
+  }
+  VBS_ASSIGN_OR_RETURN(auto key, admin_->IssueAccessKey(Caller{"admin", true}, "admin"));
+  return WriteFileAtomic(
+      path,
+      "[default]\naws_access_key_id = " + key.id + "\naws_secret_access_key = " + key.secret + "\n",
+      0600);
+}
+
 Result<std::unique_ptr<MetadataStore>> OpenStore(const std::string& database) {
   if (database.rfind("postgresql://", 0) == 0 || database.rfind("postgres://", 0) == 0 ||
       database.find("dbname=") != std::string::npos) {

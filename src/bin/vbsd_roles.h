@@ -15,6 +15,9 @@ class ServerRole {
   virtual ~ServerRole() = default;
   virtual uint16_t port() const = 0;
   virtual void Stop() = 0;
+  // `vbsd dev`: makes sure `path` holds an active EC2 access key of the bootstrap admin (an aws
+  // credentials file, mode 0600), issuing one when it is missing or no longer valid.
+  virtual Status EnsureAdminAwsCredentials(const std::string& path) = 0;
 };
 
 class AgentRole {

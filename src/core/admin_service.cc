@@ -35,6 +35,19 @@ Result<NewUser> AdminService::CreateUser(const Caller& caller, const std::string
   return created;
 }
 
+Result<AccessKeyRecord> AdminService::IssueAccessKey(const Caller& caller,
+                                                     const std::string& user) {
+  VBS_RETURN_IF_ERROR(RequireAdmin(caller));
+  AccessKeyRecord key = NewAccessKey(user, NowMillis());
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(auto u, tx.GetUser(user));
+    if (!u)
+      return Status::NotFound("InvalidUser.NotFound", "the user '" + user + "' does not exist");
+    return tx.InsertAccessKey(key);
+  }));
+  return key;
+}
+
 Status AdminService::RecordUser(const std::string& name, bool admin) {
   return store_.Transact([&](Transaction& tx) -> Status {
     VBS_ASSIGN_OR_RETURN(auto prior, tx.GetUser(name));

@@ -37,6 +37,8 @@ class AdminService {
   // name is taken.
   Result<NewUser> CreateUser(const Caller& caller, const std::string& name, bool admin);
   Result<std::vector<UserRecord>> ListUsers(const Caller& caller);
+  // Issues another access key for an existing user (admins only).
+  Result<AccessKeyRecord> IssueAccessKey(const Caller& caller, const std::string& user);
   // Records a user whose certificate was issued outside the API (the bootstrap admin of
   // `vbsd dev`/`server`), so that the name cannot be issued again. Idempotent.
   Status RecordUser(const std::string& name, bool admin);

@@ -13,6 +13,11 @@ make_user bob
 code=$(curl -sS -o "$T/rest.body" -w '%{http_code}' --cacert "$ADMIN_CA" "$ENDPOINT/v1/volumes")
 assert_eq 401 "$code" "REST without a client certificate"
 assert_contains MissingClientCertificate "$(cat "$T/rest.body")" "REST error code"
+# vbs.env gives the bootstrap admin an access key too: the lines it prints work as they are.
+out=$( (. "$DATA/vbs.env" && "$AWS_BIN" --endpoint-url "$VBS_ENDPOINT" --output json ec2 \
+  describe-availability-zones) 2>&1) || fail "aws with vbs.env's admin credentials: $out"
+assert_eq default "$(jq -r '.AvailabilityZones[0].ZoneName' <<<"$out")" "admin's zones"
+assert_eq 600 "$(stat -c %a "$DATA/admin.aws-credentials")" "admin credentials file mode"
 # The secret is never in the server's log.
 secret=$(sed -n 's/^aws_secret_access_key = //p' "$T/creds/alice.aws-credentials")
 [ -n "$secret" ] || fail "no secret in alice's credentials file"
