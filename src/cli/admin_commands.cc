@@ -121,8 +121,9 @@ void AddAdminCommands(CLI::App& app, Context& ctx) {
   CLI::App* user = admin->add_subcommand("user", "Enrol and list users");
   user->require_subcommand(1);
   auto create = std::make_shared<UserCreateArgs>();
-  CLI::App* uc = user->add_subcommand(
-      "create", "Enrol a user: writes NAME.crt, NAME.key and ca.crt into --out-dir");
+  CLI::App* uc = user->add_subcommand("create",
+                                      "Enrol a user: writes NAME.crt, NAME.key, ca.crt and "
+                                      "NAME.aws-credentials (EC2 access key) into --out-dir");
   uc->add_option("NAME", create->name, "User name")->required();
   uc->add_flag("--admin", create->admin, "Give the user the admin role");
   uc->add_option("--out-dir", create->out_dir, "Where to write the files (default: here)")

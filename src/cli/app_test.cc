@@ -190,7 +190,9 @@ TEST_F(AppTest, AdminUserCreateWritesFilesAndPrintsEnvLines) {
                                               {"role", "user"},
                                               {"cert_pem", "BOBCERT"},
                                               {"key_pem", "BOBKEY"},
-                                              {"ca_pem", "CA"}})});
+                                              {"ca_pem", "CA"},
+                                              {"access_key_id", "AKIABOB"},
+                                              {"secret_access_key", "BOBSECRET"}})});
   std::string out_dir = dir + "/out";
   fs::create_directory(out_dir);
   EXPECT_EQ(h.Run({"admin", "user", "create", "bob", "--out-dir", out_dir}), 0) << h.err;
@@ -202,6 +204,13 @@ TEST_F(AppTest, AdminUserCreateWritesFilesAndPrintsEnvLines) {
   EXPECT_NE(h.out.find("export VBS_CERT=" + out_dir + "/bob.crt\n"), std::string::npos) << h.out;
   EXPECT_NE(h.out.find("export VBS_ENDPOINT=https://127.0.0.1:8443\n"), std::string::npos);
   EXPECT_EQ(h.out.find("BOBKEY"), std::string::npos);  // the key is never printed
+  ASSERT_EQ(stat((out_dir + "/bob.aws-credentials").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_NE(h.out.find("export AWS_SHARED_CREDENTIALS_FILE=" + out_dir + "/bob.aws-credentials\n"),
+            std::string::npos)
+      << h.out;
+  EXPECT_NE(h.out.find("AKIABOB"), std::string::npos);    // the key id is named
+  EXPECT_EQ(h.out.find("BOBSECRET"), std::string::npos);  // the secret never printed
 
   // Again: refused before asking the server.
   EXPECT_EQ(h.Run({"admin", "user", "create", "bob", "--out-dir", out_dir}), kExitUsage);
