@@ -128,6 +128,23 @@ v = alice.describe_volumes(VolumeIds=[vol])["Volumes"][0]
 check(v["State"] == "available" and not v.get("Tags"), "alice's volume unchanged by bob")
 check(alice.describe_snapshots()["Snapshots"] == [], "bob made no snapshot of it")
 
+snap = alice.create_snapshot(VolumeId=vol, Description="mine")["SnapshotId"]
+alice.get_waiter("snapshot_completed").wait(SnapshotIds=[snap], WaiterConfig={"Delay": 1})
+check(bob.describe_snapshots()["Snapshots"] == [], "bob's snapshot list is empty")
+for name, call, kwargs in [
+        ("describe", bob.describe_snapshots, {"SnapshotIds": [snap]}),
+        ("delete", bob.delete_snapshot, {"SnapshotId": snap}),
+        ("copy", bob.copy_snapshot, {"SourceSnapshotId": snap, "SourceRegion": REGION}),
+        ("restore", bob.create_volume, {"SnapshotId": snap, "AvailabilityZone": "default"}),
+        ("tag", bob.create_tags, {"Resources": [snap], "Tags": [{"Key": "x", "Value": "y"}]})]:
+    got = error_code(call, **kwargs)
+    check(got == ("InvalidSnapshot.NotFound", 400),
+          f"bob {name} alice's snapshot: InvalidSnapshot.NotFound 400 (got {got})")
+check(bob.describe_volumes()["Volumes"] == [], "bob restored nothing")
+check([x["SnapshotId"] for x in alice.describe_snapshots(OwnerIds=["self"])["Snapshots"]]
+      == [snap], "alice's snapshot is hers, untouched")
+alice.delete_snapshot(SnapshotId=snap)
+
 # --- paginators ----------------------------------------------------------------------------
 for i in range(6):
     alice.create_volume(Size=1, AvailabilityZone="default",
