@@ -1,6 +1,7 @@
 // vbsd: the VBS daemon. Wiring only: parse the command line, start roles, wait for a signal.
 //
 //   vbsd dev [--data-dir DIR] [--listen HOST:PORT] [--pool-capacity SIZE] [--qmp-dir DIR]
+//            [--rbd-pool NAME [--ceph-conf PATH] [--ceph-client NAME] [--ceph-keyring PATH]]
 //   vbsd server --config FILE
 //   vbsd agent --config FILE
 //   vbsd pki issue --pki-dir DIR --role node|user|admin --name NAME --out-dir DIR
@@ -54,6 +55,11 @@ struct DevOptions {
   std::string node = "local";
   std::string qmp_dir;  // default DATA/qmp
   int op_timeout = 600;
+  // Set: the default pool is this Ceph RBD pool instead of a directory under DATA.
+  std::string rbd_pool;
+  std::string ceph_conf = "/etc/ceph/ceph.conf";
+  std::string ceph_client = "client.admin";
+  std::string ceph_keyring;
 };
 
 int RunDev(const DevOptions& o) {
@@ -101,7 +107,21 @@ int RunDev(const DevOptions& o) {
   ac.qmp_dir = o.qmp_dir.empty() ? data + "/qmp" : Absolute(o.qmp_dir);
   std::filesystem::create_directories(ac.qmp_dir, ec);
   if (ec) return Fail(Status::IoError("cannot create " + ac.qmp_dir + ": " + ec.message()));
-  ac.pools.push_back(PoolConfig{"default", "dir", data + "/pools/default", capacity, false});
+  PoolConfig pool;
+  pool.name = "default";
+  pool.capacity = capacity;
+  if (o.rbd_pool.empty()) {
+    pool.type = "dir";
+    pool.path = data + "/pools/default";
+  } else {
+    pool.type = "rbd";
+    pool.shared = true;
+    pool.rbd_pool = o.rbd_pool;
+    pool.ceph_conf = Absolute(o.ceph_conf);
+    pool.ceph_client = o.ceph_client;
+    pool.ceph_keyring = o.ceph_keyring.empty() ? "" : Absolute(o.ceph_keyring);
+  }
+  ac.pools.push_back(pool);
   auto agent = StartAgent(ac);
   if (!agent.ok()) return Fail(agent.status());
 
@@ -122,7 +142,9 @@ int RunDev(const DevOptions& o) {
       "\nexport AWS_CA_BUNDLE=" + admin_pki->ca_cert + "\nexport AWS_DEFAULT_REGION=us-east-1\n";
   Status st = WriteFileAtomic(data + "/vbs.env", env, 0600);
   if (!st.ok()) return Fail(st);
-  std::cout << "VBS is running (dev mode: SQLite metadata, a dir pool, a fresh CA).\n"
+  std::cout << "VBS is running (dev mode: SQLite metadata, "
+            << (o.rbd_pool.empty() ? "a dir pool" : "the Ceph RBD pool " + o.rbd_pool)
+            << ", a fresh CA).\n"
             << "  API:   " << endpoint << "\n"
             << "  data:  " << data << "\n"
             << "  VMs:   QMP sockets in " << ac.qmp_dir << " (<instance id>.qmp)\n\n"
@@ -227,6 +249,19 @@ int main(int argc, char** argv) {
                    "seconds before work of a node that is down fails")
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
+  auto* rbd_pool = dev_cmd->add_option("--rbd-pool", dev.rbd_pool,
+                                       "serve volumes from this Ceph RBD pool instead of a "
+                                       "directory (the pool must exist, `rbd pool init`)");
+  dev_cmd->add_option("--ceph-conf", dev.ceph_conf, "ceph.conf of the cluster (with --rbd-pool)")
+      ->capture_default_str()
+      ->needs(rbd_pool);
+  dev_cmd->add_option("--ceph-client", dev.ceph_client, "cephx user (with --rbd-pool)")
+      ->capture_default_str()
+      ->needs(rbd_pool);
+  dev_cmd
+      ->add_option("--ceph-keyring", dev.ceph_keyring,
+                   "keyring of the cephx user (default: what ceph.conf says)")
+      ->needs(rbd_pool);
 
   std::string server_config, agent_config, server_db;
   auto* server_cmd = app.add_subcommand("server", "the control plane (HTTPS API)");

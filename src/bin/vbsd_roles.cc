@@ -11,6 +11,7 @@
 #include "api/rest/rest_api.h"
 #include "auth/deployment_pki.h"
 #include "backend/dir/dir_backend.h"
+#include "backend/rbd/rbd_backend.h"
 #include "common/ids.h"
 #include "core/reconciler.h"
 #include "store/postgres/postgres_connection.h"
@@ -156,10 +157,30 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
   return std::unique_ptr<ServerRole>(std::move(role));
 }
 
+namespace {
+
+// A pool's backend from its configuration (config.cc has checked the keys of each type).
+Result<std::unique_ptr<BlockBackend>> OpenBackend(const PoolConfig& pc) {
+  if (pc.type == "rbd") {
+    RbdPoolOptions o{pc.ceph_conf, pc.ceph_client, pc.ceph_keyring, pc.rbd_pool};
+    auto b = RbdBackend::OpenPool(o);
+    if (!b.ok()) {
+      return Status(b.status().kind(), b.status().code(),
+                    "pool " + pc.name + " (rbd " + pc.rbd_pool + " via " + pc.ceph_conf +
+                        "): " + b.status().message());
+    }
+    return std::unique_ptr<BlockBackend>(std::move(b).value());
+  }
+  VBS_ASSIGN_OR_RETURN(auto dir, DirBackend::OpenPool(pc.path, pc.shared));
+  return std::unique_ptr<BlockBackend>(std::move(dir));
+}
+
+}  // namespace
+
 Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config) {
   std::map<std::string, AgentPool> pools;
   for (const auto& pc : config.pools) {
-    VBS_ASSIGN_OR_RETURN(auto backend, DirBackend::OpenPool(pc.path, pc.shared));
+    VBS_ASSIGN_OR_RETURN(std::unique_ptr<BlockBackend> backend, OpenBackend(pc));
     uint64_t capacity = 0;
     if (pc.capacity) {
       capacity = *pc.capacity;

@@ -84,18 +84,46 @@ Result<ServerConfig> ParseServer(const toml::table& t, const std::string& origin
 
 Result<PoolConfig> ParsePool(const toml::table& t, const std::string& origin, size_t index) {
   const std::string w = "agent.pool[" + std::to_string(index) + "].";
-  VBS_RETURN_IF_ERROR(CheckKeys(t, {"name", "type", "path", "capacity", "shared"}, origin, w));
   PoolConfig p;
-  VBS_ASSIGN_OR_RETURN(auto name, Str(t, "name", origin, w));
   VBS_ASSIGN_OR_RETURN(auto type, Str(t, "type", origin, w));
-  VBS_ASSIGN_OR_RETURN(auto path, Str(t, "path", origin, w));
+  if (type) p.type = *type;
+  if (p.type == "dir") {
+    VBS_RETURN_IF_ERROR(CheckKeys(t, {"name", "type", "path", "capacity", "shared"}, origin, w));
+  } else if (p.type == "rbd") {
+    VBS_RETURN_IF_ERROR(CheckKeys(
+        t, {"name", "type", "ceph_conf", "client", "keyring", "rbd_pool", "capacity", "shared"},
+        origin, w));
+  } else {
+    return Bad(origin, w + "type", "unknown pool type '" + p.type + "' (dir or rbd)");
+  }
+  VBS_ASSIGN_OR_RETURN(auto name, Str(t, "name", origin, w));
   VBS_ASSIGN_OR_RETURN(auto cap, Str(t, "capacity", origin, w));
   if (!name || !IsValidName(*name)) return Bad(origin, w + "name", "a pool name is required");
   p.name = *name;
-  if (type) p.type = *type;
-  if (p.type != "dir") return Bad(origin, w + "type", "unknown pool type '" + p.type + "'");
-  if (!path || path->empty()) return Bad(origin, w + "path", "is required for a dir pool");
-  p.path = *path;
+  if (p.type == "dir") {
+    VBS_ASSIGN_OR_RETURN(auto path, Str(t, "path", origin, w));
+    if (!path || path->empty()) return Bad(origin, w + "path", "is required for a dir pool");
+    p.path = *path;
+  } else {
+    VBS_ASSIGN_OR_RETURN(auto conf, Str(t, "ceph_conf", origin, w));
+    if (!conf || conf->empty()) return Bad(origin, w + "ceph_conf", "is required for an rbd pool");
+    p.ceph_conf = *conf;
+    VBS_ASSIGN_OR_RETURN(auto rbd_pool, Str(t, "rbd_pool", origin, w));
+    if (!rbd_pool || rbd_pool->empty()) {
+      return Bad(origin, w + "rbd_pool", "is required for an rbd pool");
+    }
+    p.rbd_pool = *rbd_pool;
+    VBS_ASSIGN_OR_RETURN(auto client, Str(t, "client", origin, w));
+    if (client) {
+      if (client->rfind("client.", 0) != 0 || client->size() == 7) {
+        return Bad(origin, w + "client", "must be a Ceph client name such as client.admin");
+      }
+      p.ceph_client = *client;
+    }
+    VBS_ASSIGN_OR_RETURN(auto keyring, Str(t, "keyring", origin, w));
+    if (keyring) p.ceph_keyring = *keyring;
+    p.shared = true;
+  }
   if (cap && *cap != "auto") {
     auto bytes = ParseSize(*cap);
     if (!bytes.ok()) return Bad(origin, w + "capacity", bytes.status().message());
@@ -104,6 +132,9 @@ Result<PoolConfig> ParsePool(const toml::table& t, const std::string& origin, si
   if (const toml::node* s = t.get("shared")) {
     if (!s->is_boolean()) return Bad(origin, w + "shared", "must be true or false");
     p.shared = s->as_boolean()->get();
+    if (p.type == "rbd" && !p.shared) {
+      return Bad(origin, w + "shared", "an rbd pool is always shared (every node reaches Ceph)");
+    }
   }
   return p;
 }

@@ -21,6 +21,10 @@
 //   name = "default"  type = "dir"  path = "/var/lib/vbs/pools/default"
 //   capacity = "10T"  # or "auto": the size of the file system under path
 //   shared = false
+//   [[agent.pool]]                     # a Ceph RBD pool: always shared
+//   name = "ceph"  type = "rbd"  ceph_conf = "/etc/ceph/ceph.conf"  rbd_pool = "vbs"
+//   client = "client.vbs"  keyring = "/etc/ceph/ceph.client.vbs.keyring"  # optional
+//   capacity = "100T"  # or "auto": the pool's stored + available bytes (`ceph df`)
 #pragma once
 
 #include <cstdint>
@@ -51,9 +55,13 @@ struct ServerConfig {
 struct PoolConfig {
   std::string name;
   std::string type = "dir";
-  std::string path;
-  std::optional<uint64_t> capacity;  // unset: "auto"
-  bool shared = false;
+  std::string path;                          // dir
+  std::string ceph_conf;                     // rbd: ceph.conf path
+  std::string ceph_client = "client.admin";  // rbd: cephx user
+  std::string ceph_keyring;                  // rbd: keyring path (empty: what ceph.conf says)
+  std::string rbd_pool;                      // rbd: the RBD pool's name in Ceph
+  std::optional<uint64_t> capacity;          // unset: "auto"
+  bool shared = false;                       // always true for rbd
 };
 
 struct AgentConfig {

@@ -97,5 +97,39 @@ TEST(HostPort, Forms) {
   EXPECT_FALSE(ParseHostPort("host:8x").ok());
 }
 
+TEST(Config, RbdPool) {
+  const std::string agent =
+      "[agent]\nnode='n'\nservers=['https://a:1']\nca='c'\ncert='c'\nkey='k'\n";
+  auto c =
+      ParseConfig(agent +
+                      "[[agent.pool]]\nname='ceph'\ntype='rbd'\nceph_conf='/etc/ceph/ceph.conf'"
+                      "\nrbd_pool='vbs'\nclient='client.vbs'\nkeyring='/k'\ncapacity='1T'\n",
+                  "a.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const PoolConfig& p = c->agent->pools.at(0);
+  EXPECT_EQ(p.type, "rbd");
+  EXPECT_EQ(p.ceph_conf, "/etc/ceph/ceph.conf");
+  EXPECT_EQ(p.rbd_pool, "vbs");
+  EXPECT_EQ(p.ceph_client, "client.vbs");
+  EXPECT_EQ(p.ceph_keyring, "/k");
+  EXPECT_TRUE(p.shared);  // always
+  EXPECT_EQ(*p.capacity, 1ull << 40);
+  auto dflt = ParseConfig(
+      agent + "[[agent.pool]]\nname='ceph'\ntype='rbd'\nceph_conf='/c'\nrbd_pool='vbs'\n",
+      "a.toml");
+  ASSERT_TRUE(dflt.ok()) << dflt.status().ToString();
+  EXPECT_EQ(dflt->agent->pools.at(0).ceph_client, "client.admin");
+  EXPECT_FALSE(dflt->agent->pools.at(0).capacity.has_value());
+
+  const std::string rbd = agent + "[[agent.pool]]\nname='p'\ntype='rbd'\n";
+  ExpectError(rbd + "rbd_pool='vbs'\n", "agent.pool[0].ceph_conf");
+  ExpectError(rbd + "ceph_conf='/c'\n", "agent.pool[0].rbd_pool");
+  ExpectError(rbd + "ceph_conf='/c'\nrbd_pool='v'\npath='/x'\n", "agent.pool[0].path: unknown key");
+  ExpectError(rbd + "ceph_conf='/c'\nrbd_pool='v'\nshared=false\n", "always shared");
+  ExpectError(rbd + "ceph_conf='/c'\nrbd_pool='v'\nclient='admin'\n", "agent.pool[0].client");
+  ExpectError(agent + "[[agent.pool]]\nname='p'\npath='/x'\nrbd_pool='v'\n",
+              "agent.pool[0].rbd_pool: unknown key");
+}
+
 }  // namespace
 }  // namespace vbs
