@@ -156,8 +156,15 @@ ceph_ osd pool create "$POOL" 8 >/dev/null 2>&1
 timeout 60 rbd --conf "$CONF" pool init "$POOL" >&2
 
 deadline=$((SECONDS + ${HEALTH_TIMEOUT:-120}))
-until ceph_ health 2>/dev/null | grep -q '^HEALTH_OK' &&
-      ceph_ pg stat 2>/dev/null | grep -q ' 8 active+clean\|: [0-9]* pgs: [0-9]* active+clean;'; do
+all_pgs_active_clean() {  # every PG (of every pool, the mgr's own too) is active+clean
+  ceph_ pg stat -f json 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin); d = d.get("pg_summary", d)
+n = d.get("num_pgs", 0)
+ok = sum(s["num"] for s in d.get("num_pg_by_state", []) if s["name"] == "active+clean")
+sys.exit(0 if n > 0 and ok == n else 1)'
+}
+until ceph_ health 2>/dev/null | grep -q '^HEALTH_OK' && all_pgs_active_clean; do
   [ $SECONDS -lt $deadline ] || { ceph_ -s >&2 || true; false; }
   sleep 0.5
 done
