@@ -7,6 +7,7 @@ test_bin=$1
 bash "$here/../../scripts/install-deps.sh" ceph
 dir=$(mktemp -d /tmp/vbs-ceph-XXXXXX)
 trap '"$here/micro-ceph.sh" stop "$dir"; rm -rf "$dir"' EXIT
-eval "$("$here/micro-ceph.sh" start "$dir")"
+out=$("$here/micro-ceph.sh" start "$dir") || { echo "rbd_backend: Ceph did not start" >&2; exit 1; }
+eval "$out"
 export CEPH_CONF CEPH_POOL
 "$test_bin"

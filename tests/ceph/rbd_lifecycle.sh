@@ -20,8 +20,8 @@ CEPH_DIR=$(mktemp -d /tmp/vbs-ceph-lifecycle-XXXXXX)
 ceph_stop() { "$VBS_SRC/tests/ceph/micro-ceph.sh" stop "$CEPH_DIR" >/dev/null 2>&1; rm -rf "$CEPH_DIR"; }
 # vbsd first (t_cleanup kills it), then the cluster it talks to.
 trap 'rc=$?; if [ -n "$VBSD_PID" ]; then kill -KILL "$VBSD_PID" 2>/dev/null; wait "$VBSD_PID" 2>/dev/null; VBSD_PID=""; fi; ceph_stop; (exit $rc); t_cleanup' EXIT
-eval "$("$VBS_SRC/tests/ceph/micro-ceph.sh" start "$CEPH_DIR")"
-[ -n "${CEPH_CONF:-}" ] || fail "micro-ceph did not start"
+ceph_env=$("$VBS_SRC/tests/ceph/micro-ceph.sh" start "$CEPH_DIR") || fail "micro-ceph did not start"
+eval "$ceph_env"
 rbdc() { timeout 60 rbd --conf "$CEPH_CONF" -p "$CEPH_POOL" "$@"; }
 
 vbsd_start --rbd-pool "$CEPH_POOL" --ceph-conf "$CEPH_CONF" --pool-capacity 4T
