@@ -47,6 +47,12 @@ struct OperationFilter {
   std::optional<std::string> resource_id;
 };
 
+struct VolumeModificationFilter {
+  std::optional<std::string> volume_id;
+  std::optional<std::string> owner;
+  std::optional<std::string> state;
+};
+
 class Transaction {
  public:
   virtual ~Transaction() = default;
@@ -94,6 +100,14 @@ class Transaction {
   // (a unique index: the database, not this process, keeps the rule).
   virtual Status InsertAttachment(const AttachmentRecord& a) = 0;
   virtual Status UpdateAttachment(const AttachmentRecord& a) = 0;
+
+  virtual Result<std::optional<VolumeModificationRecord>> GetVolumeModification(
+      const std::string& id) = 0;
+  // Oldest first (by created_at, then id).
+  virtual Result<std::vector<VolumeModificationRecord>> ListVolumeModifications(
+      const VolumeModificationFilter& f) = 0;
+  virtual Status InsertVolumeModification(const VolumeModificationRecord& m) = 0;
+  virtual Status UpdateVolumeModification(const VolumeModificationRecord& m) = 0;
 
   virtual Result<std::optional<UserRecord>> GetUser(const std::string& name) = 0;
   virtual Result<std::vector<UserRecord>> ListUsers() = 0;

@@ -49,6 +49,13 @@ class SqlTransaction final : public Transaction {
   Status InsertAttachment(const AttachmentRecord& a) override;
   Status UpdateAttachment(const AttachmentRecord& a) override;
 
+  Result<std::optional<VolumeModificationRecord>> GetVolumeModification(
+      const std::string& id) override;
+  Result<std::vector<VolumeModificationRecord>> ListVolumeModifications(
+      const VolumeModificationFilter& f) override;
+  Status InsertVolumeModification(const VolumeModificationRecord& m) override;
+  Status UpdateVolumeModification(const VolumeModificationRecord& m) override;
+
   Result<std::optional<UserRecord>> GetUser(const std::string& name) override;
   Result<std::vector<UserRecord>> ListUsers() override;
   Status InsertUser(const UserRecord& u) override;
