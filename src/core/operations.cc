@@ -1,6 +1,9 @@
 #include "core/operations.h"
 
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/ids.h"
@@ -80,6 +83,79 @@ Status ApplyAttachmentOutcome(Transaction& tx, const OperationRecord& op, bool o
   return Status::Ok();
 }
 
+// resize_volume and resize_attachments: the modification they belong to moves on.
+Status ApplyModificationOutcome(Transaction& tx, const OperationRecord& op, bool ok,
+                                const std::string& message) {
+  const int64_t now = NowMillis();
+  VBS_ASSIGN_OR_RETURN(auto m, tx.GetVolumeModification(op.resource_id));
+  if (!m) return Status::Ok();
+  VBS_ASSIGN_OR_RETURN(auto v, tx.GetVolume(m->volume_id));
+  if (op.kind == opkind::kResizeVolume) {
+    if (m->state != state::kModifying) return Status::Ok();  // an admin ended it meanwhile
+    m->updated_at = now;
+    if (!ok || !v) {
+      // Nothing grew: the growth goes back to the pool.
+      if (v) VBS_RETURN_IF_ERROR(tx.Release(v->pool, m->target_size - m->original_size));
+      m->state = state::kFailed;
+      m->progress = 100;
+      m->error = "resize failed: " + (v ? message : "the volume is gone");
+      return tx.UpdateVolumeModification(*m);
+    }
+    v->size = m->target_size;  // its reservation was taken when the resize was asked for
+    v->updated_at = now;
+    VBS_RETURN_IF_ERROR(tx.UpdateVolume(*v));
+    // Consumers learn the new size from the hosts that serve them: one op per such node.
+    AttachmentFilter af;
+    af.volume_id = v->id;
+    VBS_ASSIGN_OR_RETURN(auto live, tx.ListAttachments(af));
+    std::set<std::string> nodes;
+    std::map<std::string, std::vector<std::string>> instances;  // node → instance ids
+    for (const auto& a : live) {
+      nodes.insert(a.node);
+      instances[a.node].push_back(a.instance_id);
+    }
+    VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(v->pool));
+    if (nodes.empty() || !pool) {
+      m->state = state::kCompleted;
+      m->progress = 100;
+      return tx.UpdateVolumeModification(*m);
+    }
+    m->state = state::kOptimizing;
+    m->progress = 50;
+    VBS_RETURN_IF_ERROR(tx.UpdateVolumeModification(*m));
+    for (const auto& node : nodes) {
+      PoolRecord target = *pool;
+      target.node = node;
+      nlohmann::json params = {
+          {"volume_id", v->id}, {"size", m->target_size}, {"instance_ids", instances[node]}};
+      VBS_RETURN_IF_ERROR(
+          EnqueueOperation(tx, opkind::kResizeAttachments, m->id, target, params.dump()));
+    }
+    return Status::Ok();
+  }
+  // resize_attachments: the volume has grown; this host has passed it on (or not).
+  if (m->state != state::kOptimizing) return Status::Ok();
+  m->updated_at = now;
+  if (!ok) {
+    std::string e =
+        "the volume grew to " + std::to_string(m->target_size) + " bytes, but node '" + op.node +
+        "' could not pass the new size to its consumers (detach and attach again): " + message;
+    m->error = m->error ? *m->error + "; " + e : e;
+  }
+  OperationFilter of;
+  of.resource_id = m->id;
+  VBS_ASSIGN_OR_RETURN(auto ops, tx.ListOperations(of));
+  for (const auto& other : ops) {
+    if (other.id == op.id) continue;
+    if (other.state == state::kOpPending || other.state == state::kOpRunning) {
+      return tx.UpdateVolumeModification(*m);  // the last host to finish completes it
+    }
+  }
+  m->state = m->error ? state::kFailed : state::kCompleted;
+  m->progress = 100;
+  return tx.UpdateVolumeModification(*m);
+}
+
 }  // namespace
 
 Status ApplyOperationSuccess(Transaction& tx, const OperationRecord& op,
@@ -87,6 +163,9 @@ Status ApplyOperationSuccess(Transaction& tx, const OperationRecord& op,
   const int64_t now = NowMillis();
   if (op.kind == opkind::kAttach || op.kind == opkind::kDetach) {
     return ApplyAttachmentOutcome(tx, op, true, result_json, "");
+  }
+  if (op.kind == opkind::kResizeVolume || op.kind == opkind::kResizeAttachments) {
+    return ApplyModificationOutcome(tx, op, true, "");
   }
   if (op.kind == opkind::kCreateVolume || op.kind == opkind::kDeleteVolume) {
     VBS_ASSIGN_OR_RETURN(auto v, tx.GetVolume(op.resource_id));
@@ -126,6 +205,9 @@ Status ApplyOperationFailure(Transaction& tx, const OperationRecord& op,
   const int64_t now = NowMillis();
   if (op.kind == opkind::kAttach || op.kind == opkind::kDetach) {
     return ApplyAttachmentOutcome(tx, op, false, "{}", message);
+  }
+  if (op.kind == opkind::kResizeVolume || op.kind == opkind::kResizeAttachments) {
+    return ApplyModificationOutcome(tx, op, false, message);
   }
   if (op.kind == opkind::kCreateVolume || op.kind == opkind::kDeleteVolume) {
     VBS_ASSIGN_OR_RETURN(auto v, tx.GetVolume(op.resource_id));

@@ -21,6 +21,11 @@ inline constexpr const char* kDetached = "detached";
 // Instances.
 inline constexpr const char* kRunning = "running";
 inline constexpr const char* kGone = "gone";
+// Volume modifications (resize): modifying → optimizing (the backend has grown; hosts are
+// passing the new size to attached consumers) → completed | failed.
+inline constexpr const char* kModifying = "modifying";
+inline constexpr const char* kOptimizing = "optimizing";
+inline constexpr const char* kFailed = "failed";
 // Operations.
 inline constexpr const char* kOpPending = "pending";
 inline constexpr const char* kOpRunning = "running";
@@ -37,5 +42,10 @@ inline constexpr const char* kCreateSnapshot = "create_snapshot";
 inline constexpr const char* kDeleteSnapshot = "delete_snapshot";
 inline constexpr const char* kAttach = "attach";
 inline constexpr const char* kDetach = "detach";
+// Grow a volume in its pool (storage node; resource = the modification).
+inline constexpr const char* kResizeVolume = "resize_volume";
+// Make a host's exports and QEMU devices of a grown volume show its new size (one per node
+// with live attachments of the volume; resource = the modification).
+inline constexpr const char* kResizeAttachments = "resize_attachments";
 
 }  // namespace vbs::opkind

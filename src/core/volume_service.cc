@@ -1,9 +1,11 @@
 #include "core/volume_service.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/units.h"
 #include "core/operations.h"
 #include "core/states.h"
 #include "core/validation.h"
@@ -19,7 +21,102 @@ Result<VolumeRecord> LoadOwned(Transaction& tx, const Caller& caller, const std:
   return *v;
 }
 
+bool InFlight(const VolumeModificationRecord& m) {
+  return m.state == state::kModifying || m.state == state::kOptimizing;
+}
+
+// The modification of `volume_id` still in flight, if any.
+Result<std::optional<VolumeModificationRecord>> InFlightModification(Transaction& tx,
+                                                                     const std::string& volume_id) {
+  VolumeModificationFilter f;
+  f.volume_id = volume_id;
+  VBS_ASSIGN_OR_RETURN(auto mods, tx.ListVolumeModifications(f));
+  for (const auto& m : mods) {
+    if (InFlight(m)) return std::optional<VolumeModificationRecord>(m);
+  }
+  return std::optional<VolumeModificationRecord>();
+}
+
 }  // namespace
+
+Result<VolumeModificationRecord> VolumeService::Resize(const Caller& caller,
+                                                       const std::string& volume_id,
+                                                       uint64_t new_size) {
+  VBS_RETURN_IF_ERROR(ValidateVolumeId(volume_id));
+  VBS_RETURN_IF_ERROR(ValidateVolumeSize(new_size));
+  VolumeModificationRecord m;
+  Status st = store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(auto v, LoadOwned(tx, caller, volume_id));
+    if (v.state != state::kAvailable && v.state != state::kInUse) {
+      return IncorrectState("the volume '" + volume_id + "' is " + v.state +
+                            "; only available or in-use volumes can be resized");
+    }
+    VBS_ASSIGN_OR_RETURN(auto busy, InFlightModification(tx, volume_id));
+    if (busy) {
+      return Status::Conflict("IncorrectModificationState",
+                              "the volume '" + volume_id + "' is already being modified (" +
+                                  busy->id + " is " + busy->state + ")");
+    }
+    if (new_size <= v.size) {
+      return Status::InvalidArgument("InvalidParameterValue",
+                                     "volumes only grow: the new size " + FormatSize(new_size) +
+                                         " is not larger than the current " + FormatSize(v.size) +
+                                         " (" + std::to_string(v.size) + " bytes)");
+    }
+    VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(v.pool));
+    if (!pool) return Status::Internal("volume " + v.id + " is in unknown pool " + v.pool);
+    const uint64_t growth = new_size - v.size;
+    VBS_ASSIGN_OR_RETURN(bool reserved, tx.TryReserve(v.pool, growth));
+    if (!reserved) {
+      const uint64_t free = pool->capacity > pool->reserved ? pool->capacity - pool->reserved : 0;
+      return Status(StatusKind::kInsufficientCapacity, "InsufficientVolumeCapacity",
+                    "there is not enough capacity in pool '" + v.pool + "' to grow the volume by " +
+                        FormatSize(growth) + " (" + FormatSize(free) + " free)");
+    }
+    m = VolumeModificationRecord{};
+    m.id = NewId("mod");
+    m.volume_id = v.id;
+    m.owner = v.owner;
+    m.state = state::kModifying;
+    m.original_size = v.size;
+    m.target_size = new_size;
+    m.progress = 0;
+    m.created_at = m.updated_at = NowMillis();
+    VBS_RETURN_IF_ERROR(tx.InsertVolumeModification(m));
+    nlohmann::json params = {{"volume_id", v.id}, {"size", new_size}};
+    return EnqueueOperation(tx, opkind::kResizeVolume, m.id, *pool, params.dump());
+  });
+  if (!st.ok()) return st;
+  notifier_.Notify();
+  return m;
+}
+
+Result<std::vector<VolumeModificationRecord>> VolumeService::ListModifications(
+    const Caller& caller, const std::vector<std::string>& volume_ids) {
+  for (const auto& id : volume_ids) VBS_RETURN_IF_ERROR(ValidateVolumeId(id));
+  std::vector<VolumeModificationRecord> out;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    out.clear();
+    if (volume_ids.empty()) {
+      VolumeModificationFilter f;
+      if (!caller.admin) f.owner = caller.user;
+      VBS_ASSIGN_OR_RETURN(out, tx.ListVolumeModifications(f));
+      return Status::Ok();
+    }
+    for (const auto& id : volume_ids) {
+      VBS_ASSIGN_OR_RETURN(auto v, LoadOwned(tx, caller, id));
+      VolumeModificationFilter f;
+      f.volume_id = v.id;
+      VBS_ASSIGN_OR_RETURN(auto mods, tx.ListVolumeModifications(f));
+      out.insert(out.end(), mods.begin(), mods.end());
+    }
+    return Status::Ok();
+  }));
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.created_at != b.created_at ? a.created_at < b.created_at : a.id < b.id;
+  });
+  return out;
+}
 
 Result<VolumeRecord> VolumeService::Create(const Caller& caller, const CreateVolumeRequest& req) {
   VBS_RETURN_IF_ERROR(ValidateTags(req.tags));
@@ -133,6 +230,10 @@ Result<VolumeRecord> VolumeService::Delete(const Caller& caller, const std::stri
       return IncorrectState("the volume '" + id + "' is " + v.state +
                             "; only available or error volumes can be deleted");
     }
+    VBS_ASSIGN_OR_RETURN(auto busy, InFlightModification(tx, id));
+    if (busy) {
+      return IncorrectState("the volume '" + id + "' is being resized (" + busy->id + ")");
+    }
     SnapshotFilter sf;
     sf.volume_id = id;
     sf.state = state::kPending;
@@ -177,6 +278,27 @@ Result<VolumeRecord> VolumeService::ForceState(const Caller& caller, const std::
       op.error = "cancelled: an admin forced the volume to " + new_state;
       op.updated_at = NowMillis();
       VBS_RETURN_IF_ERROR(tx.UpdateOperation(op));
+    }
+    VBS_ASSIGN_OR_RETURN(auto busy, InFlightModification(tx, id));
+    if (busy) {
+      OperationFilter mf;
+      mf.resource_id = busy->id;
+      VBS_ASSIGN_OR_RETURN(auto mod_ops, tx.ListOperations(mf));
+      for (auto& op : mod_ops) {
+        if (op.state == state::kOpDone || op.state == state::kOpFailed) continue;
+        op.state = state::kOpFailed;
+        op.error = "cancelled: an admin forced the volume to " + new_state;
+        op.updated_at = NowMillis();
+        VBS_RETURN_IF_ERROR(tx.UpdateOperation(op));
+      }
+      // Not grown yet: the growth's reservation goes back (once grown, v.size holds it).
+      if (busy->state == state::kModifying) {
+        VBS_RETURN_IF_ERROR(tx.Release(v.pool, busy->target_size - busy->original_size));
+      }
+      busy->state = state::kFailed;
+      busy->error = "cancelled: an admin forced the volume to " + new_state;
+      busy->updated_at = NowMillis();
+      VBS_RETURN_IF_ERROR(tx.UpdateVolumeModification(*busy));
     }
     if (new_state == state::kDeleted) VBS_RETURN_IF_ERROR(tx.Release(v.pool, v.size));
     v.state = new_state;

@@ -39,6 +39,16 @@ class VolumeService {
   Result<VolumeRecord> Get(const Caller& caller, const std::string& id);
   Result<std::vector<VolumeRecord>> List(const Caller& caller, const VolumeListFilter& filter);
   Result<VolumeRecord> Delete(const Caller& caller, const std::string& id);
+  // Grows the volume to `new_size` bytes (available or in-use volumes; one modification in
+  // flight per volume). The growth is reserved in the pool at once; the returned
+  // modification moves modifying → optimizing → completed (or failed, giving the
+  // reservation back) as the storage node grows the volume and hosts pass the new size on.
+  Result<VolumeModificationRecord> Resize(const Caller& caller, const std::string& volume_id,
+                                          uint64_t new_size);
+  // Modifications of the given volumes (empty: every volume of the caller; admins: all),
+  // oldest first.
+  Result<std::vector<VolumeModificationRecord>> ListModifications(
+      const Caller& caller, const std::vector<std::string>& volume_ids);
   // Admin: end a stuck volume in a final state (available, error or deleted).
   Result<VolumeRecord> ForceState(const Caller& caller, const std::string& id,
                                   const std::string& new_state);
