@@ -26,6 +26,7 @@
 #include "nbd/handshake.h"
 #include "nbd/transport.h"
 #include "nbd/worker_pool.h"
+#include "nbd/write_gate.h"
 
 namespace vbs::nbd {
 
@@ -63,6 +64,11 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   void Serve(Negotiated& neg);
   bool ProcessInput();
   void Handle(const Request& req, const uint8_t* payload, Buffer* owned);
+  // Runs a checked request: on this thread if it cannot block, else at a worker. `gated`:
+  // it has entered the export's write gate and leaves it once run.
+  void Dispatch(const Request& req, const uint8_t* payload, Buffer* owned, bool gated);
+  // A write held by a paused export: runs when the export resumes (entered) or is refused.
+  void Park(const Request& req, const uint8_t* payload, Buffer* owned);
   bool FlushOut(bool* blocked);
   uint8_t* DirectPayloadTarget(const Request& req) const;
   void MapDevice();
@@ -80,6 +86,7 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
 
   // Transmission state (connection thread only, except completed_/inflight_).
   ExecContext ctx_;
+  WriteGate* gate_ = nullptr;  // the export's (outlives Serve), null when none
   BufferPool pool_;
   std::vector<uint8_t> rbuf_;
   size_t rstart_ = 0, rend_ = 0;

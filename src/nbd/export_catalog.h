@@ -17,6 +17,8 @@
 
 namespace vbs::nbd {
 
+class WriteGate;
+
 struct OpenedExport {
   std::string name;
   std::string description;
@@ -25,6 +27,9 @@ struct OpenedExport {
   bool read_only = false;
   bool multi_conn = false;      // NBD_FLAG_CAN_MULTI_CONN may be advertised
   std::shared_ptr<void> token;  // registry entry (opaque here)
+  uint64_t epoch = 0;           // the registry's count of the export's connection drops
+  // Writes pass this gate (snapshots pause it); null: never held.
+  std::shared_ptr<WriteGate> gate;
 };
 
 class ExportCatalog {

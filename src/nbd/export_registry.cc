@@ -19,6 +19,7 @@ Status ExportRegistry::Add(Spec spec) {
   std::lock_guard lock(mu_);
   auto entry = std::make_shared<Entry>();
   entry->spec = std::move(spec);
+  entry->gate = std::make_shared<WriteGate>();
   auto [it, inserted] = exports_.emplace(entry->spec.name, entry);
   if (!inserted) return Status::AlreadyExists("ExportExists", "export " + it->first + " exists");
   return Status::Ok();
@@ -32,8 +33,68 @@ Status ExportRegistry::Remove(const std::string& name) {
   exports_.erase(it);
   entry->removed = true;
   // Fence() only flags and wakes the connection, so calling it under the lock is safe.
-  for (Fenceable* c : entry->conns) c->Fence();
+  for (auto& [c, dev] : entry->conns) c->Fence();
+  lock.unlock();
+  entry->gate->Close();  // writes held by a pause are refused, never run
+  lock.lock();
   cv_.wait(lock, [&] { return entry->conns.empty(); });
+  return Status::Ok();
+}
+
+std::shared_ptr<ExportRegistry::Entry> ExportRegistry::Find(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = exports_.find(name);
+  return it == exports_.end() ? nullptr : it->second;
+}
+
+Status ExportRegistry::Pause(const std::string& name) {
+  std::shared_ptr<Entry> entry = Find(name);
+  if (!entry) return Status::NotFound("ExportNotFound", "no export " + name);
+  entry->gate->Pause();
+  std::vector<std::shared_ptr<BlockDevice>> devices;
+  {
+    std::lock_guard lock(mu_);
+    if (entry->spec.device) devices.push_back(entry->spec.device);
+    for (auto& [c, dev] : entry->conns) {
+      if (dev && dev != entry->spec.device) devices.push_back(dev);
+    }
+  }
+  for (auto& dev : devices) {
+    if (dev->read_only()) continue;
+    Status st = dev->Flush();
+    if (!st.ok()) {
+      entry->gate->Resume();
+      return st;
+    }
+  }
+  return Status::Ok();
+}
+
+Status ExportRegistry::Resume(const std::string& name) {
+  std::shared_ptr<Entry> entry = Find(name);
+  if (!entry) return Status::NotFound("ExportNotFound", "no export " + name);
+  entry->gate->Resume();
+  return Status::Ok();
+}
+
+Status ExportRegistry::DropConnections(const std::string& name) {
+  std::unique_lock lock(mu_);
+  auto it = exports_.find(name);
+  if (it == exports_.end()) return Status::NotFound("ExportNotFound", "no export " + name);
+  std::shared_ptr<Entry> entry = it->second;
+  ++entry->drops;  // also those still in their handshake
+  std::set<Fenceable*> dropped;
+  for (auto& [c, dev] : entry->conns) {
+    c->Fence();
+    dropped.insert(c);
+  }
+  // Only those: clients that reconnect meanwhile are new connections and stay.
+  cv_.wait(lock, [&] {
+    for (Fenceable* c : dropped) {
+      if (entry->conns.count(c)) return false;
+    }
+    return true;
+  });
   return Status::Ok();
 }
 
@@ -53,6 +114,11 @@ size_t ExportRegistry::connection_count(const std::string& name) {
   return it == exports_.end() ? 0 : it->second->conns.size();
 }
 
+int ExportRegistry::held_writes(const std::string& name) {
+  auto entry = Find(name);
+  return entry ? entry->gate->held() : 0;
+}
+
 std::vector<std::pair<std::string, std::string>> ExportRegistry::List() {
   std::lock_guard lock(mu_);
   std::vector<std::pair<std::string, std::string>> out;
@@ -69,6 +135,10 @@ Result<OpenedExport> ExportRegistry::Open(std::string_view name) {
     entry = it->second;
   }
   OpenedExport e;
+  {
+    std::lock_guard lock(mu_);
+    e.epoch = entry->drops;
+  }
   e.name = entry->spec.name;
   e.description = entry->spec.description;
   if (entry->spec.device) {
@@ -85,6 +155,7 @@ Result<OpenedExport> ExportRegistry::Open(std::string_view name) {
   e.size = e.device->size();
   e.read_only = entry->spec.read_only || e.device->read_only();
   e.token = entry;
+  e.gate = entry->gate;
   return e;
 }
 
@@ -92,8 +163,8 @@ bool ExportRegistry::Attach(const OpenedExport& exp, Fenceable* conn) {
   auto entry = std::static_pointer_cast<Entry>(exp.token);
   if (!entry) return false;
   std::lock_guard lock(mu_);
-  if (entry->removed) return false;
-  entry->conns.insert(conn);
+  if (entry->removed || exp.epoch != entry->drops) return false;
+  entry->conns[conn] = exp.device;
   return true;
 }
 

@@ -3,7 +3,10 @@
 // An export is one shared BlockDevice or a factory opening a device per connection. Removing
 // an export fences it: every connection attached to it is told to stop at once, and Remove
 // returns only when all of them have finished their in-flight requests and closed, so no
-// request of a fenced client reaches the device afterwards. Thread-safe.
+// request of a fenced client reaches the device afterwards. Pause holds an export's new writes
+// (all its connections) and flushes, for a crash-consistent snapshot; Resume lets them run.
+// DropConnections makes clients reconnect (and so learn a grown device's new size).
+// Thread-safe.
 #pragma once
 
 #include <condition_variable>
@@ -15,6 +18,7 @@
 #include <string>
 
 #include "nbd/export_catalog.h"
+#include "nbd/write_gate.h"
 
 namespace vbs::nbd {
 
@@ -45,9 +49,19 @@ class ExportRegistry final : public ExportCatalog {
   // NotFound if absent. Blocks until every connection of the export has closed.
   Status Remove(const std::string& name);
   bool Has(const std::string& name);
+  // Holds new write-type requests of every connection of the export, waits until those in
+  // flight are done, and flushes the devices: the volume is then stable until Resume. The
+  // export's reads go on. NotFound if absent; a failed flush resumes and is returned.
+  Status Pause(const std::string& name);
+  Status Resume(const std::string& name);
+  // Disconnects the export's current clients (keeping the export) and returns when they have
+  // closed. A client that reconnects opens the device afresh (e.g. with its new size).
+  Status DropConnections(const std::string& name);
   // The export served to clients asking for the empty name "" (none by default).
   void SetDefault(const std::string& name);
   size_t connection_count(const std::string& name);
+  // Writes held by a pause of the export, waiting for Resume.
+  int held_writes(const std::string& name);
 
   // ExportCatalog.
   std::vector<std::pair<std::string, std::string>> List() override;
@@ -62,8 +76,11 @@ class ExportRegistry final : public ExportCatalog {
   struct Entry {
     Spec spec;
     bool removed = false;
-    std::set<Fenceable*> conns;
+    std::map<Fenceable*, std::shared_ptr<BlockDevice>> conns;  // the device each one uses
+    std::shared_ptr<WriteGate> gate;
+    uint64_t drops = 0;  // DropConnections calls: connections opened before one may not attach
   };
+  std::shared_ptr<Entry> Find(const std::string& name);
 
   std::mutex mu_;
   std::condition_variable cv_;

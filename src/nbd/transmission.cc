@@ -21,11 +21,12 @@ constexpr size_t kFlushEvery = 4;  // replies per sendmsg while a batch is still
 // A request handed to a worker. Holds the connection alive until its reply is queued.
 class TransmissionJob final : public Job {
  public:
-  TransmissionJob(std::shared_ptr<Connection> c, const Request& r, Buffer payload)
-      : c_(std::move(c)), r_(r), payload_(std::move(payload)) {}
+  TransmissionJob(std::shared_ptr<Connection> c, const Request& r, Buffer payload, bool gated)
+      : c_(std::move(c)), r_(r), payload_(std::move(payload)), gated_(gated) {}
   void Run() override {
     Reply reply;
     Execute(r_, payload_.data(), c_->ctx_, /*on_loop=*/false, &reply);
+    if (gated_) c_->gate_->Leave();
     c_->pool_.Put(std::move(payload_));
     c_->Complete(std::move(reply));
   }
@@ -34,7 +35,16 @@ class TransmissionJob final : public Job {
   std::shared_ptr<Connection> c_;
   Request r_;
   Buffer payload_;
+  bool gated_;
 };
+
+namespace {
+
+bool IsWriteType(uint16_t type) {
+  return type == kCmdWrite || type == kCmdWriteZeroes || type == kCmdTrim;
+}
+
+}  // namespace
 
 bool Connection::Backpressured() const {
   return out_bytes_ > kMaxQueuedBytes || inflight_.load(std::memory_order_relaxed) > kMaxInflight;
@@ -74,11 +84,26 @@ void Connection::Handle(const Request& req, const uint8_t* payload, Buffer* owne
     disc_ = true;  // finish what is in flight, then close (no reply to DISC)
     return;
   }
-  Reply reply;
   uint32_t err = ValidateRequest(req, ctx_.params);
   if (err != 0) {
+    Reply reply;
     EncodeError(req, ctx_.params.structured, err, "invalid request", &pool_, &reply);
-  } else if (Execute(req, payload, ctx_, /*on_loop=*/true, &reply) == ExecResult::kWouldBlock) {
+    if (owned != nullptr) pool_.Put(std::move(*owned));
+    out_bytes_ += reply.total();
+    outq_.push_back(std::move(reply));
+    return;
+  }
+  const bool gated = gate_ != nullptr && IsWriteType(req.type);
+  if (gated && !gate_->TryEnter()) {
+    Park(req, payload, owned);
+    return;
+  }
+  Dispatch(req, payload, owned, gated);
+}
+
+void Connection::Dispatch(const Request& req, const uint8_t* payload, Buffer* owned, bool gated) {
+  Reply reply;
+  if (Execute(req, payload, ctx_, /*on_loop=*/true, &reply) == ExecResult::kWouldBlock) {
     pool_.Put(std::move(reply.buf));
     Buffer pb;
     if (req.payload_length() > 0) {
@@ -90,12 +115,43 @@ void Connection::Handle(const Request& req, const uint8_t* payload, Buffer* owne
       }
     }
     inflight_.fetch_add(1);
-    env_.workers->Submit(std::make_unique<TransmissionJob>(shared_from_this(), req, std::move(pb)));
+    env_.workers->Submit(
+        std::make_unique<TransmissionJob>(shared_from_this(), req, std::move(pb), gated));
     return;
   }
+  if (gated) gate_->Leave();
   if (owned != nullptr) pool_.Put(std::move(*owned));
   out_bytes_ += reply.total();
   outq_.push_back(std::move(reply));
+}
+
+void Connection::Park(const Request& req, const uint8_t* payload, Buffer* owned) {
+  Buffer pb;
+  if (req.payload_length() > 0) {
+    if (owned != nullptr) {
+      pb = std::move(*owned);
+    } else {
+      pb = pool_.Get(req.payload_length());
+      std::memcpy(pb.data(), payload, req.payload_length());
+    }
+  }
+  // Counted as in flight: the connection does not close before it is answered.
+  inflight_.fetch_add(1);
+  auto self = shared_from_this();
+  auto held = std::make_shared<Buffer>(std::move(pb));
+  gate_->Park([self, req, held](bool entered) {
+    if (entered) {
+      // On a worker: this runs on whichever thread resumed the export.
+      self->env_.workers->Submit(
+          std::make_unique<TransmissionJob>(self, req, std::move(*held), /*gated=*/true));
+      return;
+    }
+    Reply reply;
+    EncodeError(req, self->ctx_.params.structured, kESHUTDOWN, "the export was removed",
+                &self->pool_, &reply);
+    self->pool_.Put(std::move(*held));
+    self->Complete(std::move(reply));
+  });
 }
 
 // Parses every complete request in rbuf_. False on a fatal protocol error.
@@ -224,6 +280,7 @@ void Connection::Serve(Negotiated& neg) {
   ctx_.dev = neg.exp.device.get();
   ctx_.params = {neg.exp.size, neg.exp.read_only, neg.structured, neg.base_allocation};
   ctx_.pool = &pool_;
+  gate_ = neg.exp.gate.get();
   ctx_.inline_mode = env_.allow_inline ? ChooseInlineMode(*ctx_.dev) : InlineMode::kNever;
   MapDevice();
 
