@@ -164,8 +164,10 @@ void Agent::RunOp(const AgentOp& op) {
   if (options_.fault_op_delay.count() > 0 && !Sleep(options_.fault_op_delay)) return;
   nlohmann::json result = nlohmann::json::object();
   Status st;
-  if (op.kind == "attach" || op.kind == "detach") {
+  if (op.kind == "attach" || op.kind == "detach" || op.kind == "resize_attachments") {
     st = host_.Execute(op, &result);
+  } else if (op.kind == "create_snapshot") {
+    st = Snapshot(op);
   } else {
     st = storage_.Execute(op, [this, id = op.id](int percent) {
       std::lock_guard<std::mutex> l(mu_);
@@ -194,6 +196,30 @@ void Agent::RunOp(const AgentOp& op) {
   progress_.erase(op.id);
   finished_.push_back(op.id);
   cv_.notify_all();
+}
+
+Status Agent::Snapshot(const AgentOp& op) {
+  const std::string volume_id = op.params.value("volume_id", "");
+  // Crash-consistent (design.md §5): the exports this node serves of the volume hold new
+  // writes and flush while the backend takes the snapshot; the guest keeps running.
+  const auto start = std::chrono::steady_clock::now();
+  auto hold = host_.HoldWrites(volume_id);
+  if (!hold.ok()) return hold.status();
+  Status st = storage_.Execute(op, [this, id = op.id](int percent) {
+    std::lock_guard<std::mutex> l(mu_);
+    progress_[id] = percent;
+  });
+  const size_t held = (*hold)->exports();
+  hold->reset();
+  if (held > 0) {
+    const auto ms = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count() /
+                    1000.0;
+    spdlog::info("agent {}: snapshot {} of {} held the writes of {} export(s) for {:.1f} ms",
+                 options_.node, op.resource_id, volume_id, held, ms);
+  }
+  return st;
 }
 
 void Agent::ReportProgressLoop() {

@@ -48,6 +48,7 @@ class Agent {
   void Loop();
   bool Register();
   void RunOp(const AgentOp& op);
+  Status Snapshot(const AgentOp& op);  // create_snapshot, holding local writes
   void ReportProgressLoop();
   bool Sleep(std::chrono::milliseconds d);  // false when stopping
 

@@ -93,8 +93,84 @@ std::shared_ptr<std::mutex> HostRole::VmLock(const std::string& instance_id) {
   return m;
 }
 
+std::shared_ptr<std::mutex> HostRole::VolumeLock(const std::string& volume_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto& m = volume_locks_[volume_id];
+  if (!m) m = std::make_shared<std::mutex>();
+  return m;
+}
+
+std::vector<std::string> HostRole::ExportsOf(const std::string& volume_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, vol] : exports_) {
+    if (vol == volume_id) names.push_back(name);
+  }
+  return names;
+}
+
+HostRole::WriteHold::WriteHold(HostRole* role, std::shared_ptr<std::mutex> volume_lock)
+    : role_(role), volume_lock_(std::move(volume_lock)), volume_turn_(*volume_lock_) {}
+
+HostRole::WriteHold::~WriteHold() {
+  for (const auto& name : names_) {
+    Status st = role_->nbd_.registry().Resume(name);
+    if (!st.ok() && st.kind() != StatusKind::kNotFound) {
+      spdlog::error("agent {}: cannot resume export {}: {}", role_->options_.node, name,
+                    st.ToString());
+    }
+  }
+}
+
+Result<std::unique_ptr<HostRole::WriteHold>> HostRole::HoldWrites(const std::string& volume_id) {
+  std::unique_ptr<WriteHold> hold(new WriteHold(this, VolumeLock(volume_id)));
+  for (const auto& name : ExportsOf(volume_id)) {
+    Status st = nbd_.registry().Pause(name);
+    if (st.kind() == StatusKind::kNotFound) continue;  // detached meanwhile
+    VBS_RETURN_IF_ERROR(st);                           // (the hold resumes what it paused so far)
+    hold->names_.push_back(name);
+  }
+  return hold;
+}
+
+Status HostRole::ResizeAttachments(const AgentOp& op, const std::string& volume_id) {
+  if (!op.params.contains("size") || !op.params["size"].is_number_unsigned()) {
+    return Status::InvalidArgument("InvalidParameterValue", "resize_attachments without a size");
+  }
+  const uint64_t size = op.params["size"].get<uint64_t>();
+  // NBD cannot tell a client that an export grew: its clients reconnect, which opens the
+  // grown volume afresh, and learn the new size in the handshake.
+  for (const auto& name : ExportsOf(volume_id)) {
+    Status st = nbd_.registry().DropConnections(name);
+    if (!st.ok() && st.kind() != StatusKind::kNotFound) return st;
+  }
+  // QEMU then has to be told to look (block_resize): the guest sees the new size.
+  auto ids = op.params.find("instance_ids");
+  if (ids == op.params.end() || !ids->is_array() || options_.qmp_dir.empty()) return Status::Ok();
+  for (const auto& id : *ids) {
+    const std::string instance_id = id.is_string() ? id.get<std::string>() : "";
+    if (!IsQemuInstanceId(instance_id)) continue;  // the host target: the client reconnects
+    auto vm = InstanceDiscovery(options_.qmp_dir).Find(instance_id);
+    if (!vm.ok() || !vm->alive) continue;  // gone: its attachment is ending anyway
+    auto lock = VmLock(instance_id);
+    std::lock_guard<std::mutex> vm_turn(*lock);
+    const auto spec = AttachSpec::ForVolume(volume_id, options_.nbd_socket, "", false);
+    auto qmp = QmpClient::Connect(vm->qmp_socket);
+    if (!qmp.ok()) return qmp.status();
+    Status st = QemuAttach(qmp->get(), AttachOptions(kDetachTimeout)).Resize(spec.node_name, size);
+    if (st.kind() == StatusKind::kNotFound) continue;  // not plugged (yet): it opens the new size
+    if (!st.ok()) return st;
+    spdlog::info("agent {}: {} now sees {} at {} bytes", options_.node, instance_id, volume_id,
+                 size);
+  }
+  return Status::Ok();
+}
+
 Status HostRole::Export(const std::string& name, const std::string& pool,
                         const std::string& volume_id, bool read_only) {
+  // Not while a snapshot holds the volume's writes: a new export would escape the hold.
+  auto volume_lock = VolumeLock(volume_id);
+  std::lock_guard<std::mutex> volume_turn(*volume_lock);
   auto it = pools_->find(pool);
   if (it == pools_->end()) {
     return Status::NotFound("InvalidPool.NotFound", "this agent has no pool '" + pool + "'");
@@ -243,6 +319,7 @@ Status HostRole::Execute(const AgentOp& op, nlohmann::json* result) {
                  read_only ? "ro" : "rw", name);
     return Status::Ok();
   }
+  if (op.kind == "resize_attachments") return ResizeAttachments(op, volume_id);
   if (op.kind == "detach") {
     if (op.params.value("instance_id", "").rfind("i-", 0) == 0) return DetachQemu(op, volume_id);
     const std::string name = op.params.value("export_name", "");

@@ -50,8 +50,27 @@ class HostRole {
   Status Start();  // listens on the NBD socket
   void Stop();
 
-  // attach / detach operations. On success `result` carries what the server records.
+  // attach / detach / resize_attachments operations. On success `result` carries what the
+  // server records.
   Status Execute(const AgentOp& op, nlohmann::json* result);
+
+  // Holds the writes of every export of `volume_id` this node serves (design.md §5): new
+  // writes wait, in-flight ones finish, the devices are flushed. The volume is stable until
+  // the returned hold is destroyed; exports of the volume are not created meanwhile.
+  class WriteHold {
+   public:
+    ~WriteHold();
+    size_t exports() const { return names_.size(); }
+
+   private:
+    friend class HostRole;
+    WriteHold(HostRole* role, std::shared_ptr<std::mutex> volume_lock);
+    HostRole* role_;
+    std::shared_ptr<std::mutex> volume_lock_;
+    std::unique_lock<std::mutex> volume_turn_;
+    std::vector<std::string> names_;
+  };
+  Result<std::unique_ptr<WriteHold>> HoldWrites(const std::string& volume_id);
   // Re-creates exports for live attachments of this node; cleans VBS leftovers out of VMs.
   void Reconcile(const std::vector<AgentAttachment>& attachments);
   std::vector<AgentInstance> Instances() const;
@@ -73,6 +92,9 @@ class HostRole {
   void CleanVm(const std::string& instance_id, const std::string& qmp_socket,
                const std::vector<AgentAttachment>& attachments);
   std::shared_ptr<std::mutex> VmLock(const std::string& instance_id);
+  std::shared_ptr<std::mutex> VolumeLock(const std::string& volume_id);
+  std::vector<std::string> ExportsOf(const std::string& volume_id);
+  Status ResizeAttachments(const AgentOp& op, const std::string& volume_id);
 
   HostRoleOptions options_;
   std::map<std::string, AgentPool>* pools_;
@@ -80,6 +102,8 @@ class HostRole {
   std::mutex mu_;
   std::map<std::string, std::string> exports_;                   // export name → volume id
   std::map<std::string, std::shared_ptr<std::mutex>> vm_locks_;  // instance id → its QMP turn
+  // volume id → held while a snapshot holds its writes (exports wait for it)
+  std::map<std::string, std::shared_ptr<std::mutex>> volume_locks_;
 };
 
 }  // namespace vbs

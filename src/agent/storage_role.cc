@@ -66,6 +66,14 @@ Status StorageRole::Execute(const AgentOp& op, const ProgressFn& progress) {
     }
     st = backend->CreateSnapshot(op.params["volume_id"].get<std::string>(), op.resource_id,
                                  progress);
+  } else if (op.kind == "resize_volume") {
+    if (!op.params.contains("size") || !op.params["size"].is_number_unsigned() ||
+        !op.params.contains("volume_id") || !op.params["volume_id"].is_string()) {
+      return Status::InvalidArgument("InvalidParameterValue", "resize_volume without a volume");
+    }
+    // Idempotent: a re-run after a crash finds the volume already grown.
+    st = backend->ResizeVolume(op.params["volume_id"].get<std::string>(),
+                               op.params["size"].get<uint64_t>());
   } else if (op.kind == "delete_snapshot") {
     st = backend->DeleteSnapshot(op.resource_id);
   } else {
