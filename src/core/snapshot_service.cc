@@ -48,7 +48,17 @@ Result<SnapshotRecord> SnapshotService::Create(const Caller& caller,
     s.tags = req.tags;
     s.created_at = s.updated_at = NowMillis();
     VBS_RETURN_IF_ERROR(tx.InsertSnapshot(s));
-    return EnqueueOperation(tx, opkind::kCreateSnapshot, s.id, *pool,
+    // Crash-consistent (design.md §5): the node that serves the volume's read-write export
+    // takes the snapshot, holding the export's writes meanwhile. (An rw attachment exists
+    // only where the pool is reachable: its own node, or any node of a shared pool.)
+    PoolRecord target = *pool;
+    AttachmentFilter af;
+    af.volume_id = v->id;
+    VBS_ASSIGN_OR_RETURN(auto live, tx.ListAttachments(af));
+    for (const auto& a : live) {
+      if (a.mode == "rw") target.node = a.node;
+    }
+    return EnqueueOperation(tx, opkind::kCreateSnapshot, s.id, target,
                             "{\"volume_id\":\"" + v->id + "\"}");
   });
   if (!st.ok()) return st;
