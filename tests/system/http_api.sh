@@ -91,6 +91,29 @@ V3=$(jf .id)
 wait_state volume "$V3" available
 assert_same "$(vol_file "$V1")" "$(vol_file "$V3")" "clone vs volume"
 
+# Grow the clone: 16M → 32M; the file grows, the modification completes (no attachments).
+api POST /v1/volumes/"$V3"/resize '{"size":"32M"}'
+assert_status 202 "resize volume"
+assert_field .state modifying "modification state in the 202 answer"
+assert_field .original_size 16777216 "original size"
+assert_field .target_size 33554432 "target size"
+M1=$(jf .id)
+assert_match '^mod-[0-9a-f]{17}$' "$M1" "modification id"
+for _ in $(seq 100); do
+  api GET /v1/volumes/"$V3"
+  [ "$(jf .modification.state)" = completed ] && break
+  sleep 0.1
+done
+assert_field .modification.id "$M1" "latest modification in the volume"
+assert_field .modification.state completed "modification state"
+assert_field .size 33554432 "size after the resize"
+assert_eq 33554432 "$(stat -c %s "$(vol_file "$V3")")" "volume file size after the resize"
+api GET /v1/volumes/"$V3"/modifications
+assert_status 200 "list modifications"
+assert_field '[.modifications[].id] | join(" ")' "$M1" "modifications of the volume"
+api GET /v1/volumes/"$V1"
+assert_field .modification null "a volume never resized"
+
 api DELETE /v1/volumes/"$V2"
 assert_status 202 "delete volume"
 assert_match '^(deleting|deleted)$' "$(jf .state)" "state in the delete answer"
@@ -126,6 +149,22 @@ refused 409 InsufficientVolumeCapacity "1G in a 1G pool already holding 32M" POS
 refused 400 InvalidParameterValue "reserved tag key" POST /v1/volumes '{"size":"1M","tags":{"vbs:x":"y"}}'
 refused 400 InvalidParameterValue "non-string tag value" POST /v1/volumes '{"size":"1M","tags":{"a":1}}'
 refused 400 InvalidParameterValue "volume from a smaller size than the snapshot" POST /v1/volumes "{\"snapshot_id\":\"$S1\",\"size\":\"1M\"}"
+
+# --- resize -----------------------------------------------------------------------------------------
+refused 400 InvalidParameterValue "resize to the same size" POST "/v1/volumes/$V1/resize" '{"size":"16M"}'
+refused 400 InvalidParameterValue "resize to a smaller size" POST "/v1/volumes/$V1/resize" '{"size":"8M"}'
+refused 400 InvalidParameterValue "resize to a size not a multiple of 1 MiB" POST "/v1/volumes/$V1/resize" '{"size":16777217}'
+refused 400 InvalidParameterValue "resize to a negative size" POST "/v1/volumes/$V1/resize" '{"size":-1}'
+refused 400 InvalidParameterValue "resize to a non-numeric size" POST "/v1/volumes/$V1/resize" '{"size":"big"}'
+refused 400 InvalidParameterValue "resize beyond 64 TiB" POST "/v1/volumes/$V1/resize" '{"size":"65T"}'
+refused 400 MissingParameter "resize without a size" POST "/v1/volumes/$V1/resize" '{}'
+refused 400 UnknownParameter "resize with an unknown field" POST "/v1/volumes/$V1/resize" '{"size":"32M","shrink":true}'
+refused 409 InsufficientVolumeCapacity "resize past the pool" POST "/v1/volumes/$V1/resize" '{"size":"2G"}'
+refused 409 IncorrectState "resize of a deleted volume" POST "/v1/volumes/$V2/resize" '{"size":"32M"}'
+refused 400 InvalidVolumeID.Malformed "resize of a malformed id" POST /v1/volumes/vol-123/resize '{"size":"32M"}'
+refused 404 InvalidVolume.NotFound "resize of an unknown volume" POST /v1/volumes/vol-00000000000000000/resize '{"size":"32M"}'
+refused 404 InvalidVolume.NotFound "modifications of an unknown volume" GET /v1/volumes/vol-00000000000000000/modifications
+refused 405 MethodNotAllowed "GET .../resize" GET "/v1/volumes/$V1/resize"
 
 # --- ids ------------------------------------------------------------------------------------------
 for id in vol-123 vol-0123456789ABCDEF0 vol-0123456789abcdef01 snap-0123456789abcdef0 x; do
@@ -213,6 +252,8 @@ refused 403 UnauthorizedOperation "user calling POST /v1/users" POST /v1/users '
 refused 403 UnauthorizedOperation "user calling GET /v1/pools" GET /v1/pools
 refused 403 UnauthorizedOperation "user calling force-state" POST "/v1/volumes/$V1/force-state" '{"state":"error"}'
 refused 403 UnauthorizedOperation "user calling an agent endpoint" GET '/v1/agent/work?since=0&wait=0'
+refused 404 InvalidVolume.NotFound "carol resizing admin's volume" POST "/v1/volumes/$V1/resize" '{"size":"32M"}'
+refused 404 InvalidVolume.NotFound "carol listing admin's modifications" GET "/v1/volumes/$V1/modifications"
 api GET /v1/volumes
 assert_status 200 "carol lists her volumes"
 assert_field '.volumes | length' 0 "carol sees none of admin's volumes"

@@ -58,6 +58,18 @@ nlohmann::json VolumeJson(const VolumeRecord& v, const std::vector<AttachmentRec
           {"attachments", attachments}};
 }
 
+nlohmann::json ModificationJson(const VolumeModificationRecord& m) {
+  return {{"id", m.id},
+          {"volume_id", m.volume_id},
+          {"state", m.state},
+          {"original_size", m.original_size},
+          {"target_size", m.target_size},
+          {"progress", m.progress},
+          {"error", OptJson(m.error)},
+          {"created_at", FormatIso8601(m.created_at)},
+          {"updated_at", FormatIso8601(m.updated_at)}};
+}
+
 nlohmann::json SnapshotJson(const SnapshotRecord& s) {
   return {{"id", s.id},
           {"owner", s.owner},

@@ -20,6 +20,7 @@ nlohmann::json AttachmentJson(const AttachmentRecord& a);
 nlohmann::json InstanceJson(const InstanceRecord& i);
 nlohmann::json SnapshotJson(const SnapshotRecord& s);
 nlohmann::json OperationJson(const OperationRecord& op);
+nlohmann::json ModificationJson(const VolumeModificationRecord& m);
 
 HttpResponse JsonResponse(int status, const nlohmann::json& body);
 HttpResponse ErrorResponse(const Status& status);

@@ -140,7 +140,21 @@ HttpResponse GetVolume(const std::string& id, RestContext& ctx, VolumeService& v
   if (!v.ok()) return ErrorResponse(v.status());
   auto atts = attachments.List(CallerOf(ctx.identity), id);
   if (!atts.ok()) return ErrorResponse(atts.status());
-  return JsonResponse(200, VolumeJson(*v, *atts));
+  auto mods = volumes.ListModifications(CallerOf(ctx.identity), {id});
+  if (!mods.ok()) return ErrorResponse(mods.status());
+  nlohmann::json out = VolumeJson(*v, *atts);
+  out["modification"] = mods->empty() ? nlohmann::json(nullptr) : ModificationJson(mods->back());
+  return JsonResponse(200, out);
+}
+
+HttpResponse ResizeVolume(const HttpRequest& req, const std::string& id, RestContext& ctx,
+                          VolumeService& volumes) {
+  auto body = ParseJsonObject(req, {"size"});
+  if (!body.ok()) return ErrorResponse(body.status());
+  auto size = OptSize(*body, "size");
+  if (!size.ok()) return ErrorResponse(size.status());
+  if (!*size) return ErrorResponse(Status::InvalidArgument("MissingParameter", "size is required"));
+  return Reply(202, volumes.Resize(CallerOf(ctx.identity), id, **size), ModificationJson);
 }
 
 HttpResponse AttachVolume(const HttpRequest& req, const std::string& id, RestContext& ctx,
@@ -195,6 +209,19 @@ void RestApi::AddUserRoutes() {
         [&volumes](const HttpRequest&, const PathParams& p, RestContext& ctx) {
           return Reply(202, volumes.Delete(CallerOf(ctx.identity), p.at("id")),
                        [](const VolumeRecord& v) { return VolumeJson(v); });
+        });
+  r.Add("POST", "/v1/volumes/{id}/resize",
+        [&volumes](const HttpRequest& req, const PathParams& p, RestContext& ctx) {
+          return ResizeVolume(req, p.at("id"), ctx, volumes);
+        });
+  r.Add("GET", "/v1/volumes/{id}/modifications",
+        [&volumes](const HttpRequest&, const PathParams& p, RestContext& ctx) {
+          return Reply(200, volumes.ListModifications(CallerOf(ctx.identity), {p.at("id")}),
+                       [](const auto& list) {
+                         nlohmann::json arr = nlohmann::json::array();
+                         for (const auto& m : list) arr.push_back(ModificationJson(m));
+                         return nlohmann::json{{"modifications", arr}};
+                       });
         });
   r.Add("POST", "/v1/volumes/{id}/attach",
         [&atts](const HttpRequest& req, const PathParams& p, RestContext& ctx) {
