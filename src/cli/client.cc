@@ -91,6 +91,14 @@ Result<Json> ApiClient::ForceVolumeState(const std::string& id, const std::strin
   return Call("POST", "/v1/volumes/" + PercentEncode(id) + "/force-state", {{"state", state}});
 }
 
+Result<Json> ApiClient::ResizeVolume(const std::string& id, const std::string& size) {
+  return Call("POST", "/v1/volumes/" + PercentEncode(id) + "/resize", Json{{"size", size}});
+}
+
+Result<Json> ApiClient::ListModifications(const std::string& id) {
+  return ListOf("/v1/volumes/" + PercentEncode(id) + "/modifications", "modifications");
+}
+
 Result<Json> ApiClient::AttachVolume(const AttachRequest& req) {
   Json body = {{"instance_id", req.instance_id}};
   if (req.mode) body["mode"] = *req.mode;

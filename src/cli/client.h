@@ -71,6 +71,9 @@ class ApiClient {
   Result<Json> ListVolumes(const VolumeFilter& filter);  // the array of volumes
   Result<Json> GetVolume(const std::string& id);
   Result<Json> DeleteVolume(const std::string& id);
+  // size as typed ("20G") or digits; the modification.
+  Result<Json> ResizeVolume(const std::string& id, const std::string& size);
+  Result<Json> ListModifications(const std::string& id);  // the array, oldest first
   Result<Json> ForceVolumeState(const std::string& id, const std::string& state);
 
   Result<Json> AttachVolume(const AttachRequest& req);  // the attachment

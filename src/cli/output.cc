@@ -188,7 +188,33 @@ std::string VolumeDetails(const Json& v) {
       {"attachments", attached == 0 ? "-" : std::to_string(attached)},
   };
   if (Find(v, "error") != nullptr) rows.emplace_back("error", FieldText(v, "error"));
+  if (const Json* m = Find(v, "modification"); m != nullptr && m->is_object()) {
+    rows.emplace_back("resize", ModificationText(*m));
+    if (Find(*m, "error") != nullptr) rows.emplace_back("resize error", FieldText(*m, "error"));
+  }
   return Details(rows) + AttachmentsBlock(v);
+}
+
+std::string ModificationText(const Json& m) {
+  std::string state = FieldText(m, "state");
+  std::string text = fmt::format("{} {} {} → {}", FieldText(m, "id"), state,
+                                 SizeText(m, "original_size"), SizeText(m, "target_size"));
+  if (state == "modifying" || state == "optimizing") text += " (" + ProgressText(m) + ")";
+  return text;
+}
+
+std::string ModificationDetails(const Json& m) {
+  std::vector<std::pair<std::string, std::string>> rows = {
+      {"id", FieldText(m, "id")},
+      {"volume", FieldText(m, "volume_id")},
+      {"state", FieldText(m, "state")},
+      {"progress", ProgressText(m)},
+      {"from", SizeText(m, "original_size")},
+      {"to", SizeText(m, "target_size")},
+      {"created", FieldText(m, "created_at")},
+  };
+  if (Find(m, "error") != nullptr) rows.emplace_back("error", FieldText(m, "error"));
+  return Details(rows);
 }
 
 std::string SnapshotDetails(const Json& s) {

@@ -41,6 +41,9 @@ std::string VolumeDetails(const Json& volume);
 std::string SnapshotDetails(const Json& snapshot);
 std::string WhoAmIDetails(const Json& whoami);
 std::string AttachmentDetails(const Json& attachment);
+std::string ModificationDetails(const Json& modification);
+// A resize in one line: "mod-… completed 1G → 2G" (with its progress while in flight).
+std::string ModificationText(const Json& modification);
 
 // Aligned "key: value" lines.
 std::string RenderDetails(const std::vector<std::pair<std::string, std::string>>& rows);

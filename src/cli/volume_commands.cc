@@ -1,4 +1,4 @@
-// vbs volume create | list | show | delete.
+// vbs volume create | list | show | delete | resize.
 #include <fmt/format.h>
 
 #include "cli/args.h"
@@ -25,6 +25,12 @@ struct ListArgs {
   std::string state;
   std::string tag;
   bool all = false;
+};
+
+struct ResizeArgs {
+  std::string id;
+  std::string size;
+  bool wait = false;
 };
 
 struct IdArgs {
@@ -95,10 +101,37 @@ Status Delete(Context& ctx, const IdArgs& a) {
       "vbs volume show " + id, VolumeDetails);
 }
 
+Status Resize(Context& ctx, const ResizeArgs& a) {
+  VBS_RETURN_IF_ERROR(CheckVolumeSize(a.size).status());
+  VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
+  VBS_ASSIGN_OR_RETURN(Json mod, api->ResizeVolume(a.id, a.size));
+  if (!a.wait) {
+    ctx.PrintObject(mod, ModificationDetails);
+    return Status::Ok();
+  }
+  // The volume carries its latest modification: follow that one until it is final.
+  std::string id = a.id, mod_id = FieldText(mod, "id");
+  PollFn poll = [api, id, mod_id]() -> Result<Json> {
+    VBS_ASSIGN_OR_RETURN(Json v, api->GetVolume(id));
+    if (v.contains("modification") && v["modification"].is_object() &&
+        FieldText(v["modification"], "id") == mod_id) {
+      return v["modification"];
+    }
+    VBS_ASSIGN_OR_RETURN(Json all, api->ListModifications(id));
+    for (const auto& m : all) {
+      if (FieldText(m, "id") == mod_id) return m;
+    }
+    return Status::NotFound("vbs.NotFound", "the modification " + mod_id + " is gone");
+  };
+  WaitSpec spec{.done_states = {"completed"}, .failed_states = {"failed"}};
+  return ctx.WaitAndPrint(mod, poll, spec, /*show_progress=*/false, "vbs volume show " + id,
+                          ModificationDetails);
+}
+
 }  // namespace
 
 void AddVolumeCommands(CLI::App& app, Context& ctx) {
-  CLI::App* volume = app.add_subcommand("volume", "Create, list, show and delete volumes");
+  CLI::App* volume = app.add_subcommand("volume", "Create, list, show, resize and delete volumes");
   volume->require_subcommand(1);
 
   auto create = std::make_shared<CreateArgs>();
@@ -126,6 +159,14 @@ void AddVolumeCommands(CLI::App& app, Context& ctx) {
   CLI::App* s = volume->add_subcommand("show", "Show one volume");
   s->add_option("ID", show->id, "Volume id (vol-…)")->required();
   s->callback([&ctx, show] { ctx.action = [&ctx, show] { return Show(ctx, *show); }; });
+
+  auto resize = std::make_shared<ResizeArgs>();
+  CLI::App* r = volume->add_subcommand("resize", "Grow a volume (also while it is attached)");
+  r->add_option("ID", resize->id, "Volume id (vol-…)")->required();
+  r->add_option("SIZE", resize->size, "New size: 20G, 1T (larger than now, multiple of 1 MiB)")
+      ->required();
+  r->add_flag("--wait", resize->wait, "Wait until attached consumers see the new size");
+  r->callback([&ctx, resize] { ctx.action = [&ctx, resize] { return Resize(ctx, *resize); }; });
 
   auto del = std::make_shared<IdArgs>();
   CLI::App* d = volume->add_subcommand("delete", "Delete a volume");
