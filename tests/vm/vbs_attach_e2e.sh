@@ -12,10 +12,16 @@
 #      dir → the agent re-exports under the old name, QEMU reconnects (reconnect-delay), the
 #      guest's writes all complete and the data verifies on the host; the restarted agent
 #      removes vbs- devices/nodes that no attachment accounts for (planted in VM2)
+#   3. a second volume, ext4 made on the host, rw to VM1, mounted; the guest writes files in a
+#      loop (each fsync'd, then listed with its checksum in a manifest) while `vbs snapshot
+#      create` runs: the agent holds the export's writes for the snapshot (logged) and the
+#      loop goes on; a volume made from the snapshot, attached to VM2, mounts (journal replay)
+#      and every file in its manifest checks out; host e2fsck -fn is clean afterwards
+#   5. `vbs volume resize` of the volume attached to VM1 (still mounted): the guest sees the new
+#      size in /sys/block/vdX/size and writes past the old end; the host reads the same bytes
 #   +  detach --force from a paused VM (it cannot release the disk): the export goes anyway
 #   +  kill VM3's QEMU while attached → the agent stops reporting it, the server ends the
 #      attachment and the volume is available again (agents report every ~10 s)
-# Not yet: 3 (crash-consistent snapshot while writing) and 5 (online resize through vbs).
 #
 # Env: VBSD, VBS (binaries), VBS_SYSTEM_KEEP=1 (keep a failed run's temp dir),
 # VBS_E2E_LOG_DIR (copy vbsd's logs there, pass or fail).
@@ -24,7 +30,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../system/lib.sh"
 "$VBS_SRC/scripts/install-deps.sh" vm >&2
 t_init vbs_attach_e2e
-for t in qemu-system-x86_64 python3 e2fsck debugfs; do
+for t in qemu-system-x86_64 python3 e2fsck debugfs mkfs.ext4; do
   command -v "$t" >/dev/null || fail "$t is missing after scripts/install-deps.sh vm"
 done
 guest=$("$here/build-guest.sh") || fail "build-guest.sh failed"
@@ -239,6 +245,81 @@ vm_exec "$VM1" "dd if=/dev/$dev of=/dev/null bs=64k count=16 iflag=direct 2>/dev
   dd if=/dev/$dev of=/dev/null bs=64k count=16 2>/dev/null" || fail "reads in $VM1 after the restart"
 detach_wait "$VOL"
 disk_gone "$VM1" "$SERIAL" || fail "$VM1 still has the disk after the last detach"
+
+# ------------------------------------------------------------------ 3. snapshot while writing
+log "3. ext4 volume rw to $VM1, files written in a loop, snapshot meanwhile"
+vbsc -o json volume create --size 128M --wait
+assert_rc 0 "vbs volume create (ext4 volume)"
+VOL2=$(jf .id "$OUT")
+SERIAL2=${VOL2/-/}
+mkfs.ext4 -q -F -L vbs4 "$(vol_file "$VOL2")" || fail "mkfs.ext4 on the host"
+attach_wait "$VOL2" "$VM1"
+dev2=$(find_disk "$VM1" "$SERIAL2") || fail "$VM1 never showed $VOL2"
+vm_exec "$VM1" "mount -t ext4 /dev/$dev2 /mnt && rm -f /tmp/w.stop /tmp/w.i /tmp/w.rc
+  (i=0; while [ ! -e /tmp/w.stop ]; do
+     dd if=/dev/urandom of=/mnt/f\$i bs=64k count=4 conv=fsync 2>/dev/null || break
+     echo \"\$(md5sum /mnt/f\$i | cut -d' ' -f1) f\$i\" >>/mnt/manifest && sync
+     i=\$((i+1)); echo \$i >/tmp/w.i
+   done; echo \$i >/tmp/w.rc) </dev/null >/dev/null 2>&1 &" || fail "starting the file loop in $VM1"
+# written_files: how many files the loop has finished (and listed) so far.
+written_files() { vm_exec "$VM1" "cat /tmp/w.i 2>/dev/null || echo 0"; }
+# wait_written N: until the loop has finished more than N files.
+wait_written() {
+  vm_exec "$VM1" -t 120 "i=0; while [ \"\$(cat /tmp/w.i 2>/dev/null || echo 0)\" -le $1 ]; do
+    [ -s /tmp/w.rc ] && exit 2; i=\$((i+1)); [ \$i -gt 11000 ] && exit 1; usleep 10000; done" ||
+    fail "the file loop in $VM1 did not get past $1 files"
+}
+wait_written 4
+vbsc -o json snapshot create "$VOL2" --wait
+assert_rc 0 "vbs snapshot create of the in-use volume"
+SNAP=$(jf .id "$OUT")
+assert_eq completed "$(jf .state "$OUT")" "snapshot state"
+after=$(written_files)
+grep -qE "snapshot $SNAP of $VOL2 held the writes of 1 export\(s\) for [0-9.]+ ms" "$T/vbsd.$VBSD_LOGN.log" ||
+  fail "the agent did not hold the export's writes for the snapshot"
+log "$(grep -oE "snapshot $SNAP of $VOL2 held .*" "$T/vbsd.$VBSD_LOGN.log")"
+wait_written "$after"  # the guest kept running and writing
+vm_exec "$VM1" -t 60 "touch /tmp/w.stop; i=0; while [ ! -s /tmp/w.rc ]; do i=\$((i+1));
+  [ \$i -gt 5000 ] && exit 1; usleep 10000; done" || fail "the file loop in $VM1 did not stop"
+vbsc -o json volume create --snapshot "$SNAP" --wait
+assert_rc 0 "vbs volume create --snapshot"
+VOL3=$(jf .id "$OUT")
+attach_wait "$VOL3" "$VM2"
+dev3=$(find_disk "$VM2" "${VOL3/-/}") || fail "$VM2 never showed $VOL3"
+got=$(vm_exec "$VM2" -t 120 "mount -t ext4 /dev/$dev3 /mnt && cd /mnt && n=0 bad=0
+  while read sum f; do [ -n \"\$f\" ] || continue
+    [ \"\$(md5sum \$f | cut -d' ' -f1)\" = \"\$sum\" ] || { bad=\$((bad+1)); echo bad \$f; }
+    n=\$((n+1)); done <manifest; echo files=\$n bad=\$bad; cd /; umount /mnt") ||
+  fail "mounting the snapshot's volume in $VM2 failed: $got"
+log "the snapshot's file system in $VM2: $(tail -n 1 <<<"$got")"
+[[ $got =~ files=([0-9]+)\ bad=0$ ]] || fail "files in the snapshot do not check out: $got"
+[ "${BASH_REMATCH[1]}" -ge 5 ] || fail "the snapshot lists fewer files than were written before it: $got"
+detach_wait "$VOL3"
+disk_gone "$VM2" "${VOL3/-/}" || fail "$VM2 still has $VOL3"
+e2fsck -fn "$(vol_file "$VOL3")" >/dev/null || fail "host e2fsck -fn of the snapshot's volume"
+
+# ------------------------------------------------------------------ 5. online resize
+log "5. grow $VOL2 (attached to $VM1, mounted) from 128M to 192M"
+assert_eq 262144 "$(vm_exec "$VM1" "cat /sys/block/$dev2/size")" "size of /dev/$dev2 before"
+vbsc -o json volume resize "$VOL2" 192M --wait
+assert_rc 0 "vbs volume resize --wait"
+assert_eq completed "$(jf .state "$OUT")" "modification state"
+vm_exec "$VM1" -t 60 "i=0; while [ \"\$(cat /sys/block/$dev2/size)\" != 393216 ]; do
+  i=\$((i+1)); [ \$i -gt 3000 ] && exit 1; usleep 10000; done" ||
+  fail "$VM1 does not see the new size: $(vm_exec "$VM1" "cat /sys/block/$dev2/size")"
+vbsc -o json volume show "$VOL2"
+assert_eq "201326592 completed" "$(jq -r '"\(.size) \(.modification.state)"' <<<"$OUT")" "volume after the resize"
+# Past the old end: the guest writes 1 MiB at 160 MiB and the host reads the same bytes.
+vm_exec "$VM1" "dd if=/dev/urandom of=/tmp/tail bs=64k count=16 2>/dev/null &&
+  dd if=/tmp/tail of=/dev/$dev2 bs=64k seek=2560 conv=fsync 2>/dev/null" ||
+  fail "a write past the old end in $VM1"
+gsum=$(vm_exec "$VM1" "md5sum /tmp/tail | cut -d' ' -f1")
+hsum=$(dd if="$(vol_file "$VOL2")" bs=64k skip=2560 count=16 2>/dev/null | md5sum | cut -d' ' -f1)
+assert_eq "$gsum" "$hsum" "bytes written past the old end, as the host sees them"
+vm_exec "$VM1" "umount /mnt" || fail "umount in $VM1 after the resize"
+detach_wait "$VOL2"
+disk_gone "$VM1" "$SERIAL2" || fail "$VM1 still has $VOL2"
+e2fsck -fn "$(vol_file "$VOL2")" >/dev/null || fail "host e2fsck -fn of the grown volume"
 
 # ------------------------------------------------------------------ + force fences
 log "+ a paused VM cannot release the disk: detach --force still fences it off the export"
