@@ -63,7 +63,8 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   // transmission.cc
   void Serve(Negotiated& neg);
   bool ProcessInput();
-  void Handle(const Request& req, const uint8_t* payload, Buffer* owned);
+  // `entered`: a write that already passed the export's write gate (received in place).
+  void Handle(const Request& req, const uint8_t* payload, Buffer* owned, bool entered = false);
   // Runs a checked request: on this thread if it cannot block, else at a worker. `gated`:
   // it has entered the export's write gate and leaves it once run.
   void Dispatch(const Request& req, const uint8_t* payload, Buffer* owned, bool gated);
@@ -93,6 +94,9 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   bool in_payload_ = false;  // collecting a WRITE payload too large for rbuf_
   Request preq_;
   Buffer pbuf_;
+  // A payload received in place has entered the write gate before its first byte lands (a
+  // paused export takes it into a buffer instead, to be held).
+  bool pentered_ = false;
   uint8_t* pdirect_ = nullptr;  // or: the payload goes straight to its place in ctx_.map
   size_t pfill_ = 0;
   std::deque<Reply> outq_;

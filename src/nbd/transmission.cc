@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "nbd/connection.h"
 
@@ -79,7 +80,7 @@ void Connection::DrainCompleted() {
   }
 }
 
-void Connection::Handle(const Request& req, const uint8_t* payload, Buffer* owned) {
+void Connection::Handle(const Request& req, const uint8_t* payload, Buffer* owned, bool entered) {
   if (req.type == kCmdDisc) {
     disc_ = true;  // finish what is in flight, then close (no reply to DISC)
     return;
@@ -88,13 +89,14 @@ void Connection::Handle(const Request& req, const uint8_t* payload, Buffer* owne
   if (err != 0) {
     Reply reply;
     EncodeError(req, ctx_.params.structured, err, "invalid request", &pool_, &reply);
+    if (entered) gate_->Leave();
     if (owned != nullptr) pool_.Put(std::move(*owned));
     out_bytes_ += reply.total();
     outq_.push_back(std::move(reply));
     return;
   }
   const bool gated = gate_ != nullptr && IsWriteType(req.type);
-  if (gated && !gate_->TryEnter()) {
+  if (gated && !entered && !gate_->TryEnter()) {
     Park(req, payload, owned);
     return;
   }
@@ -180,6 +182,9 @@ bool Connection::ProcessInput() {
     preq_ = req;
     pfill_ = rend_ - rstart_;
     pdirect_ = DirectPayloadTarget(req);
+    // Bytes received in place are on the device at once: only past the write gate.
+    if (pdirect_ != nullptr && gate_ != nullptr && !gate_->TryEnter()) pdirect_ = nullptr;
+    pentered_ = pdirect_ != nullptr && gate_ != nullptr;
     uint8_t* dst = pdirect_;
     if (dst == nullptr) {
       pbuf_ = pool_.Get(pl);
@@ -320,7 +325,7 @@ void Connection::Serve(Negotiated& neg) {
             if (pdirect_ != nullptr) {
               uint8_t* in_place = pdirect_;
               pdirect_ = nullptr;
-              Handle(preq_, in_place, nullptr);
+              Handle(preq_, in_place, nullptr, std::exchange(pentered_, false));
             } else {
               Buffer owned = std::move(pbuf_);
               Handle(preq_, owned.data(), &owned);
@@ -361,6 +366,9 @@ void Connection::Serve(Negotiated& neg) {
     if (p[0].revents & (POLLERR | POLLNVAL)) break;
     if ((p[0].revents & POLLHUP) && !want_read && inflight_.load() == 0) break;
   }
+  if (pentered_) gate_->Leave();  // cut off in the middle of a payload received in place
+  pentered_ = false;
+  pdirect_ = nullptr;
   WaitIdle();
   outq_.clear();
   if (ctx_.map != nullptr) ::munmap(ctx_.map, ctx_.params.size);
