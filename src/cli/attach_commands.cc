@@ -2,8 +2,8 @@
 //
 // There is no GET for one attachment: --wait polls the volume and follows the attachment (by
 // id) among the volume's live attachments. An attachment that is no longer there has been
-// detached: that is the goal of `detach --wait`, and the end of a failed `attach --wait` (the
-// server drops failed attachments from the volume, so only `detached` is known).
+// detached: that is the goal of `detach --wait`, and the end of a failed `attach --wait`,
+// whose reason the volume carries in `failed_attachment`.
 #include <fmt/format.h>
 
 #include <memory>
@@ -43,6 +43,11 @@ PollFn FollowAttachment(ApiClient* api, const std::string& volume_id, const Json
       for (const Json& a : volume["attachments"]) {
         if (FieldText(a, "id") == id) return *last = a;
       }
+    }
+    if (volume.is_object() && volume.contains("failed_attachment") &&
+        volume["failed_attachment"].is_object() &&
+        FieldText(volume["failed_attachment"], "id") == id) {
+      return *last = volume["failed_attachment"];  // detached, with the reason
     }
     Json gone = *last;
     if (!gone.is_object()) gone = Json::object();

@@ -101,6 +101,25 @@ TEST_F(AttachTest, AttachErrors) {
   EXPECT_EQ(h.err, "error: VolumeInUse: a read-write attachment excludes every other\n");
 }
 
+TEST_F(AttachTest, AttachWaitReportsTheReasonOfAFailedAttach) {
+  Json failed = Attachment("detached");
+  failed["error"] = "attach failed: the VM 'i-0123456789abcdef0' is not running";
+  Json volume = VolumeWith({});
+  volume["failed_attachment"] = failed;
+  Route("POST " + kVolPath + "/attach", {JsonResponse(202, Attachment("attaching"))});
+  Route("GET " + kVolPath, {JsonResponse(200, volume)});
+  EXPECT_EQ(h.Run({"attach", kVol, "host-local", "--wait"}), kExitWaitFailed);
+  EXPECT_NE(h.err.find("ended in state detached: attach failed: the VM 'i-0123456789abcdef0' is "
+                       "not running"),
+            std::string::npos)
+      << h.err;
+  // volume show keeps showing it (until the next attach).
+  EXPECT_EQ(h.Run({"volume", "show", kVol}), 0) << h.err;
+  EXPECT_NE(h.out.find("last attach: host-local (rw) failed: attach failed: the VM"),
+            std::string::npos)
+      << h.out;
+}
+
 TEST_F(AttachTest, DetachSendsInstanceAndForce) {
   Route("POST " + kVolPath + "/detach", {JsonResponse(202, Attachment("detaching"))});
   EXPECT_EQ(h.Run({"detach", kVol}), 0) << h.err;

@@ -192,6 +192,10 @@ std::string VolumeDetails(const Json& v) {
     rows.emplace_back("resize", ModificationText(*m));
     if (Find(*m, "error") != nullptr) rows.emplace_back("resize error", FieldText(*m, "error"));
   }
+  if (const Json* f = Find(v, "failed_attachment"); f != nullptr && f->is_object()) {
+    rows.emplace_back("last attach", FieldText(*f, "instance_id") + " (" + FieldText(*f, "mode") +
+                                         ") failed: " + FieldText(*f, "error"));
+  }
   return Details(rows) + AttachmentsBlock(v);
 }
 

@@ -179,6 +179,28 @@ Result<std::vector<AttachmentRecord>> AttachmentService::List(
   return out;
 }
 
+Result<std::optional<AttachmentRecord>> AttachmentService::LastFailedAttach(
+    const Caller& caller, const std::string& volume_id) {
+  VBS_RETURN_IF_ERROR(ValidateVolumeId(volume_id));
+  std::optional<AttachmentRecord> out;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    out.reset();
+    VBS_ASSIGN_OR_RETURN(auto v, tx.GetVolume(volume_id));
+    if (!v || !caller.Owns(v->owner)) return VolumeNotFound(volume_id);
+    AttachmentFilter f;
+    f.volume_id = volume_id;
+    f.include_detached = true;
+    VBS_ASSIGN_OR_RETURN(auto all, tx.ListAttachments(f));  // oldest first
+    if (all.empty()) return Status::Ok();
+    const AttachmentRecord& last = all.back();
+    if (last.state == state::kDetached && last.error && last.error->rfind(kAttachFailed, 0) == 0) {
+      out = last;
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
 Result<std::vector<InstanceRecord>> AttachmentService::ListInstances(const Caller&) {
   std::vector<InstanceRecord> out;
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {

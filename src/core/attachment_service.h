@@ -40,6 +40,10 @@ class AttachmentService {
   Result<std::vector<AttachmentRecord>> List(const Caller& caller,
                                              const std::optional<std::string>& volume_id);
   Result<std::vector<InstanceRecord>> ListInstances(const Caller& caller);
+  // The volume's most recent attachment if its attach failed (it ended `detached` with the
+  // reason in `error`), so the failure stays visible until the next attach; else nullopt.
+  Result<std::optional<AttachmentRecord>> LastFailedAttach(const Caller& caller,
+                                                           const std::string& volume_id);
 
  private:
   MetadataStore& store_;

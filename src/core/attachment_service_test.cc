@@ -149,3 +149,32 @@ TEST_F(AttachmentServiceTest, RacingReadWriteAttachesHaveExactlyOneWinner) {
 
 }  // namespace
 }  // namespace vbs
+
+namespace vbs {
+namespace {
+
+TEST_F(AttachmentServiceTest, AFailedAttachStaysVisibleUntilTheNextAttach) {
+  VolumeRecord v = AvailableVolume();
+  EXPECT_FALSE(attachments_->LastFailedAttach(alice_, v.id)->has_value());
+  auto a = Attach(v, kVm1);
+  ASSERT_TRUE(a.ok());
+  RunAgent(false, "QMP said no");
+  EXPECT_EQ(VolumeState(v), "available");
+  auto failed = attachments_->LastFailedAttach(alice_, v.id);
+  ASSERT_TRUE(failed.ok() && failed->has_value());
+  EXPECT_EQ((*failed)->id, a->id);
+  EXPECT_EQ((*failed)->state, "detached");
+  EXPECT_EQ((*failed)->error, "attach failed: QMP said no");
+  // Others see nothing of it.
+  EXPECT_EQ(attachments_->LastFailedAttach(bob_, v.id).status().code(), "InvalidVolume.NotFound");
+  // The next attach replaces it; a clean detach leaves nothing to report.
+  ASSERT_TRUE(Attach(v, kVm2).ok());
+  EXPECT_FALSE(attachments_->LastFailedAttach(alice_, v.id)->has_value());
+  RunAgent();
+  ASSERT_TRUE(attachments_->Detach(alice_, v.id, std::nullopt, false).ok());
+  RunAgent();
+  EXPECT_FALSE(attachments_->LastFailedAttach(alice_, v.id)->has_value());
+}
+
+}  // namespace
+}  // namespace vbs

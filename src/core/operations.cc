@@ -65,7 +65,7 @@ Status ApplyAttachmentOutcome(Transaction& tx, const OperationRecord& op, bool o
       a->error.reset();
     } else {
       a->state = state::kDetached;
-      a->error = "attach failed: " + message;
+      a->error = kAttachFailed + message;
     }
   } else {  // detach
     if (a->state != state::kDetaching) return Status::Ok();

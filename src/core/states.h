@@ -34,6 +34,11 @@ inline constexpr const char* kOpFailed = "failed";
 
 }  // namespace vbs::state
 
+namespace vbs {
+// How the error of an attachment whose attach failed begins.
+inline constexpr const char* kAttachFailed = "attach failed: ";
+}  // namespace vbs
+
 namespace vbs::opkind {
 
 inline constexpr const char* kCreateVolume = "create_volume";

@@ -142,8 +142,11 @@ HttpResponse GetVolume(const std::string& id, RestContext& ctx, VolumeService& v
   if (!atts.ok()) return ErrorResponse(atts.status());
   auto mods = volumes.ListModifications(CallerOf(ctx.identity), {id});
   if (!mods.ok()) return ErrorResponse(mods.status());
+  auto failed = attachments.LastFailedAttach(CallerOf(ctx.identity), id);
+  if (!failed.ok()) return ErrorResponse(failed.status());
   nlohmann::json out = VolumeJson(*v, *atts);
   out["modification"] = mods->empty() ? nlohmann::json(nullptr) : ModificationJson(mods->back());
+  out["failed_attachment"] = *failed ? AttachmentJson(**failed) : nlohmann::json(nullptr);
   return JsonResponse(200, out);
 }
 
