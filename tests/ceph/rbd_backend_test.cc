@@ -324,6 +324,30 @@ TEST_F(RbdBackendTest, InterruptedFlattenIsFinishedByTheNextBackend) {
   ASSERT_TRUE(backend_->DeleteVolume(clone).ok());
 }
 
+TEST_F(RbdBackendTest, DeletingTheLastCloneFinishesADeletedSnapshot) {
+  const std::string vol = NewId("vol"), snap = NewId("snap"), clone = NewId("vol");
+  ASSERT_TRUE(backend_->CreateVolume(vol, 16 * kMiB).ok());
+  ASSERT_TRUE(backend_->CreateSnapshot(vol, snap, nullptr).ok());
+  ASSERT_TRUE(backend_->CreateVolumeFromSnapshot(snap, clone, 16 * kMiB, nullptr).ok());
+  backend_->WaitIdle();
+  // A snapshot hidden for deletion whose flatten has not started (as after a crash, found
+  // by nobody yet): deleting its only clone is enough, nothing needs flattening.
+  {
+    auto image = RbdImage::OpenIfExists(raw_->io(), vol, false);
+    ASSERT_TRUE(image.ok() && *image);
+    ASSERT_EQ(rbd_snap_rename(image->get(), snap.c_str(), (snap + ".deleting").c_str()), 0);
+  }
+  const uint64_t flattened = backend_->flattened_count();
+  ASSERT_TRUE(backend_->DeleteVolume(clone).ok());
+  backend_->WaitIdle();
+  EXPECT_EQ(backend_->flattened_count(), flattened);
+  auto image = RbdImage::OpenIfExists(raw_->io(), vol, true);
+  ASSERT_TRUE(image.ok() && *image);
+  EXPECT_TRUE(image->Snapshots()->empty());
+  image->Close();
+  ASSERT_TRUE(backend_->DeleteVolume(vol).ok());
+}
+
 TEST_F(RbdBackendTest, StatsComeFromThePool) {
   auto s = backend_->Stats();
   ASSERT_TRUE(s.ok()) << s.status().ToString();
