@@ -1,5 +1,7 @@
 #include "nbd/export_registry.h"
 
+#include <algorithm>
+
 #include "common/ids.h"
 #include "nbd/protocol.h"
 
@@ -50,17 +52,28 @@ std::shared_ptr<ExportRegistry::Entry> ExportRegistry::Find(const std::string& n
 Status ExportRegistry::Pause(const std::string& name) {
   std::shared_ptr<Entry> entry = Find(name);
   if (!entry) return Status::NotFound("ExportNotFound", "no export " + name);
-  entry->gate->Pause();
   std::vector<std::shared_ptr<BlockDevice>> devices;
   {
     std::lock_guard lock(mu_);
     if (entry->spec.device) devices.push_back(entry->spec.device);
     for (auto& [c, dev] : entry->conns) {
-      if (dev && dev != entry->spec.device) devices.push_back(dev);
+      if (dev && dev != entry->spec.device && !dev->read_only()) devices.push_back(dev);
+    }
+  }
+  // A first flush while writes still flow writes out most dirty data, so the flush inside the
+  // pause (which the guest waits for) has only what came in meanwhile.
+  for (auto& dev : devices) VBS_RETURN_IF_ERROR(dev->Flush());
+  entry->gate->Pause();
+  {
+    std::lock_guard lock(mu_);  // and the connections that came meanwhile
+    for (auto& [c, dev] : entry->conns) {
+      if (dev && std::find(devices.begin(), devices.end(), dev) == devices.end() &&
+          !dev->read_only()) {
+        devices.push_back(dev);
+      }
     }
   }
   for (auto& dev : devices) {
-    if (dev->read_only()) continue;
     Status st = dev->Flush();
     if (!st.ok()) {
       entry->gate->Resume();
