@@ -178,3 +178,51 @@ TEST_F(AttachmentServiceTest, AFailedAttachStaysVisibleUntilTheNextAttach) {
 
 }  // namespace
 }  // namespace vbs
+
+namespace vbs {
+namespace {
+
+// Crash-consistent snapshots (design.md §5): the node that serves the rw export takes them.
+TEST_F(AttachmentServiceTest, SnapshotOfAnRwAttachedVolumeRunsWhereItIsServed) {
+  ASSERT_TRUE(work_->Hello("n2", {{"shared", "dir", true, 100ull << 20}}).ok());  // pool's node
+  CreateVolumeRequest req;
+  req.size = kMiB;
+  req.pool = "shared";
+  auto v = volumes_->Create(alice_, req);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  auto run_n2 = [&] {
+    auto batch = work_->Poll("n2", std::chrono::milliseconds(0));
+    ASSERT_TRUE(batch.ok());
+    for (auto& op : batch->ops) {
+      ASSERT_TRUE(work_->Claim("n2", op.id).ok());
+      ASSERT_TRUE(work_->Complete("n2", op.id, true, "").ok());
+    }
+  };
+  run_n2();
+  auto node_of_snapshot_op = [&](const std::string& snap_id) {
+    std::string node;
+    EXPECT_TRUE(store_
+                    ->Transact([&](Transaction& tx) -> Status {
+                      OperationFilter f;
+                      f.resource_id = snap_id;
+                      VBS_ASSIGN_OR_RETURN(auto ops, tx.ListOperations(f));
+                      if (!ops.empty()) node = ops[0].node;
+                      return Status::Ok();
+                    })
+                    .ok());
+    return node;
+  };
+  // Not attached: the pool's node.
+  auto s1 = snapshots_->Create(alice_, {v->id, "", {}});
+  ASSERT_TRUE(s1.ok());
+  EXPECT_EQ(node_of_snapshot_op(s1->id), "n2");
+  run_n2();
+  // Attached rw to a VM on n1 (the shared pool reaches it): n1, which holds the export's writes.
+  ASSERT_TRUE(Attach(*v, kVm1).ok());
+  auto s2 = snapshots_->Create(alice_, {v->id, "", {}});
+  ASSERT_TRUE(s2.ok());
+  EXPECT_EQ(node_of_snapshot_op(s2->id), "n1");
+}
+
+}  // namespace
+}  // namespace vbs

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # System test: kill -9 of vbsd in the middle of every workflow — create, snapshot, volume from
-# snapshot, volume delete, snapshot delete, and a snapshot of ~1 GiB of real data killed in the
+# snapshot, volume delete, snapshot delete, resize, and a snapshot of ~1 GiB of real data killed in the
 # middle of its copy — then a restart: every object reaches its final state (never stuck in
 # creating/pending/deleting), no half-made (*.partial) file remains, and what completed is
 # byte-identical to its source. Last, vbsd is killed and left down for a while: the work still
@@ -40,10 +40,12 @@ write_pattern "$(vol_file "$VSRC")" $((40 * MiB + 7)) $((5 * MiB)) s2
 create_snapshot "$VSRC"; SSRC=$SID
 create_snapshot "$VSRC"; SDEL=$SID
 create_volume 8M; VDEL=$VID
+create_volume 8M; VRS=$VID
 create_volume 1200M; VBIG=$VID
 wait_state snapshot "$SSRC" completed
 wait_state snapshot "$SDEL" completed
 wait_state volume "$VDEL" available
+wait_state volume "$VRS" available
 wait_state volume "$VBIG" available
 # ~1 GiB of real data, in two runs with a hole between them
 write_pattern "$(vol_file "$VBIG")" 0 $((512 * MiB)) big1
@@ -105,7 +107,12 @@ until [ -s "$partial" ]; do   # the copy has begun (after the injected delay)
 done
 # While the copy runs: the snapshot delete is claimed, and held by the injected delay.
 api DELETE "/v1/snapshots/$SDEL"; assert_status 202 "delete $SDEL"
-wait_claimed "$SDEL"
+api POST "/v1/volumes/$VRS/resize" '{"size":"24M"}'; assert_status 202 "resize $VRS"
+MRS=$(jf .id)
+wait_claimed "$SDEL" "$MRS"
+api POST "/v1/volumes/$VRS/resize" '{"size":"32M"}'
+assert_status 409 IncorrectModificationState "a second resize while one is in flight"
+api DELETE "/v1/volumes/$VRS"; assert_status 409 IncorrectState "delete of a volume being resized"
 assert_state snapshot "$SDEL" deleting
 assert_state snapshot "$SBIG" pending
 vbsd_kill
@@ -113,6 +120,7 @@ assert_file "$partial" "the kill landed in the middle of the copy (partial file)
 assert_no_file "$(snap_file "$SBIG")" "the kill landed before the copy completed"
 log "killed mid-copy: $(du -k "$partial" | cut -f1) KiB of $SBIG copied"
 assert_file "$(snap_file "$SDEL")" "the snapshot delete did not run before the kill"
+assert_eq $((8 * MiB)) "$(stat -c %s "$(vol_file "$VRS")")" "the resize did not run before the kill"
 
 vbsd_start
 WAIT_TIMEOUT=120 wait_state snapshot "$SBIG" completed error
@@ -122,6 +130,14 @@ wait_state snapshot "$SDEL" deleted error
 assert_state snapshot "$SDEL" deleted
 assert_no_file "$(snap_file "$SDEL")" "snapshot deleted across the kill"
 assert_same "$(vol_file "$VBIG")" "$(snap_file "$SBIG")" "1 GiB snapshot copied across the kill"
+deadline=$((SECONDS + WAIT_TIMEOUT))
+while get_obj volume "$VRS"; [ "$(jf .modification.state)" != completed ]; do
+  [ "$(jf .modification.state)" = modifying ] || fail "resize across the kill: $(jf .modification)"
+  [ $SECONDS -lt $deadline ] || fail "the resize across the kill did not complete"
+  sleep 0.2
+done
+assert_field .size $((24 * MiB)) "size after the resize across the kill"
+assert_eq $((24 * MiB)) "$(stat -c %s "$(vol_file "$VRS")")" "file size after the resize across the kill"
 assert_no_partials "after round 2"
 
 # --- round 2b: a volume from the 1 GiB snapshot, killed in the middle of its copy ------------

@@ -4,7 +4,8 @@
 # fio's nbd engine) read and write it; the bytes land in the volume's file. A rw attachment is
 # exclusive and blocks delete; detach fences (the URI stops working at once); ro refuses
 # writes; a kill -9 keeps the attachment and the agent re-exports it under the same URI; a
-# snapshot of the in-use volume holds the data written before it.
+# snapshot of the in-use volume holds the data written before it; an online resize reaches
+# the clients, which learn the new size when they (re)connect.
 . "$(dirname "$0")/lib.sh"
 t_init host_attach
 for tool in nbdinfo nbdcopy qemu-io qemu-img fio; do
@@ -236,6 +237,19 @@ qemu-img compare -U -f raw -F raw "$URI" "$T/before-crash.img" >"$T/cmp.out" 2>&
   fail "after the restart the volume differs: $(cat "$T/cmp.out")"
 detach_wait "$VID"
 if nbdinfo --size "$URI" >/dev/null 2>&1; then fail "nbdinfo works after the last detach"; fi
+
+# --- online resize: the export drops its clients; reconnecting, they see the new size --------
+log "attach rw, resize to 192M"
+attach_wait "$VID"
+assert_eq $SIZE "$(nbdinfo --size "$URI")" "export size before the resize"
+vbsc -o json volume resize "$VID" 192M --wait
+assert_rc 0 "vbs volume resize --wait of a host attachment"
+assert_eq completed "$(jf .state "$OUT")" "modification state"
+assert_eq $((192 * MiB)) "$(nbdinfo --size "$URI")" "export size after the resize (same URI)"
+qio "$URI" -c "write -P 0x7e $((160 * MiB)) 1M" -c "read -P 0x7e $((160 * MiB)) 1M"
+[ $RC -eq 0 ] || fail "qemu-io past the old end after the resize: $OUT"
+detach_wait "$VID"
+assert_eq $((192 * MiB)) "$(stat -c %s "$VOLF")" "volume file after the resize"
 
 vbsc volume delete "$VID" --wait
 assert_rc 0 "delete after detach"
