@@ -5,7 +5,8 @@
 # scattered offsets, a snapshot taken while attached holds exactly the data written before it,
 # clones (same size, larger, from a snapshot whose volume is deleted) read the snapshot's
 # bytes, the deleted volume's image stays hidden until its snapshot goes, deleting the
-# snapshot flattens its clones in the background (they keep their data), and real NBD clients
+# snapshot flattens its clones in the background (they keep their data), resize grows the
+# image (also while attached), and real NBD clients
 # (nbdcopy, qemu-io, fio with verify=crc32c) read and write RBD volumes through VBS. The Ceph
 # side is checked with the `rbd` CLI: image names, snapshots, protection, nothing half-made.
 . "$(dirname "$0")/../system/lib.sh"
@@ -165,6 +166,22 @@ read_volume "$V3" "$T/v3b.img"
 assert_same "$T/v3.img" "$T/v3b.img" "flattened larger clone V3"
 read_volume "$V4" "$T/v4b.img"
 assert_same "$T/v4-final.img" "$T/v4b.img" "flattened clone V4 keeps what NBD clients wrote"
+
+# --- resize grows the RBD image, also while attached (clients reconnect and see the size) ------
+vbsc volume resize "$V2" 96M --wait
+assert_rc 0 "vbs volume resize $V2 96M --wait (detached)"
+assert_eq $((96 * MiB)) "$(rbdc info --format json "$V2" | jq -r .size)" "RBD image size after resize"
+read_volume "$V2" "$T/v2r.img"
+r=$(cmp -n $((64 * MiB)) "$T/expect.img" "$T/v2r.img" 2>&1) || fail "grown volume: first 64M: $r"
+assert_zero_from "$T/v2r.img" $((64 * MiB)) "grown volume beyond its old size"
+attach_wait "$V4"
+vbsc volume resize "$V4" 80M --wait
+assert_rc 0 "vbs volume resize $V4 80M --wait (attached)"
+assert_eq $((80 * MiB)) "$(nbdinfo --size "$URI")" "the export's size after an online resize"
+qemu-io -f raw "$URI" -c "write -P 0x77 $((79 * MiB)) 1M" -c "read -P 0x77 $((79 * MiB)) 1M" \
+  >"$T/qio.out" 2>&1 || fail "I/O in the grown part: $(cat "$T/qio.out")"
+grep -q "verification failed" "$T/qio.out" && fail "grown part read back wrong: $(cat "$T/qio.out")"
+detach_wait "$V4"
 
 # --- delete everything: nothing of ours left in Ceph -------------------------------------------
 vbsc -o json volume list
