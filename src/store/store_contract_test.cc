@@ -1,97 +1,13 @@
-// The store contract: every test runs on SQLite (a file in a temporary directory) and on
-// PostgreSQL (a fresh schema on a private server that the test starts; it fails, never skips,
-// when the server cannot be started).
-#include <gtest/gtest.h>
-#include <unistd.h>
-
+// The store contract: every test runs on SQLite and on PostgreSQL (store_contract_testing.h).
 #include <atomic>
-#include <cstdlib>
-#include <filesystem>
-#include <functional>
 #include <thread>
 
-#include "store/postgres/pg_testing.h"
-#include "store/postgres/postgres_connection.h"
-#include "store/schema.h"
-#include "store/sqlite/sqlite_connection.h"
+#include "store/store_contract_testing.h"
 
 namespace vbs {
 namespace {
 
-// One database under test: stores and raw connections on it, as separate servers would have.
-class Backend {
- public:
-  virtual ~Backend() = default;
-  virtual Result<std::unique_ptr<MetadataStore>> Open() = 0;
-  virtual Result<std::unique_ptr<SqlConnection>> Connect() = 0;
-};
-
-class SqliteBackend final : public Backend {
- public:
-  SqliteBackend() {
-    char tmpl[] = "/tmp/vbs-store-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    path_ = dir_ + "/meta.db";
-  }
-  ~SqliteBackend() override { std::filesystem::remove_all(dir_); }
-  Result<std::unique_ptr<MetadataStore>> Open() override { return OpenSqliteStore(path_); }
-  Result<std::unique_ptr<SqlConnection>> Connect() override {
-    VBS_ASSIGN_OR_RETURN(auto c, SqliteConnection::Open(path_));
-    return std::unique_ptr<SqlConnection>(std::move(c));
-  }
-
- private:
-  std::string dir_, path_;
-};
-
-class PostgresBackend final : public Backend {
- public:
-  static Result<std::unique_ptr<Backend>> Make() {
-    VBS_ASSIGN_OR_RETURN(std::string base, pgtest::SharedConninfo());
-    VBS_ASSIGN_OR_RETURN(auto schema, pgtest::Schema::Create(base));
-    return std::unique_ptr<Backend>(new PostgresBackend(std::move(schema)));
-  }
-  Result<std::unique_ptr<MetadataStore>> Open() override { return OpenPostgresStore(conninfo_); }
-  Result<std::unique_ptr<SqlConnection>> Connect() override {
-    VBS_ASSIGN_OR_RETURN(auto c, PostgresConnection::Open(conninfo_));
-    return std::unique_ptr<SqlConnection>(std::move(c));
-  }
-
- private:
-  explicit PostgresBackend(std::unique_ptr<pgtest::Schema> schema)
-      : schema_(std::move(schema)), conninfo_(schema_->conninfo()) {}
-  std::unique_ptr<pgtest::Schema> schema_;
-  std::string conninfo_;
-};
-
-struct BackendKind {
-  std::string name;
-  std::function<Result<std::unique_ptr<Backend>>()> make;
-};
-void PrintTo(const BackendKind& kind, std::ostream* os) {
-  *os << kind.name;
-}
-
-class StoreContractTest : public ::testing::TestWithParam<BackendKind> {
- protected:
-  void SetUp() override {
-    auto b = GetParam().make();
-    ASSERT_TRUE(b.ok()) << b.status().ToString();
-    backend_ = std::move(b).value();
-    auto s = backend_->Open();
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
-  }
-
-  Status AddPool(const std::string& name, uint64_t capacity) {
-    return store_->Transact([&](Transaction& tx) {
-      return tx.UpsertPool(PoolRecord{name, "n1", "dir", false, capacity, 0});
-    });
-  }
-
-  std::unique_ptr<Backend> backend_;
-  std::unique_ptr<MetadataStore> store_;
-};
+using storetest::StoreContractTest;
 
 VolumeRecord MakeVolume(const std::string& id, const std::string& owner) {
   VolumeRecord v;
@@ -546,83 +462,6 @@ TEST_P(StoreContractTest, AccessKeysRoundTripByIdAndUser) {
                   .ok());
 }
 
-TEST_P(StoreContractTest, VolumeModificationsRoundTripAndFilter) {
-  auto mod = [](const std::string& id, const std::string& vol, const std::string& owner,
-                int64_t at) {
-    VolumeModificationRecord m;
-    m.id = id;
-    m.volume_id = vol;
-    m.owner = owner;
-    m.state = "modifying";
-    m.original_size = 1ull << 20;
-    m.target_size = 5ull << 40;  // past 32 bits
-    m.created_at = m.updated_at = at;
-    return m;
-  };
-  ASSERT_TRUE(store_
-                  ->Transact([&](Transaction& tx) -> Status {
-                    VBS_RETURN_IF_ERROR(tx.InsertVolumeModification(
-                        mod("mod-00000000000000002", "vol-00000000000000001", "a", 2)));
-                    VBS_RETURN_IF_ERROR(tx.InsertVolumeModification(
-                        mod("mod-00000000000000001", "vol-00000000000000001", "a", 1)));
-                    return tx.InsertVolumeModification(
-                        mod("mod-00000000000000003", "vol-00000000000000002", "b", 3));
-                  })
-                  .ok());
-  ASSERT_TRUE(store_
-                  ->Transact([&](Transaction& tx) -> Status {
-                    auto m = *tx.GetVolumeModification("mod-00000000000000002");
-                    EXPECT_TRUE(m.has_value());
-                    m->state = "failed";
-                    m->progress = 100;
-                    m->error = "disk full";
-                    m->updated_at = 9;
-                    return tx.UpdateVolumeModification(*m);
-                  })
-                  .ok());
-  ASSERT_TRUE(store_
-                  ->Transact([&](Transaction& tx) {
-                    auto got = *tx.GetVolumeModification("mod-00000000000000002");
-                    EXPECT_TRUE(got.has_value());
-                    EXPECT_EQ(got->volume_id, "vol-00000000000000001");
-                    EXPECT_EQ(got->state, "failed");
-                    EXPECT_EQ(got->original_size, 1ull << 20);
-                    EXPECT_EQ(got->target_size, 5ull << 40);
-                    EXPECT_EQ(got->progress, 100);
-                    EXPECT_EQ(got->error, "disk full");
-                    EXPECT_EQ(got->created_at, 2);
-                    EXPECT_EQ(got->updated_at, 9);
-                    EXPECT_FALSE(tx.GetVolumeModification("mod-0000000000000000f")->has_value());
-                    VolumeModificationFilter f;
-                    f.volume_id = "vol-00000000000000001";
-                    auto list = *tx.ListVolumeModifications(f);
-                    EXPECT_EQ(list.size(), 2u);
-                    if (list.size() == 2) {
-                      EXPECT_EQ(list[0].id, "mod-00000000000000001");  // oldest first
-                      EXPECT_EQ(list[1].id, "mod-00000000000000002");
-                    }
-                    f = {};
-                    f.owner = "b";
-                    EXPECT_EQ(tx.ListVolumeModifications(f)->size(), 1u);
-                    f = {};
-                    f.state = "modifying";
-                    EXPECT_EQ(tx.ListVolumeModifications(f)->size(), 2u);
-                    EXPECT_EQ(tx.ListVolumeModifications({})->size(), 3u);
-                    return Status::Ok();
-                  })
-                  .ok());
-  Status dup = store_->Transact([&](Transaction& tx) {
-    return tx.InsertVolumeModification(
-        mod("mod-00000000000000001", "vol-00000000000000001", "a", 4));
-  });
-  EXPECT_EQ(dup.kind(), StatusKind::kAlreadyExists) << dup.ToString();
-  Status missing = store_->Transact([&](Transaction& tx) {
-    return tx.UpdateVolumeModification(
-        mod("mod-0000000000000000e", "vol-00000000000000001", "a", 4));
-  });
-  EXPECT_FALSE(missing.ok());
-}
-
 TEST_P(StoreContractTest, UpdatingAMissingRowIsAnError) {
   Status st = store_->Transact(
       [&](Transaction& tx) { return tx.UpdateVolume(MakeVolume("vol-0000000000000000f", "a")); });
@@ -657,15 +496,7 @@ TEST_P(StoreContractTest, ConcurrentOpensMigrateOnce) {
   EXPECT_EQ(counters->at(0).Int(0), 1);  // the migration's INSERT ran once
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Stores, StoreContractTest,
-    ::testing::Values(BackendKind{"SQLite",
-                                  [] {
-                                    return Result<std::unique_ptr<Backend>>(
-                                        std::make_unique<SqliteBackend>());
-                                  }},
-                      BackendKind{"PostgreSQL", [] { return PostgresBackend::Make(); }}),
-    [](const ::testing::TestParamInfo<BackendKind>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Stores, StoreContractTest, storetest::AllStores(), storetest::StoreName);
 
 }  // namespace
 }  // namespace vbs
