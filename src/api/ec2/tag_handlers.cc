@@ -66,11 +66,11 @@ Status DescribeTags(const Ec2Request& r, XmlWriter& x, const Ec2Services& s,
   for (const auto& res : resources) {
     for (const auto& [k, v] : res.tags) {
       TagRow row{res.id, res.type, k, v};
-      auto field = [&](const std::string& n) -> std::vector<std::string> {
-        if (n == "key") return {k};
-        if (n == "value") return {v};
-        if (n == "resource-id") return {res.id};
-        if (n == "resource-type") return {res.type};
+      auto field = [&row](const std::string& n) -> std::vector<std::string> {
+        if (n == "key") return {row.key};
+        if (n == "value") return {row.value};
+        if (n == "resource-id") return {row.id};
+        if (n == "resource-type") return {row.type};
         return {};
       };
       if (MatchesFilters(filters, field, res.tags)) rows.push_back(std::move(row));
