@@ -2,7 +2,7 @@
 # The stock aws CLI (Debian's awscli 2.9.19) drives a volume's whole life on `vbsd dev` over
 # HTTPS with the VBS CA bundle: zones → create with tags → wait volume-available → describe
 # with filters and --page-size → snapshot → wait snapshot-completed → volume from the snapshot
-# → copy-snapshot → attach to / detach from the node's host instance → tags → delete → wait volume-deleted.
+# → modify-volume (grow) → copy-snapshot → attach to / detach from the node's host instance → tags → delete → wait volume-deleted.
 . "$(dirname "$0")/lib.sh"
 ec2_init aws_cli_lifecycle
 ec2_start
@@ -81,6 +81,28 @@ aws_ok "volume from snapshot" create-volume --snapshot-id "$SNAP" --availability
 VOL2=$(jo .VolumeId)
 assert_eq "$SNAP" "$(jo .SnapshotId)" "source snapshot"
 aws_ok "wait from-snapshot volume" wait volume-available --volume-ids "$VOL2"
+
+# Grow it (online resize; the guest grows its file system itself).
+aws_err InvalidParameterValue "shrink" modify-volume --volume-id "$VOL2" --size 1
+aws_ok "modify" modify-volume --volume-id "$VOL2" --size 2
+assert_eq 2 "$(jo .VolumeModification.TargetSize)" "target size"
+assert_eq 1 "$(jo .VolumeModification.OriginalSize)" "original size"
+assert_match '^(modifying|optimizing|completed)$' "$(jo .VolumeModification.ModificationState)" \
+  "modification state at once"
+deadline=$((SECONDS + WAIT_TIMEOUT))
+while aws_ok "modifications" describe-volumes-modifications --volume-ids "$VOL2" &&
+  [ "$(jo '.VolumesModifications[0].ModificationState')" != completed ]; do
+  [ "$(jo '.VolumesModifications[0].ModificationState')" != failed ] || fail "resize failed: $OUT"
+  [ $SECONDS -lt $deadline ] || fail "resize never completed: $OUT"
+  sleep 0.5
+done
+assert_eq 100 "$(jo '.VolumesModifications[0].Progress')" "progress of a completed resize"
+aws_ok "modification filters" describe-volumes-modifications \
+  --filters Name=modification-state,Values=completed Name=target-size,Values=2
+assert_eq "$VOL2" "$(jo '.VolumesModifications[0].VolumeId')" "filtered modification"
+aws_ok "grown" describe-volumes --volume-ids "$VOL2"
+assert_eq 2 "$(jo '.Volumes[0].Size')" "size after the resize"
+assert_eq $((2 << 30)) "$(stat -c %s "$(vol_file "$VOL2")")" "the volume's file grew"
 
 # Attach to the node itself (the host target: an NBD export on vbsd dev's socket).
 aws_ok "instances" describe-instances

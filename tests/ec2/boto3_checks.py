@@ -119,6 +119,9 @@ for name, call, kwargs, code in [
          "InvalidVolume.NotFound"),
         ("attach", bob.attach_volume, {"VolumeId": vol, "InstanceId": "host-local",
                                        "Device": "/dev/vdb"}, "InvalidVolume.NotFound"),
+        ("modify", bob.modify_volume, {"VolumeId": vol, "Size": 2}, "InvalidVolume.NotFound"),
+        ("list modifications", bob.describe_volumes_modifications, {"VolumeIds": [vol]},
+         "InvalidVolume.NotFound"),
         ("dry-run delete", bob.delete_volume, {"VolumeId": vol, "DryRun": True},
          "UnauthorizedOperation")]:
     got = error_code(call, **kwargs)
@@ -218,6 +221,12 @@ cases = [
     ("reserved tag key", dict(body=f"Action=CreateTags&Version=2016-11-15&ResourceId.1={vol}"
                                    "&Tag.1.Key=vbs%3Ax&Tag.1.Value=b"), 400,
      "InvalidParameterValue"),
+    ("modify without a size", dict(body=f"Action=ModifyVolume&Version=2016-11-15&VolumeId={vol}"),
+     400, "MissingParameter"),
+    ("modify to the same size", dict(body=f"Action=ModifyVolume&Version=2016-11-15&VolumeId={vol}"
+                                          "&Size=1"), 400, "InvalidParameterValue"),
+    ("modify with iops", dict(body=f"Action=ModifyVolume&Version=2016-11-15&VolumeId={vol}"
+                                   "&Size=2&Iops=3000"), 400, "InvalidParameterCombination"),
     ("dry run", dict(body="Action=CreateVolume&Version=2016-11-15&Size=1&DryRun=true"), 412,
      "DryRunOperation"),
 ]
@@ -228,6 +237,9 @@ for name, kwargs, status, code in cases:
     check(b"<RequestID>" in text, f"{name}: the error names its RequestID")
 check(volume_ids(alice) == before, "bad input changed nothing")
 check(not alice.describe_volumes(VolumeIds=[vol])["Volumes"][0].get("Tags"), "no tags added")
+check(alice.describe_volumes_modifications(VolumeIds=[vol])["VolumesModifications"] == [],
+      "no resize started")
+check(alice.describe_volumes(VolumeIds=[vol])["Volumes"][0]["Size"] == 1, "size unchanged")
 
 # GET /?Action=… signed in the header, and the presigned query form (what CopySnapshot's
 # PresignedUrl uses): both are EC2 requests too.

@@ -25,6 +25,7 @@ Ec2Api::Ec2Api(Ec2Services services, Ec2Options options)
   AddSnapshotHandlers(handlers_, s_, paginator_);
   AddTagHandlers(handlers_, s_, paginator_);
   AddPlacementHandlers(handlers_, s_, paginator_);
+  AddModificationHandlers(handlers_, s_, paginator_);
 }
 
 Result<Caller> Ec2Api::Authenticate(const HttpRequest& req, const Params&, std::string* region) {

@@ -73,5 +73,6 @@ void AddVolumeHandlers(Ec2Handlers& h, const Ec2Services& s, const Paginator& pa
 void AddSnapshotHandlers(Ec2Handlers& h, const Ec2Services& s, const Paginator& pages);
 void AddTagHandlers(Ec2Handlers& h, const Ec2Services& s, const Paginator& pages);
 void AddPlacementHandlers(Ec2Handlers& h, const Ec2Services& s, const Paginator& pages);
+void AddModificationHandlers(Ec2Handlers& h, const Ec2Services& s, const Paginator& pages);
 
 }  // namespace vbs::ec2
