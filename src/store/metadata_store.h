@@ -88,6 +88,15 @@ class Transaction {
   virtual Result<std::optional<NodeRecord>> GetNode(const std::string& name) = 0;
   virtual Result<std::vector<NodeRecord>> ListNodes() = 0;
   virtual Status UpsertNode(const NodeRecord& n) = 0;
+  // The pools `node` declares, replacing what it declared before (an agent's Hello).
+  virtual Status SetNodePools(const std::string& node, const std::vector<std::string>& pools) = 0;
+  // The nodes that declare `pool`, by name.
+  virtual Result<std::vector<std::string>> PoolNodes(const std::string& pool) = 0;
+
+  // Takes or renews the leader lease `name` for `holder` until `expires_at` if it is free,
+  // already `holder`'s, or expired at `now`: false when another holder has it.
+  virtual Result<bool> TryAcquireLease(const std::string& name, const std::string& holder,
+                                       int64_t now, int64_t expires_at) = 0;
 
   virtual Result<std::optional<InstanceRecord>> GetInstance(const std::string& id) = 0;
   virtual Result<std::vector<InstanceRecord>> ListInstances(

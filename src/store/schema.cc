@@ -127,6 +127,19 @@ CREATE TABLE access_keys (
   created_at BIGINT NOT NULL);
 CREATE INDEX access_keys_user ON access_keys (user_name);
 )sql",
+      // 4: many servers and nodes. pool_nodes: which nodes declare which pools (every live
+      // declarer of a shared pool can serve its volumes). leases: named leader leases, so that
+      // one server at a time runs a background duty (the reconciler's sweep).
+      R"sql(
+CREATE TABLE pool_nodes (
+  pool TEXT NOT NULL,
+  node TEXT NOT NULL,
+  PRIMARY KEY (pool, node));
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  expires_at BIGINT NOT NULL);
+)sql",
   };
   return kMigrations;
 }

@@ -38,6 +38,10 @@ class SqlTransaction final : public Transaction {
   Result<std::optional<NodeRecord>> GetNode(const std::string& name) override;
   Result<std::vector<NodeRecord>> ListNodes() override;
   Status UpsertNode(const NodeRecord& n) override;
+  Status SetNodePools(const std::string& node, const std::vector<std::string>& pools) override;
+  Result<std::vector<std::string>> PoolNodes(const std::string& pool) override;
+  Result<bool> TryAcquireLease(const std::string& name, const std::string& holder, int64_t now,
+                               int64_t expires_at) override;
 
   Result<std::optional<InstanceRecord>> GetInstance(const std::string& id) override;
   Result<std::vector<InstanceRecord>> ListInstances(

@@ -469,6 +469,52 @@ TEST_P(StoreContractTest, UpdatingAMissingRowIsAnError) {
   EXPECT_NE(st.kind(), StatusKind::kUnavailable);  // not retried forever
 }
 
+TEST_P(StoreContractTest, PoolNodesAreWhatEachNodeDeclaredLast) {
+  auto set = [&](const std::string& node, std::vector<std::string> pools) {
+    return store_->Transact([&](Transaction& tx) { return tx.SetNodePools(node, pools); });
+  };
+  ASSERT_TRUE(set("a", {"shared", "local-a"}).ok());
+  ASSERT_TRUE(set("b", {"shared"}).ok());
+  ASSERT_TRUE(set("a", {"shared"}).ok());  // a restarted without local-a
+  ASSERT_TRUE(store_
+                  ->Transact([&](Transaction& tx) {
+                    EXPECT_EQ(*tx.PoolNodes("shared"), (std::vector<std::string>{"a", "b"}));
+                    EXPECT_TRUE(tx.PoolNodes("local-a")->empty());
+                    return Status::Ok();
+                  })
+                  .ok());
+}
+
+// Servers race for a leader lease from their own stores: one holder at a time, renewals
+// keep it, and it passes on only once it has expired.
+TEST_P(StoreContractTest, LeaderLeaseHasOneHolderAtATime) {
+  auto other = backend_->Open();
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  auto acquire = [](MetadataStore& s, const std::string& who, int64_t now) {
+    bool won = false;
+    EXPECT_TRUE(s.Transact([&](Transaction& tx) -> Status {
+                   VBS_ASSIGN_OR_RETURN(won, tx.TryAcquireLease("sweep", who, now, now + 10));
+                   return Status::Ok();
+                 }).ok());
+    return won;
+  };
+  EXPECT_TRUE(acquire(*store_, "s1", 100));
+  EXPECT_FALSE(acquire(**other, "s2", 105));
+  EXPECT_TRUE(acquire(*store_, "s1", 108));  // renewed until 118
+  EXPECT_FALSE(acquire(**other, "s2", 115));
+  EXPECT_TRUE(acquire(**other, "s2", 119));  // expired: taken over
+  EXPECT_FALSE(acquire(*store_, "s1", 120));
+  for (int64_t round = 0; round < 20; ++round) {  // concurrent takeovers: exactly one wins
+    const int64_t now = 1000 + round * 100;
+    std::atomic<int> winners{0};
+    std::thread t1([&] { winners += acquire(*store_, "s1", now); });
+    std::thread t2([&] { winners += acquire(**other, "s2", now); });
+    t1.join();
+    t2.join();
+    EXPECT_EQ(winners.load(), 1) << "round " << round;
+  }
+}
+
 // Two stores starting at once on an empty database both come up, and migrate it once.
 TEST_P(StoreContractTest, ConcurrentOpensMigrateOnce) {
   store_.reset();
