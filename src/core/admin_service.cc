@@ -1,7 +1,5 @@
 #include "core/admin_service.h"
 
-#include <map>
-
 #include "common/clock.h"
 #include "common/ids.h"
 #include "core/access_keys.h"
@@ -76,13 +74,9 @@ Result<std::vector<PoolView>> AdminService::ListZones(const Caller& caller) {
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
     out.clear();
     VBS_ASSIGN_OR_RETURN(auto pools, tx.ListPools());
-    VBS_ASSIGN_OR_RETURN(auto nodes, tx.ListNodes());
-    std::map<std::string, NodeRecord> by_name;
-    for (auto& n : nodes) by_name[n.name] = n;
-    const int64_t now = NowMillis();
     for (auto& p : pools) {
-      auto n = by_name.find(p.node);
-      out.push_back({p, n != by_name.end() && NodeIsUp(n->second, now, policy_)});
+      VBS_ASSIGN_OR_RETURN(auto declarers, tx.PoolNodes(p.name));
+      out.push_back({p, StorageNodeFor(tx, p, policy_).ok(), std::move(declarers)});
     }
     return Status::Ok();
   }));

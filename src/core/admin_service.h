@@ -13,7 +13,8 @@ namespace vbs {
 
 struct PoolView {
   PoolRecord pool;
-  bool node_up = false;
+  bool node_up = false;            // some node that can serve the pool is up
+  std::vector<std::string> nodes;  // the nodes that declare it
 };
 
 struct NodeView {

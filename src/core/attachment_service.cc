@@ -1,5 +1,6 @@
 #include "core/attachment_service.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
@@ -71,6 +72,17 @@ Result<AttachmentRecord> AttachmentService::Attach(const Caller& caller, const A
       return IncorrectState("the volume '" + v->id + "' is in pool '" + pool->name +
                             "', local to node '" + pool->node + "'; the instance runs on node '" +
                             inst->node + "'");
+    }
+    if (pool->shared) {  // the instance's host opens the volume itself: it must reach the pool
+      VBS_ASSIGN_OR_RETURN(auto declarers, tx.PoolNodes(pool->name));
+      if (std::find(declarers.begin(), declarers.end(), inst->node) == declarers.end()) {
+        return IncorrectState("the volume '" + v->id + "' is in shared pool '" + pool->name +
+                              "', which node '" + inst->node + "' (the instance's host) does " +
+                              "not declare");
+      }
+    }
+    if (!NodeIsUp(tx, inst->node, NowMillis(), policy_)) {
+      return NodeUnavailable(inst->node, "attaching to instance '" + inst->id + "'");
     }
     AttachmentFilter f;
     f.volume_id = v->id;

@@ -1,7 +1,8 @@
 // AttachmentService: the rules of attaching volumes to instances (design.md §3, §7).
 //
-// - Only available or in-use volumes attach; the instance must be running, on a node that
-//   can reach the volume's pool (its own node, or any node for a shared pool).
+// - Only available or in-use volumes attach; the instance must be running, on a live node
+//   (else NodeUnavailable) that can reach the volume's pool: the pool's own node, or for a
+//   shared pool any node that declares it (that node's agent opens the volume itself).
 // - A read-write attachment is exclusive; several attachments exist only when all are
 //   read-only. The check runs in the transaction and a unique index on live rw attachments
 //   backs it, so of two racing rw attaches exactly one wins.
@@ -15,6 +16,7 @@
 
 #include "core/caller.h"
 #include "core/revision_notifier.h"
+#include "core/scheduler.h"
 #include "store/metadata_store.h"
 
 namespace vbs {
@@ -28,8 +30,8 @@ struct AttachRequest {
 
 class AttachmentService {
  public:
-  AttachmentService(MetadataStore& store, RevisionNotifier& notifier)
-      : store_(store), notifier_(notifier) {}
+  AttachmentService(MetadataStore& store, RevisionNotifier& notifier, PlacementPolicy policy = {})
+      : store_(store), notifier_(notifier), policy_(policy) {}
 
   Result<AttachmentRecord> Attach(const Caller& caller, const AttachRequest& req);
   // Without an instance: the volume's only attachment. force: detach even if the guest does
@@ -48,6 +50,7 @@ class AttachmentService {
  private:
   MetadataStore& store_;
   RevisionNotifier& notifier_;
+  PlacementPolicy policy_;
 };
 
 // Instance ids: "i-" + 17 hex digits (QEMU VMs) or "host-<node>" (the node itself).

@@ -5,16 +5,41 @@
 #include <map>
 
 #include "common/clock.h"
+#include "common/ids.h"
 #include "core/operations.h"
 #include "core/states.h"
 
 namespace vbs {
+namespace {
+
+bool IsStorageKind(const std::string& kind) {
+  return kind == opkind::kCreateVolume || kind == opkind::kDeleteVolume ||
+         kind == opkind::kCreateSnapshot || kind == opkind::kDeleteSnapshot;
+}
+
+constexpr const char* kLeaseName = "reconciler";
+
+}  // namespace
+
+Reconciler::Reconciler(MetadataStore& store, RevisionNotifier& notifier, WorkPolicy work,
+                       PlacementPolicy placement, ReconcilePolicy policy, std::string holder)
+    : store_(store),
+      notifier_(notifier),
+      work_(work),
+      placement_(placement),
+      policy_(policy),
+      holder_(holder.empty() ? NewId("srv") : holder + "/" + RandomHex(4)) {}
 
 Result<int> Reconciler::SweepOnce() {
   int moved = 0;
+  bool leading = false;
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
     moved = 0;
     const int64_t now = NowMillis();
+    // The lease and the sweep commit together: a sweep only writes while its server leads.
+    VBS_ASSIGN_OR_RETURN(
+        leading, tx.TryAcquireLease(kLeaseName, holder_, now, now + policy_.leader_lease_ms));
+    if (!leading) return Status::Ok();
     VBS_ASSIGN_OR_RETURN(auto nodes, tx.ListNodes());
     std::map<std::string, NodeRecord> by_name;
     for (auto& n : nodes) by_name[n.name] = n;
@@ -50,6 +75,11 @@ Result<int> Reconciler::SweepOnce() {
     pending_filter.state = state::kOpPending;
     VBS_ASSIGN_OR_RETURN(auto pending, tx.ListOperations(pending_filter));
     for (auto op : pending) {
+      VBS_ASSIGN_OR_RETURN(bool moved_off, MoveOffDownNode(tx, op, by_name, now));
+      if (moved_off) {
+        ++moved;
+        continue;
+      }
       // Measured from when the op was last queued (a requeue after a crash starts the clock
       // again), and never before this server has seen nodes for a whole node timeout: after
       // an outage the agents need a moment to say hello.
@@ -70,8 +100,32 @@ Result<int> Reconciler::SweepOnce() {
     if (moved > 0) return tx.BumpRevision().status();
     return Status::Ok();
   }));
+  if (leading != leading_.exchange(leading)) {
+    spdlog::info("reconciler {}: {} the sweep", holder_, leading ? "now leads" : "no longer leads");
+  }
   if (moved > 0) notifier_.Notify();
   return moved;
+}
+
+Result<bool> Reconciler::MoveOffDownNode(Transaction& tx, OperationRecord& op,
+                                         const std::map<std::string, NodeRecord>& nodes,
+                                         int64_t now) {
+  if (!IsStorageKind(op.kind)) return false;  // attach/detach belong to the instance's host
+  if (now - started_ms_ < placement_.node_timeout_ms) return false;  // agents still saying hello
+  auto n = nodes.find(op.node);
+  if (n != nodes.end() && NodeIsUp(n->second, now, placement_)) return false;
+  VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(op.pool));
+  if (!pool || !pool->shared) return false;
+  auto to = StorageNodeFor(tx, *pool, placement_);
+  if (!to.ok() || *to == op.node) return false;  // nobody else can take it: it waits
+  const std::string from_node = op.node;
+  op.node = *to;
+  op.updated_at = now;
+  VBS_ASSIGN_OR_RETURN(bool won, tx.TryTransitionOp(op, state::kOpPending));
+  if (!won) return false;
+  spdlog::info("operation {} ({} {}): node '{}' is down, moved to node '{}'", op.id, op.kind,
+               op.resource_id, from_node, op.node);
+  return true;
 }
 
 void Reconciler::Start() {

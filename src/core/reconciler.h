@@ -2,13 +2,20 @@
 //
 // - A running operation whose lease ran out (its agent died or hung) goes back to pending,
 //   or fails (and its resource goes to `error`) once it has used up its attempts.
+// - A pending storage operation of a shared pool whose node is down moves to a live node that
+//   declares the pool (its volumes are reachable from there).
 // - A pending operation whose node has been down longer than op_timeout fails with a message
 //   naming the node, so nothing waits forever on a machine that is gone.
-// Each step is one transaction with conditional updates, so several servers may sweep.
+// Several servers run a Reconciler on one database; only the holder of the "reconciler"
+// leader lease (a row in the database, renewed by every sweep in the sweep's own transaction)
+// sweeps, so two servers never take the same step. Every step is also a conditional update
+// (TryTransitionOp), which keeps it single even if two servers' clocks disagree about the
+// lease.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -23,26 +30,34 @@ namespace vbs {
 struct ReconcilePolicy {
   int64_t op_timeout_ms = 10 * 60 * 1000;
   int64_t interval_ms = 1000;
+  int64_t leader_lease_ms = 5000;  // a killed leader's duty passes on after this long
 };
 
 class Reconciler {
  public:
+  // `holder` names this server in the leader lease (unique per process; random if empty).
   Reconciler(MetadataStore& store, RevisionNotifier& notifier, WorkPolicy work,
-             PlacementPolicy placement, ReconcilePolicy policy)
-      : store_(store), notifier_(notifier), work_(work), placement_(placement), policy_(policy) {}
+             PlacementPolicy placement, ReconcilePolicy policy, std::string holder = "");
   ~Reconciler() { Stop(); }
 
-  // One sweep; returns how many operations it moved.
+  // One sweep; returns how many operations it moved (0 when another server leads).
   Result<int> SweepOnce();
+  bool leading() const { return leading_.load(); }
   void Start();
   void Stop();
 
  private:
+  // Moves a pending storage op of a shared pool off its down node; true if it did.
+  Result<bool> MoveOffDownNode(Transaction& tx, OperationRecord& op,
+                               const std::map<std::string, NodeRecord>& nodes, int64_t now);
+
   MetadataStore& store_;
   RevisionNotifier& notifier_;
   WorkPolicy work_;
   PlacementPolicy placement_;
   ReconcilePolicy policy_;
+  const std::string holder_;
+  std::atomic<bool> leading_{false};
   const int64_t started_ms_ = NowMillis();
   std::thread thread_;
   std::mutex mu_;

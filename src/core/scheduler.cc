@@ -1,7 +1,6 @@
 #include "core/scheduler.h"
 
 #include <algorithm>
-#include <map>
 
 #include "common/clock.h"
 #include "common/units.h"
@@ -10,6 +9,31 @@ namespace vbs {
 
 bool NodeIsUp(const NodeRecord& node, int64_t now_ms, const PlacementPolicy& policy) {
   return now_ms - node.last_heartbeat <= policy.node_timeout_ms;
+}
+
+bool NodeIsUp(Transaction& tx, const std::string& node, int64_t now_ms,
+              const PlacementPolicy& policy) {
+  auto n = tx.GetNode(node);
+  return n.ok() && n->has_value() && NodeIsUp(**n, now_ms, policy);
+}
+
+Status NodeUnavailable(const std::string& node, const std::string& what) {
+  return Status(StatusKind::kUnavailable, "NodeUnavailable",
+                what + " needs node '" + node + "', which is down (no heartbeat)");
+}
+
+Result<std::string> StorageNodeFor(Transaction& tx, const PoolRecord& pool,
+                                   const PlacementPolicy& policy) {
+  const int64_t now = NowMillis();
+  if (NodeIsUp(tx, pool.node, now, policy)) return pool.node;
+  if (pool.shared) {
+    VBS_ASSIGN_OR_RETURN(auto declarers, tx.PoolNodes(pool.name));
+    for (const auto& node : declarers) {
+      if (NodeIsUp(tx, node, now, policy)) return node;
+    }
+  }
+  return NodeUnavailable(
+      pool.node, std::string(pool.shared ? "shared" : "local") + " pool '" + pool.name + "'");
 }
 
 static Status NoCapacity(const std::string& where, uint64_t size, uint64_t free) {
@@ -24,22 +48,17 @@ Result<PoolRecord> PlaceAndReserve(Transaction& tx, const std::optional<std::str
     VBS_ASSIGN_OR_RETURN(auto p, tx.GetPool(*pool));
     if (!p)
       return Status::NotFound("InvalidPool.NotFound", "the pool '" + *pool + "' does not exist");
+    VBS_RETURN_IF_ERROR(StorageNodeFor(tx, *p, policy).status());
     VBS_ASSIGN_OR_RETURN(bool ok, tx.TryReserve(p->name, size));
     if (!ok) return NoCapacity("in pool '" + p->name + "'", size, p->capacity - p->reserved);
     return *p;
   }
   VBS_ASSIGN_OR_RETURN(auto pools, tx.ListPools());
-  VBS_ASSIGN_OR_RETURN(auto nodes, tx.ListNodes());
   if (pools.empty()) return Status::Unavailable("no storage pool is registered yet");
-  std::map<std::string, NodeRecord> by_name;
-  for (auto& n : nodes) by_name[n.name] = n;
-  const int64_t now = NowMillis();
   std::vector<PoolRecord> candidates;
   uint64_t most_free = 0;
   for (auto& p : pools) {
-    auto n = by_name.find(p.node);
-    bool up = n != by_name.end() && NodeIsUp(n->second, now, policy);
-    if (!up && !p.shared) continue;
+    if (!StorageNodeFor(tx, p, policy).ok()) continue;  // no live node can reach it
     most_free = std::max(most_free, p.capacity - p.reserved);
     candidates.push_back(p);
   }

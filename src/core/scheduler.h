@@ -1,5 +1,6 @@
 // Scheduler: chooses the pool for a new volume and reserves its capacity in the same
-// transaction, so concurrent creates never over-commit a pool.
+// transaction, so concurrent creates never over-commit a pool; and chooses the node that runs
+// a pool's storage work: a local pool's own node, or any live node that declares a shared one.
 #pragma once
 
 #include <cstdint>
@@ -20,5 +21,16 @@ Result<PoolRecord> PlaceAndReserve(Transaction& tx, const std::optional<std::str
                                    uint64_t size, const PlacementPolicy& policy);
 
 bool NodeIsUp(const NodeRecord& node, int64_t now_ms, const PlacementPolicy& policy);
+bool NodeIsUp(Transaction& tx, const std::string& node, int64_t now_ms,
+              const PlacementPolicy& policy);
+
+// NodeUnavailable (503): `what` needs node `node`, which has not been heard from.
+Status NodeUnavailable(const std::string& node, const std::string& what);
+
+// The live node that runs storage work for `pool` now: a local pool's node; for a shared pool
+// its recorded node if that is up, else another live node that declares the pool (by name).
+// NodeUnavailable when no node that can reach the pool is up.
+Result<std::string> StorageNodeFor(Transaction& tx, const PoolRecord& pool,
+                                   const PlacementPolicy& policy);
 
 }  // namespace vbs

@@ -36,6 +36,8 @@ Result<SnapshotRecord> SnapshotService::Create(const Caller& caller,
     }
     VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(v->pool));
     if (!pool) return Status::Internal("volume " + v->id + " is in unknown pool " + v->pool);
+    PoolRecord target = *pool;
+    VBS_ASSIGN_OR_RETURN(target.node, StorageNodeFor(tx, target, policy_));
     s = SnapshotRecord{};
     s.id = NewId("snap");
     s.owner = v->owner;
@@ -51,12 +53,15 @@ Result<SnapshotRecord> SnapshotService::Create(const Caller& caller,
     // Crash-consistent (design.md §5): the node that serves the volume's read-write export
     // takes the snapshot, holding the export's writes meanwhile. (An rw attachment exists
     // only where the pool is reachable: its own node, or any node of a shared pool.)
-    PoolRecord target = *pool;
     AttachmentFilter af;
     af.volume_id = v->id;
     VBS_ASSIGN_OR_RETURN(auto live, tx.ListAttachments(af));
     for (const auto& a : live) {
-      if (a.mode == "rw") target.node = a.node;
+      if (a.mode != "rw") continue;
+      if (!NodeIsUp(tx, a.node, NowMillis(), policy_)) {
+        return NodeUnavailable(a.node, "a snapshot of '" + v->id + "' (attached read-write there)");
+      }
+      target.node = a.node;
     }
     return EnqueueOperation(tx, opkind::kCreateSnapshot, s.id, target,
                             "{\"volume_id\":\"" + v->id + "\"}");
@@ -174,10 +179,12 @@ Result<SnapshotRecord> SnapshotService::Delete(const Caller& caller, const std::
     }
     VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(s.pool));
     if (!pool) return Status::Internal("snapshot " + id + " is in unknown pool " + s.pool);
+    PoolRecord target = *pool;
+    VBS_ASSIGN_OR_RETURN(target.node, StorageNodeFor(tx, target, policy_));
     s.state = state::kDeleting;
     s.updated_at = NowMillis();
     VBS_RETURN_IF_ERROR(tx.UpdateSnapshot(s));
-    return EnqueueOperation(tx, opkind::kDeleteSnapshot, s.id, *pool, "{}");
+    return EnqueueOperation(tx, opkind::kDeleteSnapshot, s.id, target, "{}");
   });
   if (!st.ok()) return st;
   notifier_.Notify();

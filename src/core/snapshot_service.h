@@ -8,6 +8,7 @@
 
 #include "core/caller.h"
 #include "core/revision_notifier.h"
+#include "core/scheduler.h"
 #include "store/metadata_store.h"
 
 namespace vbs {
@@ -35,8 +36,8 @@ struct SnapshotListFilter {
 
 class SnapshotService {
  public:
-  SnapshotService(MetadataStore& store, RevisionNotifier& notifier)
-      : store_(store), notifier_(notifier) {}
+  SnapshotService(MetadataStore& store, RevisionNotifier& notifier, PlacementPolicy policy = {})
+      : store_(store), notifier_(notifier), policy_(policy) {}
 
   Result<SnapshotRecord> Create(const Caller& caller, const CreateSnapshotRequest& req);
   Result<SnapshotRecord> Copy(const Caller& caller, const CopySnapshotRequest& req);
@@ -47,6 +48,7 @@ class SnapshotService {
  private:
   MetadataStore& store_;
   RevisionNotifier& notifier_;
+  PlacementPolicy policy_;
 };
 
 }  // namespace vbs

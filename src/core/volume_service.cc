@@ -168,6 +168,7 @@ Result<VolumeRecord> VolumeService::Create(const Caller& caller, const CreateVol
       }
     }
     VBS_ASSIGN_OR_RETURN(PoolRecord placed, PlaceAndReserve(tx, pool, size, policy_));
+    VBS_ASSIGN_OR_RETURN(placed.node, StorageNodeFor(tx, placed, policy_));
     v = VolumeRecord{};
     v.id = NewId("vol");
     v.owner = caller.user;
@@ -244,10 +245,12 @@ Result<VolumeRecord> VolumeService::Delete(const Caller& caller, const std::stri
     }
     VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(v.pool));
     if (!pool) return Status::Internal("volume " + id + " is in unknown pool " + v.pool);
+    PoolRecord target = *pool;
+    VBS_ASSIGN_OR_RETURN(target.node, StorageNodeFor(tx, target, policy_));
     v.state = state::kDeleting;
     v.updated_at = NowMillis();
     VBS_RETURN_IF_ERROR(tx.UpdateVolume(v));
-    return EnqueueOperation(tx, opkind::kDeleteVolume, v.id, *pool, "{}");
+    return EnqueueOperation(tx, opkind::kDeleteVolume, v.id, target, "{}");
   });
   if (!st.ok()) return st;
   notifier_.Notify();

@@ -40,8 +40,15 @@ Result<int64_t> WorkService::Hello(const std::string& node,
         return Status::Conflict("PoolConflict",
                                 "pool '" + p.name + "' belongs to node '" + existing->node + "'");
       }
+      if (existing && existing->node != node && !p.shared) {
+        return Status::Conflict("PoolConflict", "pool '" + p.name + "' is shared (node '" +
+                                                    existing->node + "' declares it so)");
+      }
       VBS_RETURN_IF_ERROR(tx.UpsertPool(PoolRecord{p.name, node, p.type, p.shared, p.capacity, 0}));
     }
+    std::vector<std::string> declared;
+    for (const auto& p : pools) declared.push_back(p.name);
+    VBS_RETURN_IF_ERROR(tx.SetNodePools(node, declared));
     // The agent restarted: nothing of ours is running any more. Requeue it.
     OperationFilter f;
     f.node = node;

@@ -68,6 +68,7 @@ void RestApi::AddAdminRoutes() {
                      {"shared", p.shared},
                      {"capacity", p.capacity},
                      {"reserved", p.reserved},
+                     {"nodes", pv.nodes},
                      {"state", pv.node_up ? "up" : "down"}});
     }
     return JsonResponse(200, {{"pools", arr}});
