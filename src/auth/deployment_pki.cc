@@ -51,8 +51,10 @@ Result<PkiPaths> DeploymentPki::Ensure(const std::string& stem, const std::strin
   return p;
 }
 
-Result<PkiPaths> DeploymentPki::EnsureServer(const std::vector<std::string>& san) {
-  return Ensure("server", "vbs-server", CertRole::kServer, san);
+Result<PkiPaths> DeploymentPki::EnsureServer(const std::vector<std::string>& san,
+                                             const std::string& id) {
+  if (id.empty()) return Ensure("server", "vbs-server", CertRole::kServer, san);
+  return Ensure("server-" + id, "vbs-server-" + id, CertRole::kServer, san);
 }
 
 Result<PkiPaths> DeploymentPki::EnsureAdmin(const std::string& name) {

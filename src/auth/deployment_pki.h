@@ -3,6 +3,7 @@
 //
 //   ca.crt ca.key            the deployment CA (ca.key 0600)
 //   server.crt server.key    the API server, subjectAltName = the given hosts/IPs
+//   server-ID.crt/.key       server instance ID, when several servers share the directory
 //   admin.crt admin.key      the first administrator (CN admin, OU admin)
 //   node-NAME.crt/.key       node (agent) certificates
 #pragma once
@@ -27,7 +28,8 @@ class DeploymentPki {
   Result<CertificateAuthority> EnsureCa();
   // Makes sure `name`'s certificate exists (issued from the CA), returns its paths. A server
   // certificate whose SANs miss one of `san` is issued again.
-  Result<PkiPaths> EnsureServer(const std::vector<std::string>& san);
+  // `id` names one of several server instances (each with its own listen address).
+  Result<PkiPaths> EnsureServer(const std::vector<std::string>& san, const std::string& id = "");
   Result<PkiPaths> EnsureAdmin(const std::string& name = "admin");
   Result<PkiPaths> EnsureNode(const std::string& node);
 

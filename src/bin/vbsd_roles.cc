@@ -110,22 +110,23 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
       std::find(san.begin(), san.end(), config.listen.host) == san.end()) {
     san.insert(san.begin(), config.listen.host);
   }
-  VBS_ASSIGN_OR_RETURN(auto server_pki, pki.EnsureServer(san));
+  VBS_ASSIGN_OR_RETURN(auto server_pki, pki.EnsureServer(san, config.id));
   VBS_RETURN_IF_ERROR(pki.EnsureAdmin().status());  // the bootstrap admin's certificate
 
   PlacementPolicy placement{config.node_timeout_seconds * 1000};
   WorkPolicy work;
   ReconcilePolicy reconcile{config.op_timeout_seconds * 1000, 1000};
   role->volumes_ = std::make_unique<VolumeService>(*role->store_, role->notifier_, placement);
-  role->snapshots_ = std::make_unique<SnapshotService>(*role->store_, role->notifier_);
+  role->snapshots_ = std::make_unique<SnapshotService>(*role->store_, role->notifier_, placement);
   role->work_ = std::make_unique<WorkService>(*role->store_, role->notifier_, work);
   role->admin_ = std::make_unique<AdminService>(*role->store_, placement);
-  role->attachments_ = std::make_unique<AttachmentService>(*role->store_, role->notifier_);
+  role->attachments_ =
+      std::make_unique<AttachmentService>(*role->store_, role->notifier_, placement);
   // The bootstrap admin's certificate is made from files, not through the API: record the
   // name so that no user can be issued a certificate with the same CN (and its objects).
   VBS_RETURN_IF_ERROR(role->admin_->RecordUser("admin", true));
-  role->reconciler_ =
-      std::make_unique<Reconciler>(*role->store_, role->notifier_, work, placement, reconcile);
+  role->reconciler_ = std::make_unique<Reconciler>(*role->store_, role->notifier_, work, placement,
+                                                   reconcile, config.id);
   role->rest_ = std::make_unique<RestApi>(RestServices{role->volumes_.get(), role->snapshots_.get(),
                                                        role->work_.get(), role->admin_.get(),
                                                        role->attachments_.get(), role->ca_.get()});

@@ -59,9 +59,15 @@ Result<std::vector<std::string>> StrList(const toml::table& t, const char* key,
 
 Result<ServerConfig> ParseServer(const toml::table& t, const std::string& origin) {
   const std::string w = "server.";
-  VBS_RETURN_IF_ERROR(CheckKeys(
-      t, {"listen", "database", "pki_dir", "names", "op_timeout", "node_timeout"}, origin, w));
+  VBS_RETURN_IF_ERROR(
+      CheckKeys(t, {"id", "listen", "database", "pki_dir", "names", "op_timeout", "node_timeout"},
+                origin, w));
   ServerConfig c;
+  VBS_ASSIGN_OR_RETURN(auto id, Str(t, "id", origin, w));
+  if (id) {
+    if (!IsValidName(*id)) return Bad(origin, w + "id", "'" + *id + "' is not a valid name");
+    c.id = *id;
+  }
   VBS_ASSIGN_OR_RETURN(auto listen, Str(t, "listen", origin, w));
   if (listen) {
     auto hp = ParseHostPort(*listen);

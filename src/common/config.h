@@ -4,6 +4,8 @@
 // errors that name the key, so a typo never silently falls back to a default.
 //
 //   [server]
+//   id = "api-1"                        # this instance, when several share a database (its
+//                                       # certificate is then pki_dir/server-api-1.crt)
 //   listen = "127.0.0.1:8443"           # host:port of the HTTPS API
 //   database = "/var/lib/vbs/meta.db"   # SQLite file, or "postgresql://user@host/db"
 //   pki_dir = "/var/lib/vbs/pki"        # CA and server certificate (made on first start)
@@ -44,6 +46,7 @@ struct HostPort {
 Result<HostPort> ParseHostPort(const std::string& text);
 
 struct ServerConfig {
+  std::string id;  // empty: the only server (certificate pki_dir/server.crt)
   HostPort listen{"127.0.0.1", 8443};
   std::string database;
   std::string pki_dir;
