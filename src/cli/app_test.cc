@@ -33,8 +33,12 @@ TEST_F(AppTest, VolumeCreateSendsNameTagAndSizeAndPrintsDetails) {
             0)
       << h.err;
   ASSERT_EQ(h.server->requests.size(), 1u);
-  EXPECT_EQ(Json::parse(h.server->requests[0].body),
-            Json::parse(R"({"size":"10G","tags":{"Name":"db","env":"prod","team":"x"}})"));
+  Json sent = Json::parse(h.server->requests[0].body);
+  // A fresh idempotency token on every create: a failover resend cannot make a second volume.
+  ASSERT_TRUE(sent.contains("client_token") && sent["client_token"].is_string()) << sent;
+  EXPECT_EQ(sent["client_token"].get<std::string>().size(), 32u);
+  sent.erase("client_token");
+  EXPECT_EQ(sent, Json::parse(R"({"size":"10G","tags":{"Name":"db","env":"prod","team":"x"}})"));
   EXPECT_NE(h.out.find("id:          vol-0123456789abcdef0\n"), std::string::npos) << h.out;
   EXPECT_EQ(h.err, "");
   EXPECT_EQ(h.server->created_with.endpoints, std::vector<std::string>{"https://127.0.0.1:8443"});

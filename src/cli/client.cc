@@ -68,6 +68,7 @@ Result<Json> ApiClient::CreateVolume(const VolumeCreateRequest& req) {
   if (req.pool) body["pool"] = *req.pool;
   if (req.snapshot_id) body["snapshot_id"] = *req.snapshot_id;
   if (!req.tags.empty()) body["tags"] = req.tags;
+  if (req.client_token) body["client_token"] = *req.client_token;
   return Call("POST", "/v1/volumes", body);
 }
 

@@ -30,6 +30,7 @@ struct VolumeCreateRequest {
   std::optional<std::string> pool;
   std::optional<std::string> snapshot_id;
   std::map<std::string, std::string> tags;
+  std::optional<std::string> client_token;  // idempotency: the same token, the same volume
 };
 
 struct VolumeFilter {

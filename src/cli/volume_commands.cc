@@ -5,6 +5,7 @@
 #include "cli/context.h"
 #include "cli/errors.h"
 #include "cli/output.h"
+#include "common/ids.h"
 
 namespace vbs::cli {
 namespace {
@@ -18,6 +19,7 @@ struct CreateArgs {
   std::vector<std::string> tags;
   std::string snapshot;
   std::string pool;
+  std::string client_token;
   bool wait = false;
 };
 
@@ -49,6 +51,9 @@ Status Create(Context& ctx, const CreateArgs& a) {
   VBS_ASSIGN_OR_RETURN(req.tags, ParseTags(a.tags, a.name));
   if (!a.snapshot.empty()) req.snapshot_id = a.snapshot;
   if (!a.pool.empty()) req.pool = a.pool;
+  // The HTTPS client resends a request to the next endpoint when the server it was talking
+  // to went away mid-call; the token makes that resend answer with the same volume.
+  req.client_token = a.client_token.empty() ? RandomHex(16) : a.client_token;
 
   VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
   VBS_ASSIGN_OR_RETURN(Json volume, api->CreateVolume(req));
@@ -145,6 +150,9 @@ void AddVolumeCommands(CLI::App& app, Context& ctx) {
   c->add_option("--snapshot", create->snapshot, "Create from this snapshot (size optional)")
       ->type_name("SNAP");
   c->add_option("--pool", create->pool, "Pool to place it in")->type_name("P");
+  c->add_option("--client-token", create->client_token,
+                "Idempotency token, 1-64 characters (default: a random one per call)")
+      ->type_name("T");
   c->add_flag("--wait", create->wait, "Wait until it is available (or failed)");
   c->callback([&ctx, create] { ctx.action = [&ctx, create] { return Create(ctx, *create); }; });
 
