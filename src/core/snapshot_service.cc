@@ -89,6 +89,8 @@ Result<SnapshotRecord> SnapshotService::Copy(const Caller& caller, const CopySna
     }
     VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(src.pool));
     if (!pool) return Status::Internal("snapshot " + src.id + " is in unknown pool " + src.pool);
+    PoolRecord target = *pool;
+    VBS_ASSIGN_OR_RETURN(target.node, StorageNodeFor(tx, target, policy_));
     s = SnapshotRecord{};
     s.id = NewId("snap");
     s.owner = src.owner;
@@ -103,7 +105,7 @@ Result<SnapshotRecord> SnapshotService::Copy(const Caller& caller, const CopySna
     // The same kind of work as a snapshot of a volume (it ends the same way), from a source
     // snapshot instead.
     return EnqueueOperation(
-        tx, opkind::kCreateSnapshot, s.id, *pool,
+        tx, opkind::kCreateSnapshot, s.id, target,
         "{\"source_snapshot_id\":\"" + src.id + "\",\"size\":" + std::to_string(src.size) + "}");
   });
   if (!st.ok()) return st;
