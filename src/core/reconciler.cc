@@ -14,7 +14,8 @@ namespace {
 
 bool IsStorageKind(const std::string& kind) {
   return kind == opkind::kCreateVolume || kind == opkind::kDeleteVolume ||
-         kind == opkind::kCreateSnapshot || kind == opkind::kDeleteSnapshot;
+         kind == opkind::kCreateSnapshot || kind == opkind::kDeleteSnapshot ||
+         kind == opkind::kResizeVolume;
 }
 
 constexpr const char* kLeaseName = "reconciler";

@@ -65,6 +65,8 @@ Result<VolumeModificationRecord> VolumeService::Resize(const Caller& caller,
     }
     VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(v.pool));
     if (!pool) return Status::Internal("volume " + v.id + " is in unknown pool " + v.pool);
+    PoolRecord target = *pool;
+    VBS_ASSIGN_OR_RETURN(target.node, StorageNodeFor(tx, target, policy_));
     const uint64_t growth = new_size - v.size;
     VBS_ASSIGN_OR_RETURN(bool reserved, tx.TryReserve(v.pool, growth));
     if (!reserved) {
@@ -84,7 +86,7 @@ Result<VolumeModificationRecord> VolumeService::Resize(const Caller& caller,
     m.created_at = m.updated_at = NowMillis();
     VBS_RETURN_IF_ERROR(tx.InsertVolumeModification(m));
     nlohmann::json params = {{"volume_id", v.id}, {"size", new_size}};
-    return EnqueueOperation(tx, opkind::kResizeVolume, m.id, *pool, params.dump());
+    return EnqueueOperation(tx, opkind::kResizeVolume, m.id, target, params.dump());
   });
   if (!st.ok()) return st;
   notifier_.Notify();
