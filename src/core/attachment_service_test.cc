@@ -184,7 +184,12 @@ namespace {
 
 // Crash-consistent snapshots (design.md §5): the node that serves the rw export takes them.
 TEST_F(AttachmentServiceTest, SnapshotOfAnRwAttachedVolumeRunsWhereItIsServed) {
-  ASSERT_TRUE(work_->Hello("n2", {{"shared", "dir", true, 100ull << 20}}).ok());  // pool's node
+  // n1 (the VMs' host) reaches the shared pool too; n2 declared it last: the pool's node.
+  ASSERT_TRUE(
+      work_
+          ->Hello("n1", {{"p1", "dir", false, 100ull << 20}, {"shared", "dir", true, 100ull << 20}})
+          .ok());
+  ASSERT_TRUE(work_->Hello("n2", {{"shared", "dir", true, 100ull << 20}}).ok());
   CreateVolumeRequest req;
   req.size = kMiB;
   req.pool = "shared";
