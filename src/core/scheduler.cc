@@ -54,7 +54,9 @@ Result<PoolRecord> PlaceAndReserve(Transaction& tx, const std::optional<std::str
     return *p;
   }
   VBS_ASSIGN_OR_RETURN(auto pools, tx.ListPools());
-  if (pools.empty()) return Status::Unavailable("no storage pool is registered yet");
+  if (pools.empty()) {
+    return Status(StatusKind::kUnavailable, "NodeUnavailable", "no storage pool is registered yet");
+  }
   std::vector<PoolRecord> candidates;
   uint64_t most_free = 0;
   for (auto& p : pools) {
@@ -62,7 +64,10 @@ Result<PoolRecord> PlaceAndReserve(Transaction& tx, const std::optional<std::str
     most_free = std::max(most_free, p.capacity - p.reserved);
     candidates.push_back(p);
   }
-  if (candidates.empty()) return Status::Unavailable("no storage node is up");
+  if (candidates.empty()) {
+    return Status(StatusKind::kUnavailable, "NodeUnavailable",
+                  "no storage node is up (no pool has a live node that reaches it)");
+  }
   std::sort(candidates.begin(), candidates.end(), [](const PoolRecord& a, const PoolRecord& b) {
     return a.capacity - a.reserved > b.capacity - b.reserved;
   });

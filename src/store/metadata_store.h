@@ -3,8 +3,8 @@
 // All reads and writes happen inside Transact(fn): fn runs against a Transaction and its
 // writes commit atomically when it returns OK, or roll back when it returns an error. The
 // store serializes conflicting transactions (SQLite: BEGIN IMMEDIATE; PostgreSQL: SERIALIZABLE)
-// and retries fn when the database reports contention, so fn must have no side effects
-// outside the transaction. Rules that must hold under concurrency use conditional writes
+// and retries fn when the database reports contention (kUnavailable "ServiceUnavailable"), so
+// fn must have no side effects outside the transaction; other statuses fn returns are final. Rules that must hold under concurrency use conditional writes
 // (TryReserve, TryTransitionOp) whose result says whether they applied.
 #pragma once
 

@@ -28,6 +28,15 @@ Result<std::unique_ptr<SqlMetadataStore>> SqlMetadataStore::Open(
   return std::unique_ptr<SqlMetadataStore>(new SqlMetadataStore(std::move(db)));
 }
 
+namespace {
+
+// What the connections report for contention, lost connections and serialization failures.
+bool IsContention(const Status& st) {
+  return st.kind() == StatusKind::kUnavailable && st.code() == "ServiceUnavailable";
+}
+
+}  // namespace
+
 Status SqlMetadataStore::Transact(const std::function<Status(Transaction&)>& fn) {
   std::lock_guard<std::mutex> lock(mu_);
   constexpr int kMaxAttempts = 50;
@@ -45,7 +54,9 @@ Status SqlMetadataStore::Transact(const std::function<Status(Transaction&)>& fn)
     last = fn(tx);
     if (!last.ok()) {
       db_->Rollback();
-      if (last.kind() == StatusKind::kUnavailable) continue;
+      // Contention reported by a statement inside fn is retried; an answer fn gives itself
+      // (e.g. NodeUnavailable: a node is down) is final, however unavailable it says things are.
+      if (IsContention(last)) continue;
       return last;
     }
     last = db_->Commit();

@@ -469,6 +469,22 @@ TEST_P(StoreContractTest, UpdatingAMissingRowIsAnError) {
   EXPECT_NE(st.kind(), StatusKind::kUnavailable);  // not retried forever
 }
 
+// A transaction's own "unavailable" answer is final; only the database's contention is retried.
+TEST_P(StoreContractTest, OnlyContentionIsRetried) {
+  int calls = 0;
+  Status st = store_->Transact([&](Transaction&) {
+    ++calls;
+    return Status(StatusKind::kUnavailable, "NodeUnavailable", "node n1 is down");
+  });
+  EXPECT_EQ(st.code(), "NodeUnavailable");
+  EXPECT_EQ(calls, 1);
+  calls = 0;
+  st = store_->Transact(
+      [&](Transaction&) { return ++calls < 3 ? Status::Unavailable("contention") : Status::Ok(); });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(calls, 3);
+}
+
 TEST_P(StoreContractTest, PoolNodesAreWhatEachNodeDeclaredLast) {
   auto set = [&](const std::string& node, std::vector<std::string> pools) {
     return store_->Transact([&](Transaction& tx) { return tx.SetNodePools(node, pools); });

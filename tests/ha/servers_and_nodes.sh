@@ -305,7 +305,12 @@ ENDPOINT=$EP2
 assert_eq 0 "$(sql "SELECT count(*) FROM volumes WHERE state IN ('creating','deleting','in-use')")" "transitional volumes"
 assert_eq 0 "$(sql "SELECT count(*) FROM attachments WHERE state <> 'detached'")" "live attachments"
 assert_eq 0 "$(sql "SELECT count(*) FROM operations WHERE state IN ('pending','running')")" "unfinished operations"
-assert_match '^api-2/' "$(sql "SELECT holder FROM leases WHERE name = 'reconciler'")" "reconciler lease holder"
+# The reconciler's lease passes to server 2 once server 1's has run out (if it was 1's).
+deadline=$((SECONDS + WAIT_TIMEOUT))
+until [[ $(sql "SELECT holder FROM leases WHERE name = 'reconciler'") == api-2/* ]]; do
+  [ $SECONDS -lt $deadline ] || fail "the reconciler lease stayed with $(sql "SELECT holder FROM leases")"
+  sleep 0.5
+done
 grep -q "reconciler api-2/.*now leads the sweep" "$T/server2.log" || fail "server 2 never led the sweep"
 # Each lease expiry was requeued once (by whichever server led then), never twice.
 dups=$(cat "$T"/server*.log | sed -n 's/.*operation \(op-[0-9a-f]*\) .*lease expired, requeued.*/\1/p' | sort | uniq -d)
@@ -345,6 +350,7 @@ until api GET /v1/nodes && [ "$(jf '.nodes[] | select(.name=="node-b") | .state'
   [ $SECONDS -lt $deadline ] || fail "node-b never counted as down: $BODY"; sleep 0.5
 done
 
+log "node-b counts as down"
 # Its local pool says so clearly, at once; nothing is queued for it.
 api POST /v1/volumes '{"size":"32M","pool":"local-b"}'
 assert_status 503 NodeUnavailable "create in a dead node's local pool"
@@ -363,6 +369,7 @@ api POST /v1/volumes '{"size":"32M","pool":"shared"}'; assert_status 202 "shared
 NV=$(jf .id)
 wait_state volume "$NV" available
 assert_eq node-a "$(sql "SELECT node FROM operations WHERE resource_id = '$NV'")" "node of the new volume's work"
+log "a new shared volume was made by node-a"
 ENDPOINT=$EP1
 api POST "/v1/volumes/$SV/attach" '{"instance_id":"host-node-a"}'; assert_status 202 "attach on node-a"
 deadline=$((SECONDS + WAIT_TIMEOUT))
