@@ -158,6 +158,11 @@ Result<AttachmentRecord> AttachmentService::Detach(const Caller& caller,
     }
     a = live[0];
     if (a.state == state::kDetaching && !force) return Status::Ok();
+    if (force && !NodeIsUp(tx, a.node, NowMillis(), policy_)) {
+      // Nobody is left to run a detach there; waiting for one would keep the volume bound to
+      // a dead machine (and, for a shared pool, away from the nodes that could serve it).
+      return EndAttachmentWithoutNode(tx, a, "force-detached while node '" + a.node + "' was down");
+    }
     a.state = state::kDetaching;
     a.updated_at = NowMillis();
     VBS_RETURN_IF_ERROR(tx.UpdateAttachment(a));

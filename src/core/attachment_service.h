@@ -35,7 +35,8 @@ class AttachmentService {
 
   Result<AttachmentRecord> Attach(const Caller& caller, const AttachRequest& req);
   // Without an instance: the volume's only attachment. force: detach even if the guest does
-  // not release the device (the export is removed, fencing the instance off).
+  // not release the device (the export is removed, fencing the instance off); on a node that
+  // is down, force ends the attachment at once (nobody is left there to run a detach).
   Result<AttachmentRecord> Detach(const Caller& caller, const std::string& volume_id,
                                   const std::optional<std::string>& instance_id, bool force);
   // Live attachments of the caller's volumes (of one volume when given).

@@ -147,6 +147,38 @@ TEST_F(AttachmentServiceTest, RacingReadWriteAttachesHaveExactlyOneWinner) {
   }
 }
 
+// A forced detach from a node that is down ends the attachment at once, and its queued steps
+// with it (nobody is there to run them; a node that comes back must not export it again), so
+// the volume can be attached elsewhere. Without force the detach waits for the node.
+TEST_F(AttachmentServiceTest, ForcedDetachFromADownNodeEndsAtOnce) {
+  VolumeRecord v = AvailableVolume();
+  ASSERT_TRUE(Attach(v, kVm1).ok());
+  RunAgent();
+  VolumeRecord w = AvailableVolume();
+  auto queued = Attach(w, kVm2);  // its attach step is still queued when n1 goes down
+  ASSERT_TRUE(queued.ok());
+  AttachmentService n1_down(*store_, notifier_, PlacementPolicy{-1});  // no node is up
+  auto d = n1_down.Detach(alice_, v.id, std::nullopt, false);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->state, "detaching");
+  d = n1_down.Detach(alice_, v.id, std::nullopt, true);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->state, "detached");
+  EXPECT_EQ(*d->error, "force-detached while node 'n1' was down");
+  EXPECT_TRUE(attachments_->List(alice_, v.id)->empty());
+  EXPECT_EQ(VolumeState(v), "available");
+  d = n1_down.Detach(alice_, w.id, std::nullopt, true);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->state, "detached");
+  EXPECT_EQ(VolumeState(w), "available");
+  EXPECT_FALSE(attachments_->LastFailedAttach(alice_, w.id)->has_value());
+  // Nothing is left for n1 to run: neither v's detach nor w's attach.
+  auto batch = work_->Poll("n1", std::chrono::milliseconds(0));
+  ASSERT_TRUE(batch.ok());
+  EXPECT_TRUE(batch->ops.empty());
+  ASSERT_TRUE(Attach(v, kVm3).ok());  // and the volume attaches again
+}
+
 }  // namespace
 }  // namespace vbs
 

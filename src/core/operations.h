@@ -13,6 +13,12 @@ namespace vbs {
 Status EnqueueOperation(Transaction& tx, const std::string& kind, const std::string& resource_id,
                         const PoolRecord& pool, const std::string& params_json);
 
+// Ends attachment `a` now, without its node: `detached` with `error`, its pending steps
+// failed, and the volume released once nothing else is attached. For a forced detach from a
+// node that is down (its agent, which served the export, is gone; a restarted agent
+// re-exports only live attachments).
+Status EndAttachmentWithoutNode(Transaction& tx, AttachmentRecord& a, const std::string& error);
+
 // The agent reported success: moves the resource on (creating → available, …). `result` is
 // what the agent reported with it (a JSON object; for attach: export_name, nbd_uri).
 Status ApplyOperationSuccess(Transaction& tx, const OperationRecord& op,
