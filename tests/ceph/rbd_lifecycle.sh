@@ -10,20 +10,13 @@
 # (nbdcopy, qemu-io, fio with verify=crc32c) read and write RBD volumes through VBS. The Ceph
 # side is checked with the `rbd` CLI: image names, snapshots, protection, nothing half-made.
 . "$(dirname "$0")/../system/lib.sh"
+. "$(dirname "$0")/lib.sh"
 t_init rbd_lifecycle
-"$VBS_SRC/scripts/install-deps.sh" ceph >&2
+ceph_start lifecycle
 for tool in rbd ceph nbdinfo nbdcopy qemu-io qemu-img fio; do
   command -v "$tool" >/dev/null || fail "$tool is missing after scripts/install-deps.sh ceph"
 done
 fio --enghelp=nbd >/dev/null 2>&1 || fail "this fio has no nbd engine"
-
-CEPH_DIR=$(mktemp -d /tmp/vbs-ceph-lifecycle-XXXXXX)
-ceph_stop() { "$VBS_SRC/tests/ceph/micro-ceph.sh" stop "$CEPH_DIR" >/dev/null 2>&1; rm -rf "$CEPH_DIR"; }
-# vbsd first (t_cleanup kills it), then the cluster it talks to.
-trap 'rc=$?; if [ -n "$VBSD_PID" ]; then kill -KILL "$VBSD_PID" 2>/dev/null; wait "$VBSD_PID" 2>/dev/null; VBSD_PID=""; fi; ceph_stop; (exit $rc); t_cleanup' EXIT
-ceph_env=$("$VBS_SRC/tests/ceph/micro-ceph.sh" start "$CEPH_DIR") || fail "micro-ceph did not start"
-eval "$ceph_env"
-rbdc() { timeout 60 rbd --conf "$CEPH_CONF" -p "$CEPH_POOL" "$@"; }
 
 vbsd_start --rbd-pool "$CEPH_POOL" --ceph-conf "$CEPH_CONF" --pool-capacity 4T
 as_admin
