@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "backend/backend_checks.h"
 #include "backend/dir/file_device.h"
 #include "common/ids.h"
 
@@ -65,32 +66,11 @@ Status ErrnoStatus(const std::string& what, int err) {
   return Status::FromErrno(what, err);
 }
 
-Status CheckVolumeId(const std::string& id) {
-  if (IsValidId(id, "vol")) return Status::Ok();
-  return Status::InvalidArgument("InvalidVolumeID.Malformed", "malformed volume id '" + id + "'");
-}
-
-Status CheckSnapshotId(const std::string& id) {
-  if (IsValidId(id, "snap")) return Status::Ok();
-  return Status::InvalidArgument("InvalidSnapshotID.Malformed",
-                                 "malformed snapshot id '" + id + "'");
-}
-
-Status CheckSize(uint64_t size) {
-  if (size > 0 && size <= static_cast<uint64_t>(std::numeric_limits<off_t>::max())) {
-    return Status::Ok();
-  }
-  return Status::InvalidArgument("InvalidParameterValue",
-                                 "size " + std::to_string(size) + " is out of range");
-}
-
-Status VolumeNotFound(const std::string& id) {
-  return Status::NotFound("InvalidVolume.NotFound", "volume " + id + " does not exist");
-}
-
-Status SnapshotNotFound(const std::string& id) {
-  return Status::NotFound("InvalidSnapshot.NotFound", "snapshot " + id + " does not exist");
-}
+using backend::CheckSize;
+using backend::CheckSnapshotId;
+using backend::CheckVolumeId;
+using backend::SnapshotNotFound;
+using backend::VolumeNotFound;
 
 // The stat of `path`, or nullopt when it does not exist.
 Result<std::optional<struct stat>> StatIfExists(const std::string& path) {

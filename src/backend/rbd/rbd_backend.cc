@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "backend/backend_checks.h"
 #include "backend/rbd/rbd_device.h"
 #include "common/ids.h"
 
@@ -23,32 +24,11 @@ constexpr char kDeleting[] = ".deleting";
 constexpr char kSnapKeyPrefix[] = "vbs_snap_";
 constexpr auto kRetryDelay = std::chrono::seconds(2);
 
-Status CheckVolumeId(const std::string& id) {
-  if (IsValidId(id, "vol")) return Status::Ok();
-  return Status::InvalidArgument("InvalidVolumeID.Malformed", "malformed volume id '" + id + "'");
-}
-
-Status CheckSnapshotId(const std::string& id) {
-  if (IsValidId(id, "snap")) return Status::Ok();
-  return Status::InvalidArgument("InvalidSnapshotID.Malformed",
-                                 "malformed snapshot id '" + id + "'");
-}
-
-Status CheckSize(uint64_t size) {
-  if (size > 0 && size <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-    return Status::Ok();
-  }
-  return Status::InvalidArgument("InvalidParameterValue",
-                                 "size " + std::to_string(size) + " is out of range");
-}
-
-Status VolumeNotFound(const std::string& id) {
-  return Status::NotFound("InvalidVolume.NotFound", "volume " + id + " does not exist");
-}
-
-Status SnapshotNotFound(const std::string& id) {
-  return Status::NotFound("InvalidSnapshot.NotFound", "snapshot " + id + " does not exist");
-}
+using backend::CheckSize;
+using backend::CheckSnapshotId;
+using backend::CheckVolumeId;
+using backend::SnapshotNotFound;
+using backend::VolumeNotFound;
 
 Status SizeConflict(const std::string& id, uint64_t existing, uint64_t size) {
   return Status::Conflict("IncorrectState", "volume " + id + " exists with size " +
