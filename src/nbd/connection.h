@@ -72,6 +72,7 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   void Park(const Request& req, const uint8_t* payload, Buffer* owned);
   bool FlushOut(bool* blocked);
   uint8_t* DirectPayloadTarget(const Request& req) const;
+  Buffer KeepPayload(const Request& req, const uint8_t* payload, Buffer* owned);
   void MapDevice();
   void DrainCompleted();
   void Complete(Reply r);

@@ -103,19 +103,21 @@ void Connection::Handle(const Request& req, const uint8_t* payload, Buffer* owne
   Dispatch(req, payload, owned, gated);
 }
 
+// A request leaving the loop takes its payload along: the buffer it was received into, or a
+// copy of the bytes still in the receive buffer.
+Buffer Connection::KeepPayload(const Request& req, const uint8_t* payload, Buffer* owned) {
+  if (req.payload_length() == 0) return Buffer();
+  if (owned != nullptr) return std::move(*owned);
+  Buffer pb = pool_.Get(req.payload_length());
+  std::memcpy(pb.data(), payload, req.payload_length());
+  return pb;
+}
+
 void Connection::Dispatch(const Request& req, const uint8_t* payload, Buffer* owned, bool gated) {
   Reply reply;
   if (Execute(req, payload, ctx_, /*on_loop=*/true, &reply) == ExecResult::kWouldBlock) {
     pool_.Put(std::move(reply.buf));
-    Buffer pb;
-    if (req.payload_length() > 0) {
-      if (owned != nullptr) {
-        pb = std::move(*owned);
-      } else {
-        pb = pool_.Get(req.payload_length());
-        std::memcpy(pb.data(), payload, req.payload_length());
-      }
-    }
+    Buffer pb = KeepPayload(req, payload, owned);
     inflight_.fetch_add(1);
     env_.workers->Submit(
         std::make_unique<TransmissionJob>(shared_from_this(), req, std::move(pb), gated));
@@ -128,15 +130,7 @@ void Connection::Dispatch(const Request& req, const uint8_t* payload, Buffer* ow
 }
 
 void Connection::Park(const Request& req, const uint8_t* payload, Buffer* owned) {
-  Buffer pb;
-  if (req.payload_length() > 0) {
-    if (owned != nullptr) {
-      pb = std::move(*owned);
-    } else {
-      pb = pool_.Get(req.payload_length());
-      std::memcpy(pb.data(), payload, req.payload_length());
-    }
-  }
+  Buffer pb = KeepPayload(req, payload, owned);
   // Counted as in flight: the connection does not close before it is answered.
   inflight_.fetch_add(1);
   auto self = shared_from_this();
