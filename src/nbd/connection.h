@@ -71,6 +71,8 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   // A write held by a paused export: runs when the export resumes (entered) or is refused.
   void Park(const Request& req, const uint8_t* payload, Buffer* owned);
   bool FlushOut(bool* blocked);
+  bool Spliced(const Reply& r);
+  void PopSent();
   uint8_t* DirectPayloadTarget(const Request& req) const;
   Buffer KeepPayload(const Request& req, const uint8_t* payload, Buffer* owned);
   void MapDevice();

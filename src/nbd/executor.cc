@@ -107,6 +107,7 @@ ExecResult DoRead(const Request& r, const ExecContext& c, bool on_loop, Reply* o
     out->len = hdr;
     out->ext = c.map + r.offset;
     out->ext_len = r.length;
+    out->ext_off = r.offset;
     return ExecResult::kDone;
   }
   if (!sr) {

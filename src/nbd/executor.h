@@ -21,11 +21,13 @@ namespace vbs::nbd {
 struct Reply {
   Buffer buf;
   size_t len = 0;  // wire bytes in buf
-  // Data sent right after buf's bytes straight from a mapping of a memory-backed file
-  // (zero-copy reads); it is read when sent, which the spec allows for a read that is in
+  // Data sent right after buf's bytes straight from the memory-backed device file: spliced
+  // from the file at ext_off (zero-copy, plain sockets) or copied from the mapping at ext
+  // (TLS). Either way it is read when sent, which the spec allows for a read that is in
   // flight with an overlapping write.
   const uint8_t* ext = nullptr;
   size_t ext_len = 0;
+  uint64_t ext_off = 0;
   size_t total() const { return len + ext_len; }
 };
 

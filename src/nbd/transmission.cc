@@ -16,6 +16,9 @@ constexpr size_t kMaxQueuedBytes = 64 << 20;  // replies not yet sent: stop read
 constexpr int kMaxInflight = 256;             // requests at workers: stop reading beyond
 constexpr int kMaxIov = 64;
 constexpr size_t kFlushEvery = 4;  // replies per sendmsg while a batch is still running
+// Smaller file data goes in the same sendmsg as its header: two splice calls would cost more
+// than the copy they save.
+constexpr size_t kSpliceMin = 64 * 1024;
 
 }  // namespace
 
@@ -221,10 +224,33 @@ void Connection::MapDevice() {
   if (map != MAP_FAILED) ctx_.map = static_cast<uint8_t*>(map);
 }
 
+// Whether the head reply's file data goes out by splice (zero-copy) rather than from the
+// mapping through sendmsg.
+bool Connection::Spliced(const Reply& r) {
+  return r.ext_len >= kSpliceMin && ctx_.dev->fd() >= 0 && transport_.CanSplice();
+}
+
 // Sends queued replies; *blocked when the socket is full. False on a dead socket.
 bool Connection::FlushOut(bool* blocked) {
   *blocked = false;
   while (!outq_.empty()) {
+    Reply& head = outq_.front();
+    if (out_head_sent_ >= head.len && Spliced(head)) {
+      const size_t done = out_head_sent_ - head.len;
+      Transport::Io io =
+          transport_.SpliceFile(ctx_.dev->fd(), head.ext_off + done, head.ext_len - done);
+      if (io.n == 0) {
+        if (io.want == Transport::Want::kWrite) {
+          *blocked = true;
+          return true;
+        }
+        if (!transport_.CanSplice()) continue;  // sent from the mapping instead
+        return false;
+      }
+      out_head_sent_ += io.n;
+      if (out_head_sent_ == head.total()) PopSent();
+      continue;
+    }
     struct iovec iov[kMaxIov];
     int n = 0;
     for (auto it = outq_.begin(); it != outq_.end() && n + 2 <= kMaxIov; ++it) {
@@ -235,7 +261,10 @@ bool Connection::FlushOut(bool* blocked) {
       } else {
         skip -= it->len;
       }
-      if (it->ext_len > skip) iov[n++] = {const_cast<uint8_t*>(it->ext) + skip, it->ext_len - skip};
+      if (it->ext_len > skip) {
+        if (Spliced(*it)) break;  // its header goes in this call, its data by splice after
+        iov[n++] = {const_cast<uint8_t*>(it->ext) + skip, it->ext_len - skip};
+      }
     }
     Transport::Io io = transport_.Writev(iov, n);
     if (io.n == 0) {
@@ -254,13 +283,17 @@ bool Connection::FlushOut(bool* blocked) {
         break;
       }
       sent -= left;
-      out_bytes_ -= front.total();
-      out_head_sent_ = 0;
-      pool_.Put(std::move(front.buf));
-      outq_.pop_front();
+      PopSent();
     }
   }
   return true;
+}
+
+void Connection::PopSent() {
+  out_bytes_ -= outq_.front().total();
+  out_head_sent_ = 0;
+  pool_.Put(std::move(outq_.front().buf));
+  outq_.pop_front();
 }
 
 // Waits (socket closed or fenced) until no request is left at a worker.

@@ -1,5 +1,6 @@
 #include "nbd/transport.h"
 
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,6 +11,69 @@ namespace vbs::nbd {
 
 Transport::~Transport() {
   if (ssl_ != nullptr) SSL_free(ssl_);
+  for (int fd : pipe_) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+void Transport::SetNonBlocking(bool on) {
+  if (nonblocking_ == on) return;
+  int fl = ::fcntl(fd_, F_GETFL);
+  if (fl >= 0 && ::fcntl(fd_, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK) == 0) {
+    nonblocking_ = on;
+  }
+}
+
+bool Transport::CanSplice() {
+  if (ssl_ != nullptr || pipe_failed_) return false;
+  if (pipe_[0] >= 0) return true;
+  // Unix sockets only. Over loopback TCP (bench/nbd, 1 MiB reads) splicing was measured
+  // slower than copying: the client then copies page by page out of many small fragments,
+  // and the sender paid more in the pacing path, so copying stays the TCP path.
+  int domain = 0;
+  socklen_t dlen = sizeof domain;
+  if (::getsockopt(fd_, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) != 0 || domain != AF_UNIX ||
+      ::pipe2(pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    pipe_failed_ = true;
+    return false;
+  }
+  // A pipe as large as a whole 1 MiB read halves the splice calls; the default (64 KiB)
+  // works too, only with more calls.
+  (void)::fcntl(pipe_[1], F_SETPIPE_SZ, 1 << 20);
+  return true;
+}
+
+Transport::Io Transport::SpliceFile(int file_fd, uint64_t off, size_t len) {
+  if (!CanSplice()) return {0, Want::kError};
+  SetNonBlocking(true);
+  if (pipe_fill_ == 0) {
+    loff_t from = static_cast<loff_t>(off);
+    for (;;) {
+      ssize_t n =
+          ::splice(file_fd, &from, pipe_[1], nullptr, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        pipe_fill_ = static_cast<size_t>(n);
+        break;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      // The file cannot be spliced (or ended early): stop trying, the caller copies instead.
+      pipe_failed_ = true;
+      return {0, Want::kError};
+    }
+  }
+  for (;;) {
+    // SPLICE_F_MORE: more of this reply (or the next one) follows, as MSG_MORE for sendmsg.
+    ssize_t n =
+        ::splice(pipe_[0], nullptr, fd_, nullptr, pipe_fill_,
+                 SPLICE_F_MOVE | SPLICE_F_NONBLOCK | (len > pipe_fill_ ? SPLICE_F_MORE : 0));
+    if (n > 0) {
+      pipe_fill_ -= static_cast<size_t>(n);
+      return {static_cast<size_t>(n), Want::kNone};
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return {0, Want::kWrite};
+    return {0, Want::kError};
+  }
 }
 
 Transport::Want Transport::SslWant(int ret) {
@@ -45,6 +109,7 @@ Transport::Io Transport::Read(void* buf, size_t len) {
 }
 
 Transport::Io Transport::ReadBlocking(void* buf, size_t len) {
+  SetNonBlocking(false);
   for (;;) {
     ssize_t n = ::recv(fd_, buf, len, 0);
     if (n > 0) return {static_cast<size_t>(n), Want::kNone};

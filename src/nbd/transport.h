@@ -36,6 +36,15 @@ class Transport {
   // Blocking read on a plain socket (the fast path when nothing else is pending).
   Io ReadBlocking(void* buf, size_t len);
 
+  // Plain unix sockets only: sends file bytes [off, off+len) without copying them, through a pipe
+  // (splice file -> pipe -> socket; the socket takes references to the page cache pages).
+  // Bytes already moved into the pipe stay there when the socket is full: the next call must
+  // continue at the first byte not yet sent (off advanced by what earlier calls returned).
+  // Want::kError with CanSplice() now false: the file cannot be spliced, and the caller
+  // sends those bytes another way; with CanSplice() still true: the socket failed.
+  Io SpliceFile(int file_fd, uint64_t off, size_t len);
+  bool CanSplice();
+
   // Begins the server side of TLS; then call HandshakeStep until it returns kNone.
   Status BeginTls(SSL_CTX* ctx);
   Want HandshakeStep();
@@ -44,8 +53,15 @@ class Transport {
 
  private:
   Want SslWant(int ret);
+  void SetNonBlocking(bool on);
   int fd_;
   SSL* ssl_ = nullptr;
+  // Splice state: the socket is O_NONBLOCK while splicing (splice has no MSG_DONTWAIT) and is
+  // switched back before a blocking read.
+  int pipe_[2] = {-1, -1};
+  bool pipe_failed_ = false;
+  size_t pipe_fill_ = 0;  // bytes in the pipe, not yet in the socket
+  bool nonblocking_ = false;
 };
 
 }  // namespace vbs::nbd
