@@ -73,7 +73,10 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   bool FlushOut(bool* blocked);
   bool Spliced(const Reply& r);
   void PopSent();
-  uint8_t* DirectPayloadTarget(const Request& req) const;
+  bool ReceivesInPlace(const Request& req) const;
+  Transport::Io ReceiveInPlace(size_t room);
+  void WriteInPlace(const uint8_t* data, size_t len, size_t at);
+  void FinishInPlace();
   Buffer KeepPayload(const Request& req, const uint8_t* payload, Buffer* owned);
   void MapDevice();
   void DrainCompleted();
@@ -97,10 +100,12 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   bool in_payload_ = false;  // collecting a WRITE payload too large for rbuf_
   Request preq_;
   Buffer pbuf_;
-  // A payload received in place has entered the write gate before its first byte lands (a
-  // paused export takes it into a buffer instead, to be held).
+  // Or: the payload goes straight to its place in the device file as it arrives (in_place_).
+  // Such a payload has entered the write gate before its first byte lands (a paused export
+  // takes it into a buffer instead, to be held).
+  bool pin_place_ = false;
   bool pentered_ = false;
-  uint8_t* pdirect_ = nullptr;  // or: the payload goes straight to its place in ctx_.map
+  uint32_t perr_ = 0;  // NBD error: part of an in-place payload could not be written
   size_t pfill_ = 0;
   std::deque<Reply> outq_;
   size_t out_head_sent_ = 0;

@@ -257,9 +257,7 @@ ExecResult Execute(const Request& r, const uint8_t* payload, const ExecContext& 
   Status st;
   switch (r.type) {
     case kCmdWrite:
-      if (c.map != nullptr && on_loop && r.length >= kMapMin) {
-        // The payload may already be in place (received straight into the mapping).
-        if (payload != c.map + r.offset) std::memcpy(c.map + r.offset, payload, r.length);
+      if (payload == nullptr) {  // already written as it arrived (received in place)
         st = fua ? dev.Flush() : Status::Ok();
       } else {
         st = dev.Write(payload, r.length, r.offset, fua);

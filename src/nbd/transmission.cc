@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -109,7 +110,7 @@ void Connection::Handle(const Request& req, const uint8_t* payload, Buffer* owne
 // A request leaving the loop takes its payload along: the buffer it was received into, or a
 // copy of the bytes still in the receive buffer.
 Buffer Connection::KeepPayload(const Request& req, const uint8_t* payload, Buffer* owned) {
-  if (req.payload_length() == 0) return Buffer();
+  if (req.payload_length() == 0 || payload == nullptr) return Buffer();  // none, or in place
   if (owned != nullptr) return std::move(*owned);
   Buffer pb = pool_.Get(req.payload_length());
   std::memcpy(pb.data(), payload, req.payload_length());
@@ -173,21 +174,22 @@ bool Connection::ProcessInput() {
       }
       continue;
     }
-    // The payload is still on its way: collect it in its own buffer, or right where it
-    // belongs in the mapping, and read the rest straight into that.
+    // The payload is still on its way: collect it in its own buffer, or write it right
+    // where it belongs on the device as it arrives.
     rstart_ += kRequestHeaderSize;
     preq_ = req;
     pfill_ = rend_ - rstart_;
-    pdirect_ = DirectPayloadTarget(req);
+    pin_place_ = ReceivesInPlace(req);
     // Bytes received in place are on the device at once: only past the write gate.
-    if (pdirect_ != nullptr && gate_ != nullptr && !gate_->TryEnter()) pdirect_ = nullptr;
-    pentered_ = pdirect_ != nullptr && gate_ != nullptr;
-    uint8_t* dst = pdirect_;
-    if (dst == nullptr) {
+    if (pin_place_ && gate_ != nullptr && !gate_->TryEnter()) pin_place_ = false;
+    pentered_ = pin_place_ && gate_ != nullptr;
+    perr_ = 0;
+    if (pin_place_) {
+      WriteInPlace(rbuf_.data() + rstart_, pfill_, 0);
+    } else {
       pbuf_ = pool_.Get(pl);
-      dst = pbuf_.data();
+      std::memcpy(pbuf_.data(), rbuf_.data() + rstart_, pfill_);
     }
-    std::memcpy(dst, rbuf_.data() + rstart_, pfill_);
     rstart_ = rend_;
     in_payload_ = true;
   }
@@ -201,14 +203,52 @@ bool Connection::ProcessInput() {
   return true;
 }
 
-// Where a large WRITE's payload may be received in place: a memory-backed device that is
-// mapped, and a request that is valid (in bounds, export writable). A write that is cut off
-// halfway leaves part of its data behind, which the protocol allows for a write that was
-// never acknowledged. Null: into a buffer.
-uint8_t* Connection::DirectPayloadTarget(const Request& req) const {
-  if (ctx_.map == nullptr || req.type != kCmdWrite || req.length < kMapMin) return nullptr;
-  if (ValidateRequest(req, ctx_.params) != 0) return nullptr;
-  return ctx_.map + req.offset;
+// Where a large WRITE's payload may be received in place: a memory-backed device (no write
+// can wait for a disk) and a request that is valid (in bounds, export writable). A write
+// that is cut off halfway leaves part of its data behind, which the protocol allows for a
+// write that was never acknowledged. False: into a buffer.
+bool Connection::ReceivesInPlace(const Request& req) const {
+  if (ctx_.inline_mode != InlineMode::kAlways || ctx_.dev->fd() < 0) return false;
+  if (req.type != kCmdWrite || req.length < kMapMin) return false;
+  return ValidateRequest(req, ctx_.params) == 0;
+}
+
+void Connection::WriteInPlace(const uint8_t* data, size_t len, size_t at) {
+  if (len == 0 || perr_ != 0) return;
+  Status st = ctx_.dev->Write(data, len, preq_.offset + at, false);
+  if (!st.ok()) perr_ = NbdErrorFor(st);
+}
+
+// Receives more of an in-place payload: spliced from the socket into the file (plain
+// sockets), else read into rbuf_ (unused while a payload is collected) and written. Once a
+// part failed to land, the rest is read and dropped; the request then gets the error.
+Transport::Io Connection::ReceiveInPlace(size_t room) {
+  if (perr_ == 0) {
+    int file_err = 0;
+    Transport::Io io =
+        transport_.SpliceToFile(ctx_.dev->fd(), preq_.offset + pfill_, room, &file_err);
+    if (file_err != 0) perr_ = file_err == ENOSPC ? kENOSPC : kEIO;
+    if (io.n > 0 || io.want != Transport::Want::kError) return io;
+  }
+  Transport::Io io = transport_.Read(rbuf_.data(), std::min(room, rbuf_.size()));
+  if (io.n > 0) WriteInPlace(rbuf_.data(), io.n, pfill_);
+  return io;
+}
+
+// The whole in-place payload is in: the request runs (its data is already on the device),
+// or gets the error that stopped its data.
+void Connection::FinishInPlace() {
+  pin_place_ = false;
+  const bool entered = std::exchange(pentered_, false);
+  if (perr_ == 0) {
+    Handle(preq_, nullptr, nullptr, entered);
+    return;
+  }
+  Reply reply;
+  EncodeError(preq_, ctx_.params.structured, perr_, "write failed", &pool_, &reply);
+  if (entered) gate_->Leave();
+  out_bytes_ += reply.total();
+  outq_.push_back(std::move(reply));
 }
 
 // Memory-backed file: map it (see ExecContext::map). The device's size is fixed while it is
@@ -219,8 +259,7 @@ uint8_t* Connection::DirectPayloadTarget(const Request& req) const {
 void Connection::MapDevice() {
   const size_t len = ctx_.params.size;
   if (ctx_.inline_mode != InlineMode::kAlways || len == 0) return;
-  const int prot = PROT_READ | (ctx_.params.read_only ? 0 : PROT_WRITE);
-  void* map = ::mmap(nullptr, len, prot, MAP_SHARED, ctx_.dev->fd(), 0);
+  void* map = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, ctx_.dev->fd(), 0);
   if (map != MAP_FAILED) ctx_.map = static_cast<uint8_t*>(map);
 }
 
@@ -329,7 +368,7 @@ void Connection::Serve(Negotiated& neg) {
       uint8_t* dst;
       size_t room;
       if (in_payload_) {
-        dst = (pdirect_ != nullptr ? pdirect_ : pbuf_.data()) + pfill_;
+        dst = pin_place_ ? nullptr : pbuf_.data() + pfill_;
         room = preq_.payload_length() - pfill_;
       } else {
         dst = rbuf_.data() + rend_;
@@ -339,20 +378,20 @@ void Connection::Serve(Negotiated& neg) {
       // inflight_ is checked before draining: a worker pushes its reply before it lowers
       // inflight_, so a reply cannot slip in between and wait behind the blocking recv.
       bool idle = false;
-      if (!transport_.tls() && inflight_.load() == 0) {
+      if (!transport_.tls() && dst != nullptr && inflight_.load() == 0) {
         DrainCompleted();
         idle = outq_.empty();
       }
-      Transport::Io io = idle ? transport_.ReadBlocking(dst, room) : transport_.Read(dst, room);
+      Transport::Io io = dst == nullptr ? ReceiveInPlace(room)
+                         : idle         ? transport_.ReadBlocking(dst, room)
+                                        : transport_.Read(dst, room);
       if (io.n > 0) {
         if (in_payload_) {
           pfill_ += io.n;
           if (pfill_ == preq_.payload_length()) {
             in_payload_ = false;
-            if (pdirect_ != nullptr) {
-              uint8_t* in_place = pdirect_;
-              pdirect_ = nullptr;
-              Handle(preq_, in_place, nullptr, std::exchange(pentered_, false));
+            if (pin_place_) {
+              FinishInPlace();
             } else {
               Buffer owned = std::move(pbuf_);
               Handle(preq_, owned.data(), &owned);
@@ -395,7 +434,7 @@ void Connection::Serve(Negotiated& neg) {
   }
   if (pentered_) gate_->Leave();  // cut off in the middle of a payload received in place
   pentered_ = false;
-  pdirect_ = nullptr;
+  pin_place_ = false;
   WaitIdle();
   outq_.clear();
   if (ctx_.map != nullptr) ::munmap(ctx_.map, ctx_.params.size);

@@ -6,8 +6,8 @@ source "$(dirname "$0")/lib.sh"
 need_tools fio
 
 # Twice: a file on the disk file system (reads/writes through the page cache with
-# RWF_NOWAIT on the loop) and one on tmpfs (served through a mapping; large write payloads
-# are received straight into it).
+# RWF_NOWAIT on the loop) and one on tmpfs (large reads spliced or sent from a mapping,
+# large write payloads written in place as they arrive).
 shm=$(mktemp -d /dev/shm/vbs-fio-verify.XXXXXX)
 trap 'rm -rf "$shm"; cleanup' EXIT
 for dir in "$work" "$shm"; do
@@ -31,6 +31,19 @@ for dir in "$work" "$shm"; do
     --group_reporting --output="$work/fio2.txt" || { cat "$work/fio2.txt"; die "fio mix"; }
   grep -q 'err= 0' "$work/fio2.txt" || { cat "$work/fio2.txt"; die "fio mix reported errors"; }
   stop_server
+  if [ "$dir" = "$shm" ]; then
+    # TCP takes its own paths on tmpfs: large reads sent from the mapping, large writes
+    # spliced from the socket into the file.
+    port=$(free_port)
+    serve "$disk" --listen "127.0.0.1:$port" --no-tls
+    log "$dir: fio write+verify over TCP, 2 jobs, iodepth 16"
+    fio --name=verify --ioengine=nbd --uri="nbd://127.0.0.1:$port/" --rw=randwrite \
+      --bsrange=4k-1M --size=48M --offset_increment=64M --numjobs=2 --iodepth=16 \
+      --verify=crc32c --verify_fatal=1 --do_verify=1 --group_reporting \
+      --output="$work/fio3.txt" || { cat "$work/fio3.txt"; die "fio verify (TCP)"; }
+    grep -q 'err= 0' "$work/fio3.txt" || { cat "$work/fio3.txt"; die "fio reported errors"; }
+    stop_server
+  fi
   rm -f "$disk"
 done
 echo PASS

@@ -4,11 +4,9 @@
 source "$(dirname "$0")/lib.sh"
 need_tools nbdinfo nbdcopy nbdsh openssl python3 cmp
 
-disk=$work/disk.img
-truncate -s 32M "$disk"
-# Data at [1M,2M) and [8M,8M+64k); holes elsewhere.
-dd if=/dev/urandom of="$disk" bs=1M seek=1 count=1 conv=notrunc status=none
-dd if=/dev/urandom of="$disk" bs=64k seek=128 count=1 conv=notrunc status=none
+certs=$work/certs
+make_certs "$certs"
+sock=$work/nbd.sock
 
 check_suite() {  # URI
   local uri=$1
@@ -41,24 +39,35 @@ h.flush()
 ' || die "nbdsh"
 }
 
-sock=$work/nbd.sock
-serve "$disk" --socket "$sock" --export-name vol-test --description "a test volume"
-check_suite "nbd+unix:///vol-test?socket=$sock"
-nbdinfo "nbd+unix:///vol-test?socket=$sock" | grep -q 'description: a test volume' || die "description"
-stop_server
+# Twice: a file on the disk file system, and one on tmpfs, which takes other paths (large
+# reads spliced to unix sockets or sent from a mapping over TLS, large writes written in
+# place as they arrive, spliced from the socket or read and written under TLS).
+shm=$(mktemp -d /dev/shm/vbs-libnbd-tools.XXXXXX)
+trap 'rm -rf "$shm"; cleanup' EXIT
+for dir in "$work" "$shm"; do
+  disk=$dir/disk.img
+  rm -f "$disk"
+  truncate -s 32M "$disk"
+  # Data at [1M,2M) and [8M,8M+64k); holes elsewhere.
+  dd if=/dev/urandom of="$disk" bs=1M seek=1 count=1 conv=notrunc status=none
+  dd if=/dev/urandom of="$disk" bs=64k seek=128 count=1 conv=notrunc status=none
+  serve "$disk" --socket "$sock" --export-name vol-test --description "a test volume"
+  check_suite "nbd+unix:///vol-test?socket=$sock"
+  nbdinfo "nbd+unix:///vol-test?socket=$sock" | grep -q 'description: a test volume' ||
+    die "description"
+  stop_server
 
-# Restore the sparse layout for the TLS round.
-truncate -s 0 "$disk"; truncate -s 32M "$disk"
-dd if=/dev/urandom of="$disk" bs=1M seek=1 count=1 conv=notrunc status=none
-certs=$work/certs
-make_certs "$certs"
-port=$(free_port)
-# shellcheck disable=SC2046
-serve "$disk" --listen "127.0.0.1:$port" --export-name vol-test $(tls_args "$certs")
-check_suite "nbds://localhost:$port/vol-test?tls-certificates=$certs"
-log "a client insisting on no TLS gets nothing"
-if nbdinfo "nbd://localhost:$port/vol-test" >/dev/null 2>&1; then die "plain client served"; fi
-stop_server
+  # Restore the sparse layout for the TLS round.
+  truncate -s 0 "$disk"; truncate -s 32M "$disk"
+  dd if=/dev/urandom of="$disk" bs=1M seek=1 count=1 conv=notrunc status=none
+  port=$(free_port)
+  # shellcheck disable=SC2046
+  serve "$disk" --listen "127.0.0.1:$port" --export-name vol-test $(tls_args "$certs")
+  check_suite "nbds://localhost:$port/vol-test?tls-certificates=$certs"
+  log "a client insisting on no TLS gets nothing"
+  if nbdinfo "nbd://localhost:$port/vol-test" >/dev/null 2>&1; then die "plain client served"; fi
+  stop_server
+done
 
 log "unix socket with certificates: TLS offered, not required"
 # shellcheck disable=SC2046

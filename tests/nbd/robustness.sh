@@ -2,7 +2,8 @@
 # Hostile NBD traffic (tests/nbd/robustness.py) against `vbsd nbd-serve`: bad magic,
 # unknown options/commands/flags, oversize lengths, offsets past the end, half headers,
 # vanishing clients, 2000 connections at once. The server must survive, serve a well-behaved
-# client throughout, and still pass qemu-img compare at the end.
+# client throughout, and still pass qemu-img compare at the end. Then a tmpfs that fills up
+# under large writes.
 source "$(dirname "$0")/lib.sh"
 need_tools python3 qemu-img qemu-io
 
@@ -15,4 +16,32 @@ python3 "$here/robustness.py" "$sock" 2000 || die "robustness cases"
 kill -0 "$server_pid" || die "server died"
 qemu-io -f raw -c 'read -P 0x5a 0 4k' "nbd+unix:///?socket=$sock" | grep -q verification && die "data"
 qemu-img compare -f raw -F raw "$disk" "nbd+unix:///?socket=$sock" || die "compare"
+stop_server
+
+# A sparse volume on a tmpfs that fills up: large writes land in place as they arrive, so
+# the one that finds no room must get ENOSPC (not kill the server), and what fitted stays.
+small=$work/small
+mkdir -p "$small"
+mount -t tmpfs -o size=2M tmpfs "$small" || die "mount tmpfs"
+mounts+=("$small")
+for transport in unix tcp; do
+  rm -f "$small/disk.img"
+  truncate -s 16M "$small/disk.img"
+  if [ $transport = unix ]; then
+    serve "$small/disk.img" --socket "$sock"
+    uri="nbd+unix:///?socket=$sock"
+  else
+    port=$(free_port)
+    serve "$small/disk.img" --listen "127.0.0.1:$port" --no-tls
+    uri="nbd://127.0.0.1:$port/"
+  fi
+  out=$(qemu-io -f raw -c 'write -P 0x33 0 1M' -c 'write -P 0x44 4M 4M' "$uri" 2>&1 || true)
+  echo "$out" >&2
+  echo "$out" | grep -q 'wrote 1048576/1048576' || die "$transport: the first write should fit"
+  echo "$out" | grep -q 'No space left on device' || die "$transport: no ENOSPC on a full tmpfs"
+  kill -0 "$server_pid" || die "$transport: server died on a full tmpfs"
+  qemu-io -f raw -c 'read -P 0x33 0 1M' "$uri" | grep -q 'read 1048576/1048576' ||
+    die "$transport: the write that fitted is gone"
+  stop_server
+done
 echo PASS
