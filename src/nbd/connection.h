@@ -74,6 +74,7 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   bool Spliced(const Reply& r);
   void PopSent();
   bool ReceivesInPlace(const Request& req) const;
+  uint8_t* MappedTarget(const Request& req) const;
   Transport::Io ReceiveInPlace(size_t room);
   void WriteInPlace(const uint8_t* data, size_t len, size_t at);
   void FinishInPlace();
@@ -104,6 +105,7 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   // Such a payload has entered the write gate before its first byte lands (a paused export
   // takes it into a buffer instead, to be held).
   bool pin_place_ = false;
+  uint8_t* pmapped_ = nullptr;  // in place through the mapping (else spliced or written)
   bool pentered_ = false;
   uint32_t perr_ = 0;  // NBD error: part of an in-place payload could not be written
   size_t pfill_ = 0;

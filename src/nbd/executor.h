@@ -59,10 +59,9 @@ struct ExecContext {
   // milliseconds: after one slow probe this connection stops probing on reads (BLOCK_STATUS
   // still asks, since there the client wants the answer).
   mutable std::atomic<bool> probe_holes{true};
-  // kAlways only: the whole device mapped read-only (MAP_SHARED), so large reads over TCP or
-  // TLS are sent from the page cache without a pread copy. Writes never use it: the first
-  // write to each page of a fresh mapping faults, which made a new connection's first pass
-  // over a volume 3x slower than pwrite. Null: none.
+  // kAlways only: the whole device mapped (MAP_SHARED), so large reads over TCP or TLS are
+  // sent from the page cache without a pread copy, and large write payloads are received
+  // straight into their place once madvise made those pages present. Null: none.
   uint8_t* map = nullptr;
 };
 
