@@ -101,11 +101,11 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   bool in_payload_ = false;  // collecting a WRITE payload too large for rbuf_
   Request preq_;
   Buffer pbuf_;
-  // Or: the payload goes straight to its place in the device file as it arrives (in_place_).
+  // Or: the payload goes straight to its place in the device file as it arrives (pin_place_).
   // Such a payload has entered the write gate before its first byte lands (a paused export
   // takes it into a buffer instead, to be held).
   bool pin_place_ = false;
-  uint8_t* pmapped_ = nullptr;  // in place through the mapping (else spliced or written)
+  uint8_t* pmapped_ = nullptr;  // in place through the mapping (else read and pwritten)
   bool pentered_ = false;
   uint32_t perr_ = 0;  // NBD error: part of an in-place payload could not be written
   size_t pfill_ = 0;

@@ -220,9 +220,10 @@ bool Connection::ReceivesInPlace(const Request& req) const {
 // them by read faults maps 16 pages per fault (fault-around; tmpfs pages map writable), so
 // a fresh connection's first pass costs ~0.1 s per 2 GiB instead of the ~0.7 s that one
 // write fault per page took. A page that cannot be had (a hole on a full tmpfs) makes
-// madvise fail instead of raising SIGBUS at the copy: the payload is then spliced, and the
-// write gets ENOSPC. (A TRIM from another connection racing this very write on a full tmpfs
-// could still unmap a page in between; tmpfs volumes are scratch and benchmark space.)
+// madvise fail instead of raising SIGBUS at the copy: the payload is then read and written
+// with pwrite, and the write gets ENOSPC. (A TRIM from another connection racing this very
+// write on a full tmpfs could still unmap a page in between; tmpfs volumes are scratch and
+// benchmark space.)
 uint8_t* Connection::MappedTarget(const Request& req) const {
   if (ctx_.map == nullptr || ctx_.params.read_only) return nullptr;
   const uintptr_t page = 4096;
@@ -240,18 +241,11 @@ void Connection::WriteInPlace(const uint8_t* data, size_t len, size_t at) {
   if (!st.ok()) perr_ = NbdErrorFor(st);
 }
 
-// Receives more of an in-place payload: spliced from the socket into the file (plain
-// sockets), else read into rbuf_ (unused while a payload is collected) and written. Once a
-// part failed to land, the rest is read and dropped; the request then gets the error.
+// Receives more of an in-place payload: straight into the mapping, else read into rbuf_
+// (unused while a payload is collected) and written. Once a part failed to land, the rest is
+// read and dropped; the request then gets the error.
 Transport::Io Connection::ReceiveInPlace(size_t room) {
   if (pmapped_ != nullptr) return transport_.Read(pmapped_ + pfill_, room);
-  if (perr_ == 0) {
-    int file_err = 0;
-    Transport::Io io =
-        transport_.SpliceToFile(ctx_.dev->fd(), preq_.offset + pfill_, room, &file_err);
-    if (file_err != 0) perr_ = file_err == ENOSPC ? kENOSPC : kEIO;
-    if (io.n > 0 || io.want != Transport::Want::kError) return io;
-  }
   Transport::Io io = transport_.Read(rbuf_.data(), std::min(room, rbuf_.size()));
   if (io.n > 0) WriteInPlace(rbuf_.data(), io.n, pfill_);
   return io;
@@ -276,9 +270,9 @@ void Connection::FinishInPlace() {
 
 // Memory-backed file: map it (see ExecContext::map). The device's size is fixed while it is
 // served; a file shrunk behind the server's back would fault (SIGBUS), which is why this is
-// limited to tmpfs/ramfs, where volumes are scratch or benchmark files. (Populating the page
-// tables up front so small requests could use the mapping too was measured: at ~0.3 s per
-// GiB per connection it costs more than it saves.)
+// limited to tmpfs/ramfs, where volumes are scratch or benchmark files. (Populating all page
+// tables up front, so small requests could use the mapping too, was measured: ~0.3 s per GiB
+// per connection costs more than it saves. Large writes populate just their own range.)
 void Connection::MapDevice() {
   const size_t len = ctx_.params.size;
   if (ctx_.inline_mode != InlineMode::kAlways || len == 0) return;

@@ -5,14 +5,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 
 namespace vbs::nbd {
 
 Transport::~Transport() {
   if (ssl_ != nullptr) SSL_free(ssl_);
-  for (int fd : {pipe_[0], pipe_[1], in_pipe_[0], in_pipe_[1]}) {
+  for (int fd : pipe_) {
     if (fd >= 0) ::close(fd);
   }
 }
@@ -63,7 +62,7 @@ Transport::Io Transport::SpliceFile(int file_fd, uint64_t off, size_t len) {
     }
   }
   for (;;) {
-    // SPLICE_F_MORE: more of this reply (or the next one) follows, as MSG_MORE for sendmsg.
+    // SPLICE_F_MORE: more of this reply follows (as MSG_MORE for sendmsg).
     ssize_t n =
         ::splice(pipe_[0], nullptr, fd_, nullptr, pipe_fill_,
                  SPLICE_F_MOVE | SPLICE_F_NONBLOCK | (len > pipe_fill_ ? SPLICE_F_MORE : 0));
@@ -107,52 +106,6 @@ Transport::Io Transport::Read(void* buf, size_t len) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return {0, Want::kRead};
     return {0, Want::kError};
   }
-}
-
-Transport::Io Transport::SpliceToFile(int file_fd, uint64_t off, size_t len, int* file_err) {
-  *file_err = 0;
-  if (ssl_ != nullptr || in_pipe_failed_) return {0, Want::kError};
-  if (in_pipe_[0] < 0) {
-    if (::pipe2(in_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
-      in_pipe_failed_ = true;
-      return {0, Want::kError};
-    }
-    (void)::fcntl(in_pipe_[1], F_SETPIPE_SZ, 1 << 20);
-  }
-  SetNonBlocking(true);
-  ssize_t n;
-  do {
-    n = ::splice(fd_, nullptr, in_pipe_[1], nullptr, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-  } while (n < 0 && errno == EINTR);
-  if (n == 0) return {0, Want::kEof};
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return {0, Want::kRead};
-    in_pipe_failed_ = true;  // the caller's plain read reports a real socket error
-    return {0, Want::kError};
-  }
-  loff_t to = static_cast<loff_t>(off);
-  size_t left = static_cast<size_t>(n);
-  while (left > 0) {
-    ssize_t w = ::splice(in_pipe_[0], nullptr, file_fd, &to, left, SPLICE_F_MOVE);
-    if (w > 0) {
-      left -= static_cast<size_t>(w);
-      continue;
-    }
-    if (w < 0 && errno == EINTR) continue;
-    *file_err = w < 0 ? errno : EIO;
-    // Drop what is left in the pipe, so it is empty for the next payload.
-    char sink[4096];
-    while (left > 0) {
-      ssize_t r = ::read(in_pipe_[0], sink, std::min(left, sizeof sink));
-      if (r <= 0) {
-        in_pipe_failed_ = true;  // cannot tell what is left in it: never use it again
-        break;
-      }
-      left -= static_cast<size_t>(r);
-    }
-    break;
-  }
-  return {static_cast<size_t>(n), Want::kNone};
 }
 
 Transport::Io Transport::ReadBlocking(void* buf, size_t len) {

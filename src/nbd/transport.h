@@ -45,12 +45,6 @@ class Transport {
   Io SpliceFile(int file_fd, uint64_t off, size_t len);
   bool CanSplice();
 
-  // Plain sockets: moves up to len bytes from the socket into the file at off through a pipe
-  // (one copy, into the page cache; nothing mapped). n: bytes taken from the socket; if not
-  // all of them reached the file, *file_err is the errno and the rest were dropped.
-  // Want::kError without n: splicing is not possible here; the caller reads instead.
-  Io SpliceToFile(int file_fd, uint64_t off, size_t len, int* file_err);
-
   // Begins the server side of TLS; then call HandshakeStep until it returns kNone.
   Status BeginTls(SSL_CTX* ctx);
   Want HandshakeStep();
@@ -66,9 +60,7 @@ class Transport {
   // switched back before a blocking read.
   int pipe_[2] = {-1, -1};
   bool pipe_failed_ = false;
-  size_t pipe_fill_ = 0;       // bytes in the pipe, not yet in the socket
-  int in_pipe_[2] = {-1, -1};  // socket -> file (its own: pipe_ may hold unsent reply data)
-  bool in_pipe_failed_ = false;
+  size_t pipe_fill_ = 0;  // bytes in the pipe, not yet in the socket
   bool nonblocking_ = false;
 };
 

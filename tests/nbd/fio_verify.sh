@@ -32,8 +32,7 @@ for dir in "$work" "$shm"; do
   grep -q 'err= 0' "$work/fio2.txt" || { cat "$work/fio2.txt"; die "fio mix reported errors"; }
   stop_server
   if [ "$dir" = "$shm" ]; then
-    # TCP takes its own paths on tmpfs: large reads sent from the mapping, large writes
-    # spliced from the socket into the file.
+    # TCP takes its own path on tmpfs: large reads are sent from the mapping (not spliced).
     port=$(free_port)
     serve "$disk" --listen "127.0.0.1:$port" --no-tls
     log "$dir: fio write+verify over TCP, 2 jobs, iodepth 16"

@@ -40,8 +40,8 @@ h.flush()
 }
 
 # Twice: a file on the disk file system, and one on tmpfs, which takes other paths (large
-# reads spliced to unix sockets or sent from a mapping over TLS, large writes written in
-# place as they arrive, spliced from the socket or read and written under TLS).
+# reads spliced to unix sockets or sent from a mapping under TLS, large writes received
+# straight into the mapping).
 shm=$(mktemp -d /dev/shm/vbs-libnbd-tools.XXXXXX)
 trap 'rm -rf "$shm"; cleanup' EXIT
 for dir in "$work" "$shm"; do
