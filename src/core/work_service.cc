@@ -74,8 +74,7 @@ Result<WorkBatch> WorkService::Poll(const std::string& node, std::chrono::millis
     VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
       VBS_ASSIGN_OR_RETURN(auto n, tx.GetNode(node));
       if (!n) return Status::Conflict("UnknownNode", "node '" + node + "' has not said hello");
-      n->last_heartbeat = NowMillis();
-      VBS_RETURN_IF_ERROR(tx.UpsertNode(*n));
+      VBS_RETURN_IF_ERROR(Beat(tx, node));
       OperationFilter f;
       f.node = node;
       f.state = state::kOpPending;
@@ -93,9 +92,21 @@ Result<WorkBatch> WorkService::Poll(const std::string& node, std::chrono::millis
   }
 }
 
+// Every call of an agent shows its node alive, not only the poll: an agent whose worker
+// slots are all busy does not poll, but it reports progress, and claims and completes.
+Status WorkService::Beat(Transaction& tx, const std::string& node) {
+  VBS_ASSIGN_OR_RETURN(auto n, tx.GetNode(node));
+  if (!n) return Status::Ok();  // the call itself answers for an unknown node
+  const int64_t now = NowMillis();
+  if (n->last_heartbeat >= now) return Status::Ok();
+  n->last_heartbeat = now;
+  return tx.UpsertNode(*n);
+}
+
 Result<OperationRecord> WorkService::Claim(const std::string& node, const std::string& op_id) {
   OperationRecord op;
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    VBS_RETURN_IF_ERROR(Beat(tx, node));
     VBS_ASSIGN_OR_RETURN(auto found, tx.GetOperation(op_id));
     if (!found || found->node != node) return OpNotFound(op_id);
     op = *found;
@@ -123,6 +134,7 @@ Result<OperationRecord> WorkService::LoadRunning(Transaction& tx, const std::str
 Status WorkService::Progress(const std::string& node, const std::string& op_id, int percent) {
   percent = std::clamp(percent, 0, 100);
   return store_.Transact([&](Transaction& tx) -> Status {
+    VBS_RETURN_IF_ERROR(Beat(tx, node));
     VBS_ASSIGN_OR_RETURN(auto op, LoadRunning(tx, node, op_id));
     if (op.state != state::kOpRunning) {
       return Status::Conflict("IncorrectState", "operation " + op_id + " is " + op.state);
@@ -145,6 +157,7 @@ Status WorkService::Progress(const std::string& node, const std::string& op_id, 
 Status WorkService::Complete(const std::string& node, const std::string& op_id, bool ok,
                              const std::string& error, const std::string& result_json) {
   return store_.Transact([&](Transaction& tx) -> Status {
+    VBS_RETURN_IF_ERROR(Beat(tx, node));
     VBS_ASSIGN_OR_RETURN(auto op, LoadRunning(tx, node, op_id));
     if (op.state == state::kOpDone || op.state == state::kOpFailed) {
       return Status::Ok();  // a repeated report (the first answer was lost): same outcome

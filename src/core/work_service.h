@@ -46,7 +46,8 @@ class WorkService {
       : store_(store), notifier_(notifier), policy_(policy) {}
 
   Result<int64_t> Hello(const std::string& node, const std::vector<PoolAnnouncement>& pools);
-  // Pending ops for `node`; waits up to `wait` for some to appear. Records a heartbeat.
+  // Pending ops for `node`; waits up to `wait` for some to appear. Records a heartbeat, as do
+  // Claim, Progress and Complete (a node busy with work is alive).
   Result<WorkBatch> Poll(const std::string& node, std::chrono::milliseconds wait);
   Result<OperationRecord> Claim(const std::string& node, const std::string& op_id);
   Status Progress(const std::string& node, const std::string& op_id, int percent);
@@ -65,6 +66,7 @@ class WorkService {
  private:
   Result<OperationRecord> LoadRunning(Transaction& tx, const std::string& node,
                                       const std::string& op_id);
+  static Status Beat(Transaction& tx, const std::string& node);
   MetadataStore& store_;
   RevisionNotifier& notifier_;
   WorkPolicy policy_;
