@@ -241,11 +241,10 @@ void Connection::WriteInPlace(const uint8_t* data, size_t len, size_t at) {
   if (!st.ok()) perr_ = NbdErrorFor(st);
 }
 
-// Receives more of an in-place payload: straight into the mapping, else read into rbuf_
+// Receives more of an in-place payload that has no place in the mapping: read into rbuf_
 // (unused while a payload is collected) and written. Once a part failed to land, the rest is
 // read and dropped; the request then gets the error.
 Transport::Io Connection::ReceiveInPlace(size_t room) {
-  if (pmapped_ != nullptr) return transport_.Read(pmapped_ + pfill_, room);
   Transport::Io io = transport_.Read(rbuf_.data(), std::min(room, rbuf_.size()));
   if (io.n > 0) WriteInPlace(rbuf_.data(), io.n, pfill_);
   return io;
@@ -386,7 +385,10 @@ void Connection::Serve(Negotiated& neg) {
       uint8_t* dst;
       size_t room;
       if (in_payload_) {
-        dst = pin_place_ ? nullptr : pbuf_.data() + pfill_;
+        // Straight into the mapping, or (in place without one) by ReceiveInPlace.
+        dst = pmapped_ != nullptr ? pmapped_ + pfill_
+              : pin_place_        ? nullptr
+                                  : pbuf_.data() + pfill_;
         room = preq_.payload_length() - pfill_;
       } else {
         dst = rbuf_.data() + rend_;
