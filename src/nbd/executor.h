@@ -22,8 +22,8 @@ struct Reply {
   Buffer buf;
   size_t len = 0;  // wire bytes in buf
   // Data sent right after buf's bytes straight from the memory-backed device file: spliced
-  // from the file at ext_off (zero-copy, plain sockets) or copied from the mapping at ext
-  // (TLS). Either way it is read when sent, which the spec allows for a read that is in
+  // from the file at ext_off (zero-copy, unix sockets) or copied from the mapping at ext
+  // (TCP, TLS). Either way it is read when sent, which the spec allows for a read that is in
   // flight with an overlapping write.
   const uint8_t* ext = nullptr;
   size_t ext_len = 0;
