@@ -19,6 +19,7 @@ Status Agent::Start() {
   VBS_RETURN_IF_ERROR(host_.Start());
   loop_thread_ = std::thread([this] { Loop(); });
   progress_thread_ = std::thread([this] { ReportProgressLoop(); });
+  heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
   return Status::Ok();
 }
 
@@ -31,6 +32,7 @@ void Agent::Stop() {
   cv_.notify_all();
   if (loop_thread_.joinable()) loop_thread_.join();
   if (progress_thread_.joinable()) progress_thread_.join();
+  if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
   std::map<std::string, std::thread> workers;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -65,12 +67,16 @@ bool Agent::Sleep(std::chrono::milliseconds d) {
 bool Agent::Register() {
   std::vector<AgentPoolInfo> infos;
   for (const auto& [name, pool] : pools_) infos.push_back(pool.info);
-  auto epoch = server_.Hello(options_.node, infos);
-  if (!epoch.ok()) {
-    spdlog::warn("agent {}: hello failed: {}", options_.node, epoch.status().ToString());
+  const auto sent = std::chrono::steady_clock::now();
+  auto lease = server_.Hello(options_.node, infos);
+  if (!lease.ok()) {
+    spdlog::warn("agent {}: hello failed: {}", options_.node, lease.status().ToString());
     return false;
   }
-  spdlog::info("agent {}: registered (epoch {}, {} pools)", options_.node, *epoch, infos.size());
+  need_hello_ = false;
+  Granted(*lease, sent);
+  spdlog::info("agent {}: registered (epoch {}, {} pools, lease {} ms)", options_.node,
+               lease->epoch, infos.size(), lease->lease.count());
   for (const auto& [name, pool] : pools_) {
     auto inv = server_.Inventory(name);
     if (!inv.ok()) {
@@ -99,6 +105,7 @@ void Agent::Loop() {
       std::lock_guard<std::mutex> l(mu_);
       if (stop_) return;
     }
+    if (need_hello_) registered = false;  // the heartbeat lost the lease
     if (!registered) {
       registered = Register();
       if (!registered) {
@@ -220,6 +227,56 @@ Status Agent::Snapshot(const AgentOp& op) {
                  options_.node, op.resource_id, volume_id, held, ms);
   }
   return st;
+}
+
+void Agent::Granted(const AgentLease& lease, std::chrono::steady_clock::time_point sent) {
+  // From before the request left: the server stamped the renewal later than that, so its
+  // count of the lease ends after ours whatever happened on the way (scheduler.h).
+  host_.ExtendLease(sent + lease.lease);
+  renew_interval_ms_ = lease.renew_interval.count();
+  epoch_ = lease.epoch;
+}
+
+void Agent::HeartbeatLoop() {
+  bool failing = false;
+  std::chrono::milliseconds wait(0);
+  while (Sleep(wait)) {
+    const std::chrono::milliseconds interval(renew_interval_ms_.load());
+    wait = interval;
+    const int64_t epoch = epoch_.load();
+    if (epoch == 0) {  // not registered (yet, or again)
+      wait = std::chrono::milliseconds(100);
+      continue;
+    }
+    const auto sent = std::chrono::steady_clock::now();
+    // A renewal that takes longer than an interval is worth less than the next one.
+    auto lease = server_.Heartbeat(epoch, std::max(interval, std::chrono::milliseconds(1000)));
+    if (lease.ok()) {
+      if (epoch_.load() == epoch) Granted(*lease, sent);
+      if (failing) spdlog::info("agent {}: lease renewed again", options_.node);
+      failing = false;
+      continue;
+    }
+    const Status& st = lease.status();
+    if (st.code() == "LeaseExpired" || st.code() == "UnknownNode") {
+      spdlog::error("agent {}: lease renewal refused: {}", options_.node, st.ToString());
+      int64_t expected = epoch;
+      if (epoch_.compare_exchange_strong(expected, 0)) {
+        host_.LoseLease();
+        need_hello_ = true;
+        cv_.notify_all();
+      }
+      failing = false;
+      continue;
+    }
+    // The servers are unreachable or busy: try again soon. Writes stop by themselves when
+    // the lease runs out (the check is in the NBD server, on this process's clock).
+    if (!failing) {
+      spdlog::warn("agent {}: lease renewal failed: {}", options_.node, st.ToString());
+    }
+    failing = true;
+    wait = std::min(interval, std::chrono::milliseconds(250));
+  }
 }
 
 void Agent::ReportProgressLoop() {

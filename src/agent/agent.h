@@ -1,10 +1,17 @@
 // Agent: the node agent's work loop (design.md §4).
 //
-// Start → Hello (registers pools; the server requeues what this node had running) →
+// Start → Hello (registers pools; the server requeues what this node had running; the node
+// gets an epoch and a lease) →
 // reconcile each pool against the server's inventory → long-poll for work, claim each op,
 // run it on a worker thread, report progress every few seconds (which renews its lease) and
 // report the outcome until the server has it. Every failure of the server connection is
 // retried with backoff; nothing is lost because the server keeps the work.
+//
+// Leases (design.md §4): a heartbeat thread with a connection of its own renews the node's
+// lease every renew interval, whatever the work loop is doing. The read-write exports write
+// only until the last granted lease runs out (counted from before the renewal was sent); when
+// the servers refuse a renewal (the node was counted down and its attachments ended, or it
+// is unknown), every export goes and the agent says hello again.
 #pragma once
 
 #include <atomic>
@@ -50,6 +57,8 @@ class Agent {
   void RunOp(const AgentOp& op);
   Status Snapshot(const AgentOp& op);  // create_snapshot, holding local writes
   void ReportProgressLoop();
+  void HeartbeatLoop();
+  void Granted(const AgentLease& lease, std::chrono::steady_clock::time_point sent);
   bool Sleep(std::chrono::milliseconds d);  // false when stopping
 
   AgentOptions options_;
@@ -68,6 +77,10 @@ class Agent {
   void ReapFinished();
   std::thread loop_thread_;
   std::thread progress_thread_;
+  std::thread heartbeat_thread_;
+  std::atomic<int64_t> epoch_{0};  // 0: not registered
+  std::atomic<bool> need_hello_{false};
+  std::atomic<int64_t> renew_interval_ms_{1000};
 };
 
 }  // namespace vbs

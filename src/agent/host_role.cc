@@ -184,7 +184,13 @@ Status HostRole::Export(const std::string& name, const std::string& pool,
     VBS_ASSIGN_OR_RETURN(auto dev, backend->Open(volume_id, read_only));
     return std::shared_ptr<BlockDevice>(std::move(dev));
   };
-  VBS_RETURN_IF_ERROR(nbd_.AddExport(name, factory, read_only, volume_id));
+  nbd::ExportRegistry::Spec spec;
+  spec.name = name;
+  spec.description = volume_id;
+  spec.read_only = read_only;
+  spec.factory = std::move(factory);
+  if (!read_only) spec.lease = lease_;  // a rw export writes only under the node's lease
+  VBS_RETURN_IF_ERROR(nbd_.registry().Add(std::move(spec)));
   std::lock_guard<std::mutex> l(mu_);
   exports_[name] = volume_id;
   return Status::Ok();
@@ -362,6 +368,21 @@ void HostRole::CleanVm(const std::string& instance_id, const std::string& qmp_so
                    instance_id, st.ToString());
     }
   }
+}
+
+void HostRole::LoseLease() {
+  lease_->Revoke();
+  std::vector<std::string> names;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [name, volume] : exports_) names.push_back(name);
+  }
+  for (const auto& name : names) {
+    Status st = Unexport(name);
+    if (!st.ok()) spdlog::error("agent {}: cannot remove export: {}", options_.node, st.ToString());
+  }
+  spdlog::warn("agent {}: lease lost: writes stopped, {} export(s) removed", options_.node,
+               names.size());
 }
 
 void HostRole::Reconcile(const std::vector<AgentAttachment>& attachments) {

@@ -33,6 +33,7 @@
 #include "agent/server_client.h"
 #include "agent/storage_role.h"
 #include "nbd/nbd_server.h"
+#include "nbd/write_lease.h"
 
 namespace vbs {
 
@@ -71,6 +72,13 @@ class HostRole {
     std::vector<std::string> names_;
   };
   Result<std::unique_ptr<WriteHold>> HoldWrites(const std::string& volume_id);
+  // The node's lease (design.md §4): read-write exports write only until `until`, on this
+  // process's monotonic clock (nbd/write_lease.h).
+  void ExtendLease(std::chrono::steady_clock::time_point until) { lease_->ExtendTo(until); }
+  // The servers refused a renewal: the node may have been taken over. Every write stops at
+  // once and every export is removed (clients are cut off); Reconcile after a new Hello
+  // re-creates only what is still live.
+  void LoseLease();
   // Re-creates exports for live attachments of this node; cleans VBS leftovers out of VMs.
   void Reconcile(const std::vector<AgentAttachment>& attachments);
   std::vector<AgentInstance> Instances() const;
@@ -99,6 +107,7 @@ class HostRole {
   HostRoleOptions options_;
   std::map<std::string, AgentPool>* pools_;
   nbd::NbdServer nbd_;
+  std::shared_ptr<nbd::WriteLease> lease_ = std::make_shared<nbd::WriteLease>();
   std::mutex mu_;
   std::map<std::string, std::string> exports_;                   // export name → volume id
   std::map<std::string, std::shared_ptr<std::mutex>> vm_locks_;  // instance id → its QMP turn

@@ -23,6 +23,14 @@ Result<HttpsClient*> ServerClient::PollClient() {
   return poll_client_.get();
 }
 
+Result<HttpsClient*> ServerClient::BeatClient() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!beat_client_) {
+    VBS_ASSIGN_OR_RETURN(beat_client_, HttpsClient::Create(options_));
+  }
+  return beat_client_.get();
+}
+
 Result<HttpsClient*> ServerClient::CallClient() {
   std::lock_guard<std::mutex> l(mu_);
   if (!call_client_) {
@@ -53,7 +61,29 @@ Result<nlohmann::json> ServerClient::Call(HttpsClient* client, const std::string
   return Status(kind, code, message);
 }
 
-Result<int64_t> ServerClient::Hello(const std::string& node,
+namespace {
+
+Result<AgentLease> LeaseFromJson(const nlohmann::json& j) {
+  AgentLease l;
+  l.epoch = j.value("epoch", int64_t{0});
+  l.lease = std::chrono::milliseconds(j.value("lease_ms", int64_t{0}));
+  l.renew_interval = std::chrono::milliseconds(j.value("renew_interval_ms", int64_t{1000}));
+  if (l.epoch <= 0 || l.lease.count() <= 0 || l.renew_interval.count() <= 0) {
+    return Status::Internal("the server granted no usable lease: " + j.dump());
+  }
+  return l;
+}
+
+}  // namespace
+
+Result<AgentLease> ServerClient::Heartbeat(int64_t epoch, std::chrono::milliseconds timeout) {
+  nlohmann::json body = {{"epoch", epoch}};
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, BeatClient());
+  VBS_ASSIGN_OR_RETURN(auto j, Call(c, "POST", "/v1/agent/heartbeat", &body, timeout));
+  return LeaseFromJson(j);
+}
+
+Result<AgentLease> ServerClient::Hello(const std::string& node,
                                     const std::vector<AgentPoolInfo>& pools) {
   nlohmann::json body = {{"node", node}, {"pools", nlohmann::json::array()}};
   for (const auto& p : pools) {
@@ -62,7 +92,7 @@ Result<int64_t> ServerClient::Hello(const std::string& node,
   }
   VBS_ASSIGN_OR_RETURN(HttpsClient * c, CallClient());
   VBS_ASSIGN_OR_RETURN(auto j, Call(c, "POST", "/v1/agent/hello", &body, std::chrono::seconds(30)));
-  return j.value("epoch", int64_t{0});
+  return LeaseFromJson(j);
 }
 
 Result<AgentWork> ServerClient::Poll(std::chrono::seconds wait) {

@@ -51,6 +51,13 @@ struct AgentAttachment {
   std::string export_name;
 };
 
+// The registration and lease that Hello and Heartbeat grant (core/work_service.h NodeLease).
+struct AgentLease {
+  int64_t epoch = 0;
+  std::chrono::milliseconds lease{0};
+  std::chrono::milliseconds renew_interval{1000};
+};
+
 struct AgentInventory {
   std::map<std::string, std::string> volumes;    // id → state
   std::map<std::string, std::string> snapshots;  // id → state
@@ -60,7 +67,10 @@ class ServerClient {
  public:
   explicit ServerClient(HttpsClientOptions options) : options_(std::move(options)) {}
 
-  Result<int64_t> Hello(const std::string& node, const std::vector<AgentPoolInfo>& pools);
+  Result<AgentLease> Hello(const std::string& node, const std::vector<AgentPoolInfo>& pools);
+  // Renews the node's lease; on a client of its own with a short timeout, so that it never
+  // waits behind the poll or the work calls.
+  Result<AgentLease> Heartbeat(int64_t epoch, std::chrono::milliseconds timeout);
   Result<AgentWork> Poll(std::chrono::seconds wait);
   Result<AgentOp> Claim(const std::string& op_id);
   Status Progress(const std::string& op_id, int percent);
@@ -78,11 +88,13 @@ class ServerClient {
                               std::chrono::milliseconds timeout);
   Result<HttpsClient*> PollClient();
   Result<HttpsClient*> CallClient();
+  Result<HttpsClient*> BeatClient();
 
   HttpsClientOptions options_;
   std::mutex mu_;
   std::unique_ptr<HttpsClient> poll_client_;
   std::unique_ptr<HttpsClient> call_client_;
+  std::unique_ptr<HttpsClient> beat_client_;
 };
 
 }  // namespace vbs

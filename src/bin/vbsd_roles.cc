@@ -118,7 +118,7 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
   ReconcilePolicy reconcile{config.op_timeout_seconds * 1000, 1000};
   role->volumes_ = std::make_unique<VolumeService>(*role->store_, role->notifier_, placement);
   role->snapshots_ = std::make_unique<SnapshotService>(*role->store_, role->notifier_, placement);
-  role->work_ = std::make_unique<WorkService>(*role->store_, role->notifier_, work);
+  role->work_ = std::make_unique<WorkService>(*role->store_, role->notifier_, work, placement);
   role->admin_ = std::make_unique<AdminService>(*role->store_, placement);
   role->attachments_ =
       std::make_unique<AttachmentService>(*role->store_, role->notifier_, placement);

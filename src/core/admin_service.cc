@@ -92,7 +92,7 @@ Result<std::vector<NodeView>> AdminService::ListNodes(const Caller& caller) {
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
     out.clear();
     VBS_ASSIGN_OR_RETURN(auto nodes, tx.ListNodes());
-    const int64_t now = NowMillis();
+    VBS_ASSIGN_OR_RETURN(const int64_t now, tx.ClockMillis());
     for (auto& n : nodes) out.push_back({n, NodeIsUp(n, now, policy_)});
     return Status::Ok();
   }));

@@ -81,7 +81,8 @@ Result<AttachmentRecord> AttachmentService::Attach(const Caller& caller, const A
                               "not declare");
       }
     }
-    if (!NodeIsUp(tx, inst->node, NowMillis(), policy_)) {
+    VBS_ASSIGN_OR_RETURN(const int64_t clock, tx.ClockMillis());
+    if (!NodeIsUp(tx, inst->node, clock, policy_)) {
       return NodeUnavailable(inst->node, "attaching to instance '" + inst->id + "'");
     }
     AttachmentFilter f;
@@ -158,7 +159,8 @@ Result<AttachmentRecord> AttachmentService::Detach(const Caller& caller,
     }
     a = live[0];
     if (a.state == state::kDetaching && !force) return Status::Ok();
-    if (force && !NodeIsUp(tx, a.node, NowMillis(), policy_)) {
+    VBS_ASSIGN_OR_RETURN(const int64_t clock, tx.ClockMillis());
+    if (force && !NodeIsUp(tx, a.node, clock, policy_)) {
       // Nobody is left to run a detach there; waiting for one would keep the volume bound to
       // a dead machine (and, for a shared pool, away from the nodes that could serve it).
       return EndAttachmentWithoutNode(tx, a, "force-detached while node '" + a.node + "' was down");

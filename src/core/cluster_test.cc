@@ -75,41 +75,6 @@ TEST_F(ClusterTest, SharedPoolWorkGoesToALiveDeclarer) {
   EXPECT_EQ(none.status().code(), "NodeUnavailable") << none.status().ToString();
 }
 
-// An agent whose worker slots are all busy does not poll; its claims, progress reports and
-// completions must keep its node up, or a long batch of work makes it look dead.
-TEST_F(ClusterTest, ABusyNodeStaysUpThroughClaimProgressAndComplete) {
-  auto heartbeat = [&](const std::string& node) {
-    int64_t hb = -1;
-    EXPECT_TRUE(store_
-                    ->Transact([&](Transaction& tx) -> Status {
-                      VBS_ASSIGN_OR_RETURN(auto n, tx.GetNode(node));
-                      if (n) hb = n->last_heartbeat;
-                      return Status::Ok();
-                    })
-                    .ok());
-    return hb;
-  };
-  VolumeRecord v = CreateIn("sh");
-  auto ops = Ops(v.id);
-  ASSERT_EQ(ops.size(), 1u);
-  const std::string node = ops[0].node;
-  const int64_t before = NowMillis();
-  Kill(node);
-  ASSERT_TRUE(work_->Claim(node, ops[0].id).ok());
-  EXPECT_GE(heartbeat(node), before);
-  Kill(node);
-  ASSERT_TRUE(work_->Progress(node, ops[0].id, 50).ok());
-  EXPECT_GE(heartbeat(node), before);
-  Kill(node);
-  ASSERT_TRUE(work_->Complete(node, ops[0].id, true, "").ok());
-  EXPECT_GE(heartbeat(node), before);
-  // A heartbeat never moves back: a node kept up into the future stays there.
-  KeepUp(node);
-  const int64_t future = heartbeat(node);
-  ASSERT_TRUE(work_->Poll(node, std::chrono::milliseconds(0)).ok());
-  EXPECT_EQ(heartbeat(node), future);
-}
-
 TEST_F(ClusterTest, ADeadNodesLocalPoolAnswersNodeUnavailable) {
   VolumeRecord v = CreateIn("p1");
   RunAgent();

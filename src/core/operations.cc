@@ -164,15 +164,17 @@ Status EndAttachmentWithoutNode(Transaction& tx, AttachmentRecord& a, const std:
   a.updated_at = NowMillis();
   VBS_RETURN_IF_ERROR(tx.UpdateAttachment(a));
   // Its queued attach/detach steps end too: a node that comes back must not export it again.
-  OperationFilter f;
-  f.resource_id = a.id;
-  f.state = state::kOpPending;
-  VBS_ASSIGN_OR_RETURN(auto pending, tx.ListOperations(f));
-  for (auto op : pending) {
-    op.state = state::kOpFailed;
-    op.error = error;
-    op.updated_at = a.updated_at;
-    VBS_RETURN_IF_ERROR(tx.TryTransitionOp(op, state::kOpPending).status());
+  for (const char* from : {state::kOpPending, state::kOpRunning}) {
+    OperationFilter f;
+    f.resource_id = a.id;
+    f.state = from;
+    VBS_ASSIGN_OR_RETURN(auto ops, tx.ListOperations(f));
+    for (auto op : ops) {
+      op.state = state::kOpFailed;
+      op.error = error;
+      op.updated_at = a.updated_at;
+      VBS_RETURN_IF_ERROR(tx.TryTransitionOp(op, from).status());
+    }
   }
   VBS_RETURN_IF_ERROR(ReleaseVolumeIfUnattached(tx, a.volume_id, a.updated_at));
   return tx.BumpRevision().status();

@@ -37,6 +37,7 @@ Result<int> Reconciler::SweepOnce() {
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
     moved = 0;
     const int64_t now = NowMillis();
+    VBS_ASSIGN_OR_RETURN(const int64_t clock, tx.ClockMillis());  // for node liveness
     // The lease and the sweep commit together: a sweep only writes while its server leads.
     VBS_ASSIGN_OR_RETURN(
         leading, tx.TryAcquireLease(kLeaseName, holder_, now, now + policy_.leader_lease_ms));
@@ -76,7 +77,7 @@ Result<int> Reconciler::SweepOnce() {
     pending_filter.state = state::kOpPending;
     VBS_ASSIGN_OR_RETURN(auto pending, tx.ListOperations(pending_filter));
     for (auto op : pending) {
-      VBS_ASSIGN_OR_RETURN(bool moved_off, MoveOffDownNode(tx, op, by_name, now));
+      VBS_ASSIGN_OR_RETURN(bool moved_off, MoveOffDownNode(tx, op, by_name, now, clock));
       if (moved_off) {
         ++moved;
         continue;
@@ -87,7 +88,7 @@ Result<int> Reconciler::SweepOnce() {
       if (now - op.updated_at < policy_.op_timeout_ms) continue;
       if (now - started_ms_ < placement_.node_timeout_ms) continue;
       auto n = by_name.find(op.node);
-      if (n != by_name.end() && NodeIsUp(n->second, now, placement_)) continue;
+      if (n != by_name.end() && NodeIsUp(n->second, clock, placement_)) continue;
       const std::string from = op.state;
       op.state = state::kOpFailed;
       op.error = "node '" + op.node + "' is down and did not run the operation in time";
@@ -97,6 +98,10 @@ Result<int> Reconciler::SweepOnce() {
       ++moved;
       spdlog::warn("operation {} ({} {}) failed: {}", op.id, op.kind, op.resource_id, *op.error);
       VBS_RETURN_IF_ERROR(ApplyOperationFailure(tx, op, *op.error));
+    }
+    if (now - started_ms_ >= placement_.node_timeout_ms) {
+      VBS_ASSIGN_OR_RETURN(int ended, TakeOverFromDeadNodes(tx, nodes, clock));
+      moved += ended;
     }
     if (moved > 0) return tx.BumpRevision().status();
     return Status::Ok();
@@ -108,13 +113,42 @@ Result<int> Reconciler::SweepOnce() {
   return moved;
 }
 
+Result<int> Reconciler::TakeOverFromDeadNodes(Transaction& tx,
+                                              const std::vector<NodeRecord>& nodes,
+                                              int64_t clock) {
+  int ended = 0;
+  for (NodeRecord n : nodes) {
+    if (NodeIsUp(n, clock, placement_)) continue;
+    AttachmentFilter f;
+    f.node = n.name;
+    VBS_ASSIGN_OR_RETURN(auto held, tx.ListAttachments(f));
+    if (held.empty()) continue;
+    // The node's agent stopped writing when its lease ran out, a margin ago (scheduler.h).
+    // A new epoch refuses any renewal still on its way; and a renewal that committed after
+    // this transaction began makes this write of the same row fail, so the sweep is retried
+    // and sees the node alive (the database serializes the two).
+    n.epoch += 1;
+    VBS_RETURN_IF_ERROR(tx.UpsertNode(n));
+    const std::string reason = "node '" + n.name + "' lost its lease (no heartbeat for " +
+                               std::to_string((clock - n.last_heartbeat) / 1000) +
+                               " s); the attachment ended";
+    for (auto a : held) {
+      VBS_RETURN_IF_ERROR(EndAttachmentWithoutNode(tx, a, reason));
+      spdlog::warn("attachment {} of {} to {} ended: {}", a.id, a.volume_id, a.instance_id,
+                   reason);
+      ++ended;
+    }
+  }
+  return ended;
+}
+
 Result<bool> Reconciler::MoveOffDownNode(Transaction& tx, OperationRecord& op,
                                          const std::map<std::string, NodeRecord>& nodes,
-                                         int64_t now) {
+                                         int64_t now, int64_t clock) {
   if (!IsStorageKind(op.kind)) return false;  // attach/detach belong to the instance's host
   if (now - started_ms_ < placement_.node_timeout_ms) return false;  // agents still saying hello
   auto n = nodes.find(op.node);
-  if (n != nodes.end() && NodeIsUp(n->second, now, placement_)) return false;
+  if (n != nodes.end() && NodeIsUp(n->second, clock, placement_)) return false;
   VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(op.pool));
   if (!pool || !pool->shared) return false;
   auto to = StorageNodeFor(tx, *pool, placement_);

@@ -6,6 +6,10 @@
 //   declares the pool (its volumes are reachable from there).
 // - A pending operation whose node has been down longer than op_timeout fails with a message
 //   naming the node, so nothing waits forever on a machine that is gone.
+// - Takeover: the attachments of a node that is down (its lease ran out, plus the margin:
+//   scheduler.h) end by themselves, with the reason in the attachment's error, so that a
+//   volume of a shared pool can be attached elsewhere without an admin; the node gets a new
+//   epoch, so its agent must say hello again and re-exports only what is still live.
 // Several servers run a Reconciler on one database; only the holder of the "reconciler"
 // leader lease (a row in the database, renewed by every sweep in the sweep's own transaction)
 // sweeps, so two servers never take the same step. Every step is also a conditional update
@@ -49,7 +53,11 @@ class Reconciler {
  private:
   // Moves a pending storage op of a shared pool off its down node; true if it did.
   Result<bool> MoveOffDownNode(Transaction& tx, OperationRecord& op,
-                               const std::map<std::string, NodeRecord>& nodes, int64_t now);
+                               const std::map<std::string, NodeRecord>& nodes, int64_t now,
+                               int64_t clock);
+  // Ends the live attachments of nodes that are down; returns how many.
+  Result<int> TakeOverFromDeadNodes(Transaction& tx, const std::vector<NodeRecord>& nodes,
+                                    int64_t clock);
 
   MetadataStore& store_;
   RevisionNotifier& notifier_;

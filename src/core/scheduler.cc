@@ -24,7 +24,7 @@ Status NodeUnavailable(const std::string& node, const std::string& what) {
 
 Result<std::string> StorageNodeFor(Transaction& tx, const PoolRecord& pool,
                                    const PlacementPolicy& policy) {
-  const int64_t now = NowMillis();
+  VBS_ASSIGN_OR_RETURN(const int64_t now, tx.ClockMillis());
   if (NodeIsUp(tx, pool.node, now, policy)) return pool.node;
   if (pool.shared) {
     VBS_ASSIGN_OR_RETURN(auto declarers, tx.PoolNodes(pool.name));

@@ -3,6 +3,7 @@
 // a pool's storage work: a local pool's own node, or any live node that declares a shared one.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,8 +12,15 @@
 
 namespace vbs {
 
+// Node liveness (design.md §4, docs/decisions.md "Node leases"). A heartbeat grants the node
+// a lease of lease_ms, which its agent counts on its own monotonic clock from before it sent
+// the heartbeat and at whose end it stops writing; servers count the node down only when
+// node_timeout_ms have passed since the heartbeat was stamped (after it was sent), so the
+// agent has stopped writing at least node_timeout_ms - lease_ms (the margin) before.
 struct PlacementPolicy {
   int64_t node_timeout_ms = 30000;  // a node silent this long is down
+  int64_t lease_ms() const { return node_timeout_ms * 2 / 3; }
+  int64_t renew_interval_ms() const { return std::max<int64_t>(lease_ms() / 4, 100); }
 };
 
 // With `pool` set: reserve there or fail. Without: among pools whose node is up, the one

@@ -58,7 +58,8 @@ Result<SnapshotRecord> SnapshotService::Create(const Caller& caller,
     VBS_ASSIGN_OR_RETURN(auto live, tx.ListAttachments(af));
     for (const auto& a : live) {
       if (a.mode != "rw") continue;
-      if (!NodeIsUp(tx, a.node, NowMillis(), policy_)) {
+      VBS_ASSIGN_OR_RETURN(const int64_t clock, tx.ClockMillis());
+      if (!NodeIsUp(tx, a.node, clock, policy_)) {
         return NodeUnavailable(a.node, "a snapshot of '" + v->id + "' (attached read-write there)");
       }
       target.node = a.node;

@@ -19,17 +19,22 @@ Status OpNotFound(const std::string& id) {
 
 }  // namespace
 
-Result<int64_t> WorkService::Hello(const std::string& node,
-                                   const std::vector<PoolAnnouncement>& pools) {
+NodeLease WorkService::LeaseOf(int64_t epoch) const {
+  return NodeLease{epoch, liveness_.lease_ms(), liveness_.renew_interval_ms()};
+}
+
+Result<NodeLease> WorkService::Hello(const std::string& node,
+                                     const std::vector<PoolAnnouncement>& pools) {
   if (!IsValidName(node)) {
     return Status::InvalidArgument("InvalidParameterValue", "invalid node name '" + node + "'");
   }
   int64_t epoch = 0;
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
     const int64_t now = NowMillis();
+    VBS_ASSIGN_OR_RETURN(const int64_t clock, tx.ClockMillis());
     VBS_ASSIGN_OR_RETURN(auto prior, tx.GetNode(node));
     epoch = prior ? prior->epoch + 1 : 1;
-    VBS_RETURN_IF_ERROR(tx.UpsertNode(NodeRecord{node, epoch, now}));
+    VBS_RETURN_IF_ERROR(tx.UpsertNode(NodeRecord{node, epoch, clock}));
     for (const auto& p : pools) {
       if (!IsValidName(p.name)) {
         return Status::InvalidArgument("InvalidParameterValue",
@@ -63,7 +68,34 @@ Result<int64_t> WorkService::Hello(const std::string& node,
     return tx.BumpRevision().status();
   }));
   notifier_.Notify();
-  return epoch;
+  return LeaseOf(epoch);
+}
+
+Result<NodeLease> WorkService::Heartbeat(const std::string& node, int64_t epoch) {
+  if (!IsValidName(node)) {
+    return Status::InvalidArgument("InvalidParameterValue", "invalid node name '" + node + "'");
+  }
+  if (epoch <= 0) {
+    return Status::InvalidArgument("InvalidParameterValue", "epoch must be a positive integer");
+  }
+  VBS_ASSIGN_OR_RETURN(bool renewed, store_.RenewNode(node, epoch, liveness_.node_timeout_ms));
+  if (renewed) return LeaseOf(epoch);
+  // Why not: read outside the renewal, only to say so (the renewal already refused).
+  std::optional<NodeRecord> n;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(n, tx.GetNode(node));
+    return Status::Ok();
+  }));
+  if (!n) return Status::NotFound("UnknownNode", "node '" + node + "' has not said hello");
+  if (n->epoch != epoch) {
+    return Status::Conflict("LeaseExpired", "node '" + node + "' registered again (epoch " +
+                                                std::to_string(n->epoch) + ", not " +
+                                                std::to_string(epoch) + "): say hello again");
+  }
+  return Status::Conflict("LeaseExpired",
+                          "the lease of node '" + node + "' ran out (silent for more than " +
+                              std::to_string(liveness_.node_timeout_ms / 1000) +
+                              " s): say hello again");
 }
 
 Result<WorkBatch> WorkService::Poll(const std::string& node, std::chrono::milliseconds wait) {
@@ -74,7 +106,6 @@ Result<WorkBatch> WorkService::Poll(const std::string& node, std::chrono::millis
     VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
       VBS_ASSIGN_OR_RETURN(auto n, tx.GetNode(node));
       if (!n) return Status::Conflict("UnknownNode", "node '" + node + "' has not said hello");
-      VBS_RETURN_IF_ERROR(Beat(tx, node));
       OperationFilter f;
       f.node = node;
       f.state = state::kOpPending;
@@ -92,21 +123,9 @@ Result<WorkBatch> WorkService::Poll(const std::string& node, std::chrono::millis
   }
 }
 
-// Every call of an agent shows its node alive, not only the poll: an agent whose worker
-// slots are all busy does not poll, but it reports progress, and claims and completes.
-Status WorkService::Beat(Transaction& tx, const std::string& node) {
-  VBS_ASSIGN_OR_RETURN(auto n, tx.GetNode(node));
-  if (!n) return Status::Ok();  // the call itself answers for an unknown node
-  const int64_t now = NowMillis();
-  if (n->last_heartbeat >= now) return Status::Ok();
-  n->last_heartbeat = now;
-  return tx.UpsertNode(*n);
-}
-
 Result<OperationRecord> WorkService::Claim(const std::string& node, const std::string& op_id) {
   OperationRecord op;
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
-    VBS_RETURN_IF_ERROR(Beat(tx, node));
     VBS_ASSIGN_OR_RETURN(auto found, tx.GetOperation(op_id));
     if (!found || found->node != node) return OpNotFound(op_id);
     op = *found;
@@ -134,7 +153,6 @@ Result<OperationRecord> WorkService::LoadRunning(Transaction& tx, const std::str
 Status WorkService::Progress(const std::string& node, const std::string& op_id, int percent) {
   percent = std::clamp(percent, 0, 100);
   return store_.Transact([&](Transaction& tx) -> Status {
-    VBS_RETURN_IF_ERROR(Beat(tx, node));
     VBS_ASSIGN_OR_RETURN(auto op, LoadRunning(tx, node, op_id));
     if (op.state != state::kOpRunning) {
       return Status::Conflict("IncorrectState", "operation " + op_id + " is " + op.state);
@@ -157,7 +175,6 @@ Status WorkService::Progress(const std::string& node, const std::string& op_id, 
 Status WorkService::Complete(const std::string& node, const std::string& op_id, bool ok,
                              const std::string& error, const std::string& result_json) {
   return store_.Transact([&](Transaction& tx) -> Status {
-    VBS_RETURN_IF_ERROR(Beat(tx, node));
     VBS_ASSIGN_OR_RETURN(auto op, LoadRunning(tx, node, op_id));
     if (op.state == state::kOpDone || op.state == state::kOpFailed) {
       return Status::Ok();  // a repeated report (the first answer was lost): same outcome

@@ -1,7 +1,9 @@
 // WorkService: the server side of the agent protocol (design.md §4).
 //
 // An agent says Hello at start (its pools are registered, and whatever this node had
-// running is requeued, because a restarted agent is running nothing), long-polls for
+// running is requeued, because a restarted agent is running nothing; the node gets a new
+// epoch and a fresh lease), renews its lease with Heartbeat on a thread and a connection of
+// its own (design.md §4: a heartbeat never waits behind work), long-polls for
 // pending operations addressed to its node, Claims one (pending → running with a lease,
 // exactly one claimer wins), reports Progress (renews the lease) and Completes it, which
 // moves the resource on in the same transaction. The Reconciler ends work whose lease ran
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "core/revision_notifier.h"
+#include "core/scheduler.h"
 #include "store/metadata_store.h"
 
 namespace vbs {
@@ -35,6 +38,13 @@ struct WorkBatch {
   std::vector<OperationRecord> ops;
 };
 
+// What Hello and Heartbeat grant: the node's registration and its lease (scheduler.h).
+struct NodeLease {
+  int64_t epoch = 0;
+  int64_t lease_ms = 0;           // the agent writes for this long after it sent the request
+  int64_t renew_interval_ms = 0;  // how often the agent should renew
+};
+
 struct PoolInventory {
   std::map<std::string, std::string> volumes;    // id → state
   std::map<std::string, std::string> snapshots;  // id → state
@@ -42,12 +52,18 @@ struct PoolInventory {
 
 class WorkService {
  public:
-  WorkService(MetadataStore& store, RevisionNotifier& notifier, WorkPolicy policy = {})
-      : store_(store), notifier_(notifier), policy_(policy) {}
+  WorkService(MetadataStore& store, RevisionNotifier& notifier, WorkPolicy policy = {},
+              PlacementPolicy liveness = {})
+      : store_(store), notifier_(notifier), policy_(policy), liveness_(liveness) {}
 
-  Result<int64_t> Hello(const std::string& node, const std::vector<PoolAnnouncement>& pools);
-  // Pending ops for `node`; waits up to `wait` for some to appear. Records a heartbeat, as do
-  // Claim, Progress and Complete (a node busy with work is alive).
+  Result<NodeLease> Hello(const std::string& node, const std::vector<PoolAnnouncement>& pools);
+  // Renews the lease of `node` in registration `epoch`. Conflict "LeaseExpired" when the node
+  // has been silent past node_timeout (it may have been taken over) or registered again since,
+  // and NotFound "UnknownNode" for a node that never said hello: the agent must say Hello
+  // again (which ends nothing by itself; its attachments may have ended meanwhile).
+  Result<NodeLease> Heartbeat(const std::string& node, int64_t epoch);
+  // Pending ops for `node`; waits up to `wait` for some to appear. Liveness is Heartbeat's
+  // alone: a node whose workers are all busy, or whose polls queue, is not taken for dead.
   Result<WorkBatch> Poll(const std::string& node, std::chrono::milliseconds wait);
   Result<OperationRecord> Claim(const std::string& node, const std::string& op_id);
   Status Progress(const std::string& node, const std::string& op_id, int percent);
@@ -66,10 +82,11 @@ class WorkService {
  private:
   Result<OperationRecord> LoadRunning(Transaction& tx, const std::string& node,
                                       const std::string& op_id);
-  static Status Beat(Transaction& tx, const std::string& node);
+  NodeLease LeaseOf(int64_t epoch) const;
   MetadataStore& store_;
   RevisionNotifier& notifier_;
   WorkPolicy policy_;
+  PlacementPolicy liveness_;
 };
 
 }  // namespace vbs

@@ -254,6 +254,14 @@ ExecResult Execute(const Request& r, const uint8_t* payload, const ExecContext& 
     if (c.inline_mode == InlineMode::kNever) return ExecResult::kWouldBlock;
     if (c.inline_mode == InlineMode::kNoWait && !plain_write) return ExecResult::kWouldBlock;
   }
+  const bool writes = r.type == kCmdWrite || r.type == kCmdTrim || r.type == kCmdWriteZeroes;
+  if (writes && c.lease != nullptr && !c.lease->Valid()) {
+    // Checked last thing before the device: a write that waited anywhere (a queue, a socket,
+    // a stopped process) is refused once the node may have lost the volume to another node.
+    EncodeError(r, c.params.structured, kEIO,
+                "writes are fenced: this node's lease on the volume ran out", c.pool, out);
+    return ExecResult::kDone;
+  }
   Status st;
   switch (r.type) {
     case kCmdWrite:

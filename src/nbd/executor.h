@@ -15,6 +15,7 @@
 #include "backend/block_device.h"
 #include "nbd/buffer.h"
 #include "nbd/request.h"
+#include "nbd/write_lease.h"
 
 namespace vbs::nbd {
 
@@ -63,6 +64,8 @@ struct ExecContext {
   // sent from the page cache without a pread copy, and large write payloads are received
   // straight into their place once madvise made those pages present. Null: none.
   uint8_t* map = nullptr;
+  // Write-type requests fail with EIO unless this lease is valid when they run (null: none).
+  const WriteLease* lease = nullptr;
 };
 
 enum class ExecResult { kDone, kWouldBlock };

@@ -18,6 +18,7 @@
 namespace vbs::nbd {
 
 class WriteGate;
+class WriteLease;
 
 struct OpenedExport {
   std::string name;
@@ -30,6 +31,8 @@ struct OpenedExport {
   uint64_t epoch = 0;           // the registry's count of the export's connection drops
   // Writes pass this gate (snapshots pause it); null: never held.
   std::shared_ptr<WriteGate> gate;
+  // Writes run only while this lease is valid (write_lease.h); null: no lease, always.
+  std::shared_ptr<const WriteLease> lease;
 };
 
 class ExportCatalog {

@@ -169,6 +169,7 @@ Result<OpenedExport> ExportRegistry::Open(std::string_view name) {
   e.read_only = entry->spec.read_only || e.device->read_only();
   e.token = entry;
   e.gate = entry->gate;
+  e.lease = entry->spec.lease;
   return e;
 }
 

@@ -19,6 +19,7 @@
 
 #include "nbd/export_catalog.h"
 #include "nbd/write_gate.h"
+#include "nbd/write_lease.h"
 
 namespace vbs::nbd {
 
@@ -42,6 +43,8 @@ class ExportRegistry final : public ExportCatalog {
     bool read_only = false;
     std::shared_ptr<BlockDevice> device;  // either a shared device ...
     DeviceFactory factory;                // ... or a factory called per connection
+    // Set for an export whose writes must stop when the node's lease runs out.
+    std::shared_ptr<const WriteLease> lease;
   };
 
   // AlreadyExists if the name is taken; InvalidArgument for a bad spec.

@@ -212,6 +212,9 @@ bool Connection::ProcessInput() {
 // write that was never acknowledged. False: into a buffer.
 bool Connection::ReceivesInPlace(const Request& req) const {
   if (ctx_.inline_mode != InlineMode::kAlways || ctx_.dev->fd() < 0) return false;
+  // Bytes received in place reach the device as they arrive, past any check: a leased
+  // export's writes each pass the lease check right before the device instead.
+  if (ctx_.lease != nullptr) return false;
   if (req.type != kCmdWrite || req.length < kMapMin) return false;
   return ValidateRequest(req, ctx_.params) == 0;
 }
@@ -369,6 +372,8 @@ void Connection::Serve(Negotiated& neg) {
   ctx_.params = {neg.exp.size, neg.exp.read_only, neg.structured, neg.base_allocation};
   ctx_.pool = &pool_;
   gate_ = neg.exp.gate.get();
+  lease_ = neg.exp.lease;  // kept alive for the connection
+  ctx_.lease = lease_.get();
   ctx_.inline_mode = env_.allow_inline ? ChooseInlineMode(*ctx_.dev) : InlineMode::kNever;
   MapDevice();
 

@@ -129,6 +129,10 @@ class Transaction {
   virtual Status InsertAccessKey(const AccessKeyRecord& k) = 0;
 
   // The change counter agents long-poll on: bumped by every transaction that creates work.
+  // The database's clock (unix milliseconds): the one clock that node heartbeats are stamped
+  // with and compared against, so servers whose clocks disagree still agree on who is alive.
+  virtual Result<int64_t> ClockMillis() = 0;
+
   virtual Result<int64_t> BumpRevision() = 0;
   virtual Result<int64_t> Revision() = 0;
 };
@@ -137,6 +141,13 @@ class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
   virtual Status Transact(const std::function<Status(Transaction&)>& fn) = 0;
+  // A node's heartbeat (its lease renewal, design.md §4): stamps `node` with the database's
+  // clock, outside any transaction and on a connection of its own, so that a heartbeat never
+  // queues behind request traffic or a transaction's retries. Changes nothing and answers
+  // false when the node is unknown, has registered again since (another `epoch`), or has been
+  // silent for more than `max_silence_ms` (its lease lapsed: it must register again).
+  virtual Result<bool> RenewNode(const std::string& node, int64_t epoch,
+                                 int64_t max_silence_ms) = 0;
 };
 
 }  // namespace vbs

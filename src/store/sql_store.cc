@@ -5,6 +5,7 @@
 
 #include "store/schema.h"
 #include "store/sql_transaction.h"
+#include "store/sql_values.h"
 
 namespace vbs {
 
@@ -23,9 +24,10 @@ std::string SqlRow::Text(size_t i) const {
 }
 
 Result<std::unique_ptr<SqlMetadataStore>> SqlMetadataStore::Open(
-    std::unique_ptr<SqlConnection> db) {
+    std::unique_ptr<SqlConnection> db, std::unique_ptr<SqlConnection> liveness) {
   VBS_RETURN_IF_ERROR(Migrate(*db));
-  return std::unique_ptr<SqlMetadataStore>(new SqlMetadataStore(std::move(db)));
+  return std::unique_ptr<SqlMetadataStore>(
+      new SqlMetadataStore(std::move(db), std::move(liveness)));
 }
 
 namespace {
@@ -63,6 +65,26 @@ Status SqlMetadataStore::Transact(const std::function<Status(Transaction&)>& fn)
     if (last.ok()) return last;
     db_->Rollback();
     if (last.kind() != StatusKind::kUnavailable) return last;
+  }
+  return last;
+}
+
+Result<bool> SqlMetadataStore::RenewNode(const std::string& node, int64_t epoch,
+                                         int64_t max_silence_ms) {
+  std::lock_guard<std::mutex> lock(liveness_mu_);
+  // One statement: the check (same epoch, not yet lapsed) and the stamp cannot be split by a
+  // concurrent takeover, which bumps the epoch in its own transaction. Under PostgreSQL this
+  // runs at READ COMMITTED (autocommit), so it never fails a serialization check itself.
+  const std::string now = sqlv::ClockMillisSql(*liveness_);
+  Status last;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto changed = liveness_->Exec(
+        "UPDATE nodes SET last_heartbeat = " + now +
+            " WHERE name = ? AND epoch = ? AND last_heartbeat >= " + now + " - ?",
+        {node, epoch, max_silence_ms});
+    if (changed.ok()) return *changed == 1;
+    last = changed.status();
+    if (!IsContention(last)) break;
   }
   return last;
 }

@@ -345,6 +345,14 @@ Status SqlTransaction::InsertUser(const UserRecord& u) {
                  "insert user");
 }
 
+// --- the database's clock ---
+
+Result<int64_t> SqlTransaction::ClockMillis() {
+  VBS_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT " + sqlv::ClockMillisSql(db_), {}));
+  if (rows.empty()) return Status::Internal("the database did not tell its clock");
+  return rows[0].Int(0);
+}
+
 // --- revision ---
 
 Result<int64_t> SqlTransaction::BumpRevision() {

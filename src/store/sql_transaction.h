@@ -69,6 +69,7 @@ class SqlTransaction final : public Transaction {
       const std::optional<std::string>& user) override;
   Status InsertAccessKey(const AccessKeyRecord& k) override;
 
+  Result<int64_t> ClockMillis() override;
   Result<int64_t> BumpRevision() override;
   Result<int64_t> Revision() override;
 

@@ -28,6 +28,12 @@ Result<std::vector<PoolAnnouncement>> ParsePools(const nlohmann::json& body) {
   return pools;
 }
 
+nlohmann::json LeaseJson(const NodeLease& lease) {
+  return {{"epoch", lease.epoch},
+          {"lease_ms", lease.lease_ms},
+          {"renew_interval_ms", lease.renew_interval_ms}};
+}
+
 HttpResponse OkResponse() {
   return JsonResponse(200, {{"ok", true}});
 }
@@ -50,9 +56,23 @@ void RestApi::AddAgentRoutes() {
           }
           auto pools = ParsePools(*body);
           if (!pools.ok()) return ErrorResponse(pools.status());
-          auto epoch = work.Hello(ctx.identity.common_name, *pools);
-          if (!epoch.ok()) return ErrorResponse(epoch.status());
-          return JsonResponse(200, {{"epoch", *epoch}});
+          auto lease = work.Hello(ctx.identity.common_name, *pools);
+          if (!lease.ok()) return ErrorResponse(lease.status());
+          return JsonResponse(200, LeaseJson(*lease));
+        });
+  // The lease renewal: its own route, no transaction (WorkService::Heartbeat).
+  r.Add("POST", "/v1/agent/heartbeat",
+        [&work](const HttpRequest& req, const PathParams&, RestContext& ctx) {
+          auto body = ParseJsonObject(req, {"epoch"});
+          if (!body.ok()) return ErrorResponse(body.status());
+          auto it = body->find("epoch");
+          if (it == body->end() || !it->is_number_integer()) {
+            return ErrorResponse(
+                Status::InvalidArgument("MissingParameter", "epoch (an integer) is required"));
+          }
+          auto lease = work.Heartbeat(ctx.identity.common_name, it->get<int64_t>());
+          if (!lease.ok()) return ErrorResponse(lease.status());
+          return JsonResponse(200, LeaseJson(*lease));
         });
   r.Add("GET", "/v1/agent/work",
         [&work](const HttpRequest& req, const PathParams&, RestContext& ctx) {

@@ -210,6 +210,9 @@ Status PostgresConnection::Aborted() const {
 Result<PostgresConnection::PgResult> PostgresConnection::Run(const std::string& sql,
                                                              const std::vector<SqlValue>& params) {
   if (in_tx_ && !tx_error_.ok()) return Aborted();  // the server would only say 25P02
+  // A statement outside a transaction (a heartbeat's autocommit UPDATE) reconnects as Begin
+  // does: nothing of ours was in flight on a connection that died while idle.
+  if (!in_tx_ && PQstatus(conn_) != CONNECTION_OK) VBS_RETURN_IF_ERROR(Reconnect());
   VBS_ASSIGN_OR_RETURN(std::string text, RewritePlaceholders(sql, params.size()));
   std::vector<Oid> types(params.size(), 0);  // 0: the server infers the type from the SQL
   std::vector<std::string> numbers(params.size());
@@ -352,7 +355,8 @@ void PostgresConnection::Rollback() {
 
 Result<std::unique_ptr<MetadataStore>> OpenPostgresStore(const std::string& conninfo) {
   VBS_ASSIGN_OR_RETURN(auto conn, PostgresConnection::Open(conninfo));
-  VBS_ASSIGN_OR_RETURN(auto store, SqlMetadataStore::Open(std::move(conn)));
+  VBS_ASSIGN_OR_RETURN(auto liveness, PostgresConnection::Open(conninfo));
+  VBS_ASSIGN_OR_RETURN(auto store, SqlMetadataStore::Open(std::move(conn), std::move(liveness)));
   return std::unique_ptr<MetadataStore>(std::move(store));
 }
 

@@ -350,7 +350,7 @@ TEST_F(PostgresTest, ReconnectsAfterTheConnectionIsKilled) {
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ?",
         {"vbs_victim"});
     ASSERT_TRUE(killed.ok()) << killed.status().ToString();
-    ASSERT_EQ(killed->size(), 1u);
+    ASSERT_GE(killed->size(), 1u);  // the transactions' connection and the heartbeats'
     Status st = store->Transact([&](Transaction& tx) { return tx.BumpRevision().status(); });
     EXPECT_TRUE(st.ok()) << st.ToString();
   }

@@ -118,7 +118,8 @@ void SqliteConnection::Rollback() {
 
 Result<std::unique_ptr<MetadataStore>> OpenSqliteStore(const std::string& path) {
   VBS_ASSIGN_OR_RETURN(auto conn, SqliteConnection::Open(path));
-  VBS_ASSIGN_OR_RETURN(auto store, SqlMetadataStore::Open(std::move(conn)));
+  VBS_ASSIGN_OR_RETURN(auto liveness, SqliteConnection::Open(path));
+  VBS_ASSIGN_OR_RETURN(auto store, SqlMetadataStore::Open(std::move(conn), std::move(liveness)));
   return std::unique_ptr<MetadataStore>(std::move(store));
 }
 
