@@ -249,8 +249,8 @@ void Agent::HeartbeatLoop() {
       continue;
     }
     const auto sent = std::chrono::steady_clock::now();
-    // A renewal that takes longer than an interval is worth less than the next one.
-    auto lease = server_.Heartbeat(epoch, std::max(interval, std::chrono::milliseconds(1000)));
+    // Bounded so that a hung server leaves time for tries at another one within the lease.
+    auto lease = server_.Heartbeat(epoch, std::max(2 * interval, std::chrono::milliseconds(1000)));
     if (lease.ok()) {
       if (epoch_.load() == epoch) Granted(*lease, sent);
       if (failing) spdlog::info("agent {}: lease renewed again", options_.node);

@@ -193,8 +193,10 @@ std::string VolumeDetails(const Json& v) {
     if (Find(*m, "error") != nullptr) rows.emplace_back("resize error", FieldText(*m, "error"));
   }
   if (const Json* f = Find(v, "failed_attachment"); f != nullptr && f->is_object()) {
+    const std::string error = FieldText(*f, "error");
+    const bool failed = error.rfind("attach failed", 0) == 0;
     rows.emplace_back("last attach", FieldText(*f, "instance_id") + " (" + FieldText(*f, "mode") +
-                                         ") failed: " + FieldText(*f, "error"));
+                                         (failed ? ") failed: " : ") ended: ") + error);
   }
   return Details(rows) + AttachmentsBlock(v);
 }

@@ -212,7 +212,7 @@ Result<std::optional<AttachmentRecord>> AttachmentService::LastFailedAttach(
     VBS_ASSIGN_OR_RETURN(auto all, tx.ListAttachments(f));  // oldest first
     if (all.empty()) return Status::Ok();
     const AttachmentRecord& last = all.back();
-    if (last.state == state::kDetached && last.error && last.error->rfind(kAttachFailed, 0) == 0) {
+    if (last.state == state::kDetached && last.error && !last.error->empty()) {
       out = last;
     }
     return Status::Ok();

@@ -43,8 +43,9 @@ class AttachmentService {
   Result<std::vector<AttachmentRecord>> List(const Caller& caller,
                                              const std::optional<std::string>& volume_id);
   Result<std::vector<InstanceRecord>> ListInstances(const Caller& caller);
-  // The volume's most recent attachment if its attach failed (it ended `detached` with the
-  // reason in `error`), so the failure stays visible until the next attach; else nullopt.
+  // The volume's most recent attachment if it ended with an error (its attach failed, or it
+  // was ended without its node: a takeover after the node lost its lease, or a forced detach
+  // from a dead node), so the reason stays visible until the next attach; else nullopt.
   Result<std::optional<AttachmentRecord>> LastFailedAttach(const Caller& caller,
                                                            const std::string& volume_id);
 
