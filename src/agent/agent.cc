@@ -15,8 +15,8 @@ Agent::~Agent() {
   Stop();
 }
 
-Status Agent::Start() {
-  VBS_RETURN_IF_ERROR(host_.Start());
+Status Agent::Start(const nlohmann::json* handover) {
+  VBS_RETURN_IF_ERROR(host_.Start(handover));
   loop_thread_ = std::thread([this] { Loop(); });
   progress_thread_ = std::thread([this] { ReportProgressLoop(); });
   heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
@@ -24,6 +24,16 @@ Status Agent::Start() {
 }
 
 void Agent::Stop() {
+  StopWork();
+  host_.Stop();
+}
+
+Result<nlohmann::json> Agent::Handover(std::chrono::milliseconds timeout) {
+  StopWork();  // no new work; running operations finish first (their outcome is reported)
+  return host_.Handover(timeout);
+}
+
+void Agent::StopWork() {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (stop_ && !loop_thread_.joinable()) return;
@@ -40,7 +50,6 @@ void Agent::Stop() {
     finished_.clear();
   }
   for (auto& [id, t] : workers) t.join();
-  host_.Stop();
 }
 
 void Agent::ReapFinished() {

@@ -48,8 +48,12 @@ class Agent {
   Agent(AgentOptions options, std::map<std::string, AgentPool> pools);
   ~Agent();
 
-  Status Start();
+  // With `handover` (a predecessor's Handover), its exports and NBD clients go on here.
+  Status Start(const nlohmann::json* handover = nullptr);
   void Stop();  // stops polling and waits for running ops to finish their backend call
+  // Re-execution (SIGUSR2): stops taking work, lets running operations finish, and quiesces
+  // the NBD server (HostRole::Handover). What it returns lets the successor go on.
+  Result<nlohmann::json> Handover(std::chrono::milliseconds timeout);
 
  private:
   void Loop();
@@ -58,6 +62,7 @@ class Agent {
   Status Snapshot(const AgentOp& op);  // create_snapshot, holding local writes
   void ReportProgressLoop();
   void HeartbeatLoop();
+  void StopWork();  // everything but the NBD server
   void Granted(const AgentLease& lease, std::chrono::steady_clock::time_point sent);
   bool Sleep(std::chrono::milliseconds d);  // false when stopping
 

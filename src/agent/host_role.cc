@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <set>
 
@@ -45,10 +47,67 @@ HostRole::~HostRole() {
   Stop();
 }
 
-Status HostRole::Start() {
+Status HostRole::Start(const nlohmann::json* handover) {
+  if (handover != nullptr) return Adopt(*handover);
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(options_.nbd_socket).parent_path(), ec);
   return nbd_.ListenUnix(options_.nbd_socket);
+}
+
+Result<nlohmann::json> HostRole::Handover(std::chrono::milliseconds timeout) {
+  nlohmann::json exports = nlohmann::json::array();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [name, info] : exports_) {
+      exports.push_back({{"name", name},
+                         {"volume_id", info.volume_id},
+                         {"pool", info.pool},
+                         {"read_only", info.read_only}});
+    }
+  }
+  VBS_ASSIGN_OR_RETURN(nbd::ServerHandover nbd, nbd_.Handover(timeout));
+  spdlog::info("agent {}: handing over {} export(s), {} connection(s), {} listener(s)",
+               options_.node, exports.size(), nbd.connections.size(), nbd.listeners.size());
+  // steady_clock is CLOCK_MONOTONIC: the same clock in the successor, across execve.
+  return nlohmann::json{{"exports", exports},
+                        {"lease_until_ns", lease_->until().time_since_epoch().count()},
+                        {"nbd", nbd::HandoverToJson(nbd)}};
+}
+
+Status HostRole::Adopt(const nlohmann::json& h) {
+  nbd::ServerHandover nbd;
+  try {
+    lease_->ExtendTo(nbd::WriteLease::Clock::time_point(
+        nbd::WriteLease::Clock::duration(h.at("lease_until_ns").get<int64_t>())));
+    VBS_ASSIGN_OR_RETURN(nbd, nbd::HandoverFromJson(h.at("nbd")));
+    // The exports first: the connections go on serving them.
+    for (const auto& e : h.at("exports")) {
+      const std::string name = e.at("name").get<std::string>();
+      Status st = Export(name, e.at("pool").get<std::string>(),
+                         e.at("volume_id").get<std::string>(), e.at("read_only").get<bool>());
+      if (!st.ok()) {
+        spdlog::error("agent {}: cannot take over an export of {}: {}", options_.node,
+                      e.at("volume_id").get<std::string>(), st.ToString());
+      }
+    }
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument("InvalidParameterValue",
+                                   std::string("malformed agent handover: ") + e.what());
+  }
+  for (const auto& l : nbd.listeners) VBS_RETURN_IF_ERROR(nbd_.AdoptListener(l));
+  if (nbd.listeners.empty()) VBS_RETURN_IF_ERROR(nbd_.ListenUnix(options_.nbd_socket));
+  size_t adopted = 0;
+  for (auto& c : nbd.connections) {
+    const int fd = c.fd;
+    if (nbd_.AdoptConnection(std::move(c)).ok()) {
+      ++adopted;
+    } else {
+      ::close(fd);
+    }
+  }
+  spdlog::info("agent {}: took over {} connection(s) and {} export(s)", options_.node, adopted,
+               h.at("exports").size());
+  return Status::Ok();
 }
 
 void HostRole::Stop() {
@@ -103,7 +162,8 @@ std::shared_ptr<std::mutex> HostRole::VolumeLock(const std::string& volume_id) {
 std::vector<std::string> HostRole::ExportsOf(const std::string& volume_id) {
   std::lock_guard<std::mutex> l(mu_);
   std::vector<std::string> names;
-  for (const auto& [name, vol] : exports_) {
+  for (const auto& [name, info] : exports_) {
+    const std::string& vol = info.volume_id;
     if (vol == volume_id) names.push_back(name);
   }
   return names;
@@ -192,7 +252,7 @@ Status HostRole::Export(const std::string& name, const std::string& pool,
   if (!read_only) spec.lease = lease_;  // a rw export writes only under the node's lease
   VBS_RETURN_IF_ERROR(nbd_.registry().Add(std::move(spec)));
   std::lock_guard<std::mutex> l(mu_);
-  exports_[name] = volume_id;
+  exports_[name] = ExportInfo{volume_id, pool, read_only};
   return Status::Ok();
 }
 

@@ -48,8 +48,13 @@ class HostRole {
   HostRole(HostRoleOptions options, std::map<std::string, AgentPool>* pools);
   ~HostRole();
 
-  Status Start();  // listens on the NBD socket
+  // Listens on the NBD socket; or, with `handover` (what a predecessor's Handover returned),
+  // re-creates its exports, keeps its lease and serves its listener and client connections.
+  Status Start(const nlohmann::json* handover = nullptr);
   void Stop();
+  // For a successor process (the agent re-executing itself): the exports, the lease and the
+  // NBD server's listener and connections, quiesced (nbd/handover.h). Serves nothing after.
+  Result<nlohmann::json> Handover(std::chrono::milliseconds timeout);
 
   // attach / detach / resize_attachments operations. On success `result` carries what the
   // server records.
@@ -90,6 +95,7 @@ class HostRole {
   Status Export(const std::string& name, const std::string& pool, const std::string& volume_id,
                 bool read_only);
   Status Unexport(const std::string& name);
+  Status Adopt(const nlohmann::json& handover);
   std::string UriOf(const std::string& export_name) const;
 
   Status AttachQemu(const AgentOp& op, const std::string& volume_id, bool read_only,
@@ -109,7 +115,12 @@ class HostRole {
   nbd::NbdServer nbd_;
   std::shared_ptr<nbd::WriteLease> lease_ = std::make_shared<nbd::WriteLease>();
   std::mutex mu_;
-  std::map<std::string, std::string> exports_;                   // export name → volume id
+  struct ExportInfo {
+    std::string volume_id;
+    std::string pool;
+    bool read_only = false;
+  };
+  std::map<std::string, ExportInfo> exports_;                    // by export name
   std::map<std::string, std::shared_ptr<std::mutex>> vm_locks_;  // instance id → its QMP turn
   // volume id → held while a snapshot holds its writes (exports wait for it)
   std::map<std::string, std::shared_ptr<std::mutex>> volume_locks_;

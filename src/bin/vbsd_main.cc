@@ -17,31 +17,62 @@
 
 #include "auth/deployment_pki.h"
 #include "bin/vbsd_nbd_serve.h"
+#include "bin/vbsd_reexec.h"
 #include "bin/vbsd_roles.h"
 #include "common/units.h"
 
 namespace vbs {
 namespace {
 
-// Blocks SIGINT/SIGTERM in every thread (call before starting any) and waits for one.
+// Blocks SIGINT/SIGTERM (stop) and SIGUSR2 (re-execute, keeping NBD connections) in every
+// thread (call before starting any) and waits for one.
 sigset_t BlockStopSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
 }
 
-void WaitForStopSignal(const sigset_t& set) {
+// True for SIGUSR2: the caller re-executes instead of stopping.
+bool WaitForStopSignal(const sigset_t& set) {
   int sig = 0;
   sigwait(&set, &sig);
+  if (sig == SIGUSR2) {
+    spdlog::info("vbsd: SIGUSR2 received");
+    return true;
+  }
   spdlog::info("vbsd: {} received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  return false;
 }
 
 int Fail(const Status& st) {
   std::cerr << "vbsd: " << st.message() << " (" << st.code() << ")\n";
   return 1;
+}
+
+// The agent's half of a re-execution: quiesce, then exec with the state. Returns only on
+// failure, after which nothing is served any more.
+int ReexecAgent(AgentRole& agent) {
+  auto state = agent.Handover();
+  if (!state.ok()) return Fail(state.status());
+  std::vector<int> fds;
+  for (const auto& l : (*state)["nbd"]["listeners"]) fds.push_back(l["fd"].get<int>());
+  for (const auto& c : (*state)["nbd"]["connections"]) fds.push_back(c["fd"].get<int>());
+  Status st = Reexec(nlohmann::json{{"agent", *state}}, fds);
+  return Fail(st);
+}
+
+// The successor's side: what the predecessor handed to the agent, if anything.
+Result<std::optional<nlohmann::json>> AgentHandover() {
+  VBS_ASSIGN_OR_RETURN(auto h, TakeHandover());
+  if (!h) return h;
+  if (!h->contains("agent")) {
+    return Status::InvalidArgument("InvalidConfiguration", "the handover has no agent state");
+  }
+  return std::optional<nlohmann::json>((*h)["agent"]);
 }
 
 std::string Absolute(const std::string& p) {
@@ -122,7 +153,9 @@ int RunDev(const DevOptions& o) {
     pool.ceph_keyring = o.ceph_keyring.empty() ? "" : Absolute(o.ceph_keyring);
   }
   ac.pools.push_back(pool);
-  auto agent = StartAgent(ac);
+  auto handover = AgentHandover();
+  if (!handover.ok()) return Fail(handover.status());
+  auto agent = StartAgent(ac, *handover ? &**handover : nullptr);
   if (!agent.ok()) return Fail(agent.status());
 
   // vbs sits beside vbsd (in the build tree and in an install): put it on the PATH.
@@ -156,8 +189,11 @@ int RunDev(const DevOptions& o) {
             << "  aws --endpoint-url $VBS_ENDPOINT ec2 describe-volumes   # the EC2 API\n\n"
             << "vbs.env sets:\n"
             << env << std::flush;
-  WaitForStopSignal(signals);
+  const bool reexec = WaitForStopSignal(signals);
   (*server)->Stop();  // first: the agent's long poll then ends at once
+  // The server part restarts with the process (its HTTPS clients retry or fail over); the
+  // agent part hands its NBD connections over.
+  if (reexec) return ReexecAgent(**agent);
   (*agent)->Stop();
   return 0;
 }
@@ -174,7 +210,9 @@ int RunServer(const std::string& config_path, const std::string& db) {
   auto server = StartServer(*cfg->server);
   if (!server.ok()) return Fail(server.status());
   std::cout << "vbsd server listening on port " << (*server)->port() << std::endl;
-  WaitForStopSignal(signals);
+  while (WaitForStopSignal(signals)) {
+    spdlog::info("vbsd server: SIGUSR2 means nothing here (servers keep no connections)");
+  }
   (*server)->Stop();
   return 0;
 }
@@ -186,10 +224,12 @@ int RunAgent(const std::string& config_path) {
     return Fail(
         Status::InvalidArgument("InvalidConfiguration", config_path + " has no [agent] section"));
   sigset_t signals = BlockStopSignals();
-  auto agent = StartAgent(*cfg->agent);
+  auto handover = AgentHandover();
+  if (!handover.ok()) return Fail(handover.status());
+  auto agent = StartAgent(*cfg->agent, *handover ? &**handover : nullptr);
   if (!agent.ok()) return Fail(agent.status());
   std::cout << "vbsd agent " << cfg->agent->node << " running" << std::endl;
-  WaitForStopSignal(signals);
+  if (WaitForStopSignal(signals)) return ReexecAgent(**agent);
   (*agent)->Stop();
   return 0;
 }
@@ -221,6 +261,7 @@ int RunPkiIssue(const std::string& pki_dir, const std::string& role_name, const 
 }  // namespace vbs
 
 int main(int argc, char** argv) {
+  vbs::RememberCommandLine(argc, argv);
   // Logs go to stderr: stdout carries what a user reads (how to use the service) and "ready".
   spdlog::set_default_logger(spdlog::stderr_color_mt("vbsd"));
   CLI::App app{"vbsd: the VBS daemon (control plane, node agent, NBD server)"};

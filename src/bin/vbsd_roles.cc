@@ -49,6 +49,9 @@ class ServerRoleImpl final : public ServerRole {
 class AgentRoleImpl final : public AgentRole {
  public:
   void Stop() override { agent_->Stop(); }
+  Result<nlohmann::json> Handover() override {
+    return agent_->Handover(std::chrono::seconds(30));
+  }
   ~AgentRoleImpl() override { Stop(); }
   std::unique_ptr<Agent> agent_;
 };
@@ -178,7 +181,8 @@ Result<std::unique_ptr<BlockBackend>> OpenBackend(const PoolConfig& pc) {
 
 }  // namespace
 
-Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config) {
+Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config,
+                                              const nlohmann::json* handover) {
   std::map<std::string, AgentPool> pools;
   for (const auto& pc : config.pools) {
     VBS_ASSIGN_OR_RETURN(std::unique_ptr<BlockBackend> backend, OpenBackend(pc));
@@ -209,7 +213,7 @@ Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config) {
   }
   auto role = std::make_unique<AgentRoleImpl>();
   role->agent_ = std::make_unique<Agent>(options, std::move(pools));
-  VBS_RETURN_IF_ERROR(role->agent_->Start());
+  VBS_RETURN_IF_ERROR(role->agent_->Start(handover));
   spdlog::info("agent {}: started with {} pool(s)", config.node, config.pools.size());
   return std::unique_ptr<AgentRole>(std::move(role));
 }

@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "common/config.h"
 #include "common/status.h"
 
@@ -24,13 +26,18 @@ class AgentRole {
  public:
   virtual ~AgentRole() = default;
   virtual void Stop() = 0;
+  // Quiesces the agent for a successor process (Agent::Handover); Stop() afterwards only
+  // releases what is left.
+  virtual Result<nlohmann::json> Handover() = 0;
 };
 
 // Opens the store (running migrations), makes or loads the PKI, starts the reconciler and
 // the HTTPS API. `names` are the server certificate's subjectAltNames.
 Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config);
 
-// Opens the pools and starts the work loop against the configured servers.
-Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config);
+// Opens the pools and starts the work loop against the configured servers. With `handover`
+// (a predecessor's AgentRole::Handover), its exports and NBD clients go on being served.
+Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config,
+                                              const nlohmann::json* handover = nullptr);
 
 }  // namespace vbs

@@ -171,7 +171,10 @@ TEST_F(AttachmentServiceTest, ForcedDetachFromADownNodeEndsAtOnce) {
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_EQ(d->state, "detached");
   EXPECT_EQ(VolumeState(w), "available");
-  EXPECT_FALSE(attachments_->LastFailedAttach(alice_, w.id)->has_value());
+  // The reason stays visible on the volume until its next attach.
+  auto ended = attachments_->LastFailedAttach(alice_, w.id);
+  ASSERT_TRUE(ended->has_value());
+  EXPECT_EQ(*(*ended)->error, "force-detached while node 'n1' was down");
   // Nothing is left for n1 to run: neither v's detach nor w's attach.
   auto batch = work_->Poll("n1", std::chrono::milliseconds(0));
   ASSERT_TRUE(batch.ok());

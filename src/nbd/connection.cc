@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -23,6 +24,49 @@ int64_t NowMs() {
 
 Connection::Connection(int fd, ConnectionEnv env) : env_(env), transport_(fd) {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+Connection::Connection(HandedConnection adopted, ConnectionEnv env)
+    : env_(env), transport_(adopted.fd) {
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  // Transport starts from a blocking socket; the predecessor may have left it nonblocking.
+  int fl = ::fcntl(adopted.fd, F_GETFL);
+  if (fl >= 0) (void)::fcntl(adopted.fd, F_SETFL, fl & ~O_NONBLOCK);
+  (void)::fcntl(adopted.fd, F_SETFD, FD_CLOEXEC);
+  adopted_ = std::make_unique<HandedConnection>(std::move(adopted));
+}
+
+void Connection::RequestHandover() {
+  if (!serving_.load() || transport_.tls()) {
+    Fence();
+    return;
+  }
+  handover_.store(true);
+  uint64_t one = 1;
+  if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
+  Interrupt();
+}
+
+void Connection::Interrupt() {
+  if (thread_known_.load()) ::pthread_kill(thread_, kInterruptSignal);
+}
+
+void Connection::HandOver(const Negotiated& neg) {
+  HandedConnection h;
+  h.export_name = neg.exp.name;
+  h.structured = neg.structured;
+  h.base_allocation = neg.base_allocation;
+  h.pending.assign(reinterpret_cast<const char*>(rbuf_.data()) + rstart_, rend_ - rstart_);
+  {
+    std::lock_guard lock(fd_mu_);
+    h.fd = transport_.fd();
+    fd_open_ = false;  // the socket is no longer ours to close
+  }
+  if (env_.on_handover) {
+    env_.on_handover(std::move(h));
+  } else {
+    ::close(h.fd);
+  }
 }
 
 Connection::~Connection() {
@@ -47,14 +91,41 @@ void Connection::CloseSocket() {
 }
 
 void Connection::Run() {
+  thread_ = ::pthread_self();
+  thread_known_.store(true);
+  transport_.SetInterrupt(&handover_);
   if (wake_fd_ < 0) {
     CloseSocket();
     return;
   }
   Negotiated neg;
-  if (RunHandshake(&neg) && !stop_.load()) {
+  bool ready = false;
+  if (adopted_ != nullptr) {
+    // Handed over: the client negotiated with our predecessor; go on with the same options.
+    auto exp = env_.registry->Open(adopted_->export_name);
+    if (exp.ok()) {
+      neg.exp = std::move(exp).value();
+      neg.structured = adopted_->structured;
+      neg.base_allocation = adopted_->base_allocation;
+      rbuf_.assign(std::max<size_t>(256 * 1024, adopted_->pending.size()), 0);
+      std::memcpy(rbuf_.data(), adopted_->pending.data(), adopted_->pending.size());
+      rstart_ = 0;
+      rend_ = adopted_->pending.size();
+      ready = true;
+    }
+    adopted_.reset();
+  } else {
+    ready = RunHandshake(&neg);
+  }
+  if (ready && !stop_.load()) {
     if (env_.registry->Attach(neg.exp, this)) {
+      serving_.store(true);
       Serve(neg);
+      if (handed_over_) {
+        env_.registry->Detach(neg.exp, this);
+        HandOver(neg);
+        return;
+      }
       transport_.ShutdownTls();
       CloseSocket();
       env_.registry->Detach(neg.exp, this);

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <atomic>
 #include <deque>
@@ -23,6 +25,7 @@
 #include "nbd/buffer.h"
 #include "nbd/executor.h"
 #include "nbd/export_registry.h"
+#include "nbd/handover.h"
 #include "nbd/handshake.h"
 #include "nbd/transport.h"
 #include "nbd/worker_pool.h"
@@ -37,18 +40,32 @@ struct ConnectionEnv {
   bool tls_required = false;
   int handshake_timeout_ms = 30000;
   bool allow_inline = true;  // false: every request goes through the worker pool (tests)
+  // Receives a connection that handed itself over (RequestHandover), its socket still open.
+  std::function<void(HandedConnection)> on_handover;
 };
+
+// The signal that breaks a connection thread's blocking recv for a handover (a no-op handler
+// installed without SA_RESTART by the NbdServer).
+inline constexpr int kInterruptSignal = SIGURG;
 
 class Connection final : public Fenceable, public std::enable_shared_from_this<Connection> {
  public:
   // Takes ownership of the connected socket `fd`.
   Connection(int fd, ConnectionEnv env);
+  // A connection handed over by a predecessor process: transmission goes on where it stopped.
+  Connection(HandedConnection adopted, ConnectionEnv env);
   ~Connection() override;
 
   // The thread body: serves the client until it leaves, errs, or is fenced.
   void Run();
   // Stop serving now (from any thread, never blocks).
   void Fence() override;
+  // Asks the connection to stop at a request boundary once everything in flight is answered
+  // and to pass its open socket to env.on_handover instead of closing it (never blocks).
+  // A connection still in the handshake or under TLS cannot be handed over: it is fenced.
+  void RequestHandover();
+  // Breaks a blocking recv of the connection's thread (see kInterruptSignal); repeatable.
+  void Interrupt();
 
  private:
   friend class TransmissionJob;
@@ -91,6 +108,13 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   int wake_fd_ = -1;  // eventfd: worker completions and Fence
   std::mutex fd_mu_;  // guards the socket fd against close while Fence shuts it down
   bool fd_open_ = true;
+  std::atomic<bool> handover_{false};  // asked to hand over
+  std::atomic<bool> serving_{false};   // past the handshake
+  bool handed_over_ = false;           // Serve stopped for a handover (connection thread)
+  std::unique_ptr<HandedConnection> adopted_;
+  std::atomic<bool> thread_known_{false};
+  pthread_t thread_{};
+  void HandOver(const Negotiated& neg);
 
   // Transmission state (connection thread only, except completed_/inflight_).
   ExecContext ctx_;

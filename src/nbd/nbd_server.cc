@@ -1,5 +1,6 @@
 #include "nbd/nbd_server.h"
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -22,6 +23,7 @@ namespace vbs::nbd {
 
 struct NbdServer::Listener {
   int fd = -1;
+  std::string path;  // unix listeners
   SslCtxPtr tls;
   bool tls_required = false;
   bool tcp = false;
@@ -47,6 +49,11 @@ void* ThreadMain(void* p) {
 NbdServer::NbdServer(NbdServerOptions options)
     : options_(options), workers_(std::make_unique<WorkerPool>(options.worker_threads)) {
   ::signal(SIGPIPE, SIG_IGN);
+  // No SA_RESTART: the signal breaks a connection thread's blocking recv for a handover.
+  struct sigaction sa = {};
+  sa.sa_handler = [](int) {};
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(kInterruptSignal, &sa, nullptr);
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
@@ -111,7 +118,60 @@ Status NbdServer::ListenUnix(const std::string& path, const TlsOptions* tls) {
     ::close(fd);
     return Status::FromErrno("bind/listen " + path, err);
   }
-  return AddListener(fd, std::move(ctx), /*tls_required=*/false, /*tcp=*/false);
+  VBS_RETURN_IF_ERROR(AddListener(fd, std::move(ctx), /*tls_required=*/false, /*tcp=*/false));
+  std::lock_guard lock(mu_);
+  listeners_.back()->path = path;
+  return Status::Ok();
+}
+
+Status NbdServer::AdoptListener(const HandedListener& l) {
+  (void)::fcntl(l.fd, F_SETFD, FD_CLOEXEC);
+  VBS_RETURN_IF_ERROR(AddListener(l.fd, nullptr, /*tls_required=*/false, /*tcp=*/false));
+  std::lock_guard lock(mu_);
+  listeners_.back()->path = l.path;
+  return Status::Ok();
+}
+
+Status NbdServer::AdoptConnection(HandedConnection c) {
+  auto conn = std::make_shared<Connection>(std::move(c), Env(nullptr));
+  return Launch(conn) ? Status::Ok() : Status::Unavailable("cannot start a connection thread");
+}
+
+Result<ServerHandover> NbdServer::Handover(std::chrono::milliseconds timeout) {
+  ServerHandover out;
+  std::vector<std::unique_ptr<Listener>> listeners;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return Status::Unavailable("the NBD server is stopping");
+    stopping_ = true;  // no new clients: the listeners wait for our successor
+    handing_over_ = true;
+    listeners.swap(listeners_);
+  }
+  uint64_t one = 1;
+  (void)!::write(stop_fd_, &one, sizeof one);
+  for (auto& l : listeners) {
+    if (l->thread.joinable()) l->thread.join();
+    if (!l->tcp && l->tls == nullptr) {
+      out.listeners.push_back({l->fd, l->path});
+    } else {
+      ::close(l->fd);  // TCP clients use TLS, whose sessions cannot move: they reconnect
+    }
+  }
+  std::unique_lock lock(mu_);
+  for (const auto& c : conns_) c->RequestHandover();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!conns_.empty()) {
+    // Nudged again and again: a thread may enter its blocking recv just after a nudge.
+    for (const auto& c : conns_) c->Interrupt();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      for (const auto& c : conns_) c->Fence();
+      cv_.wait(lock, [&] { return conns_.empty(); });
+      break;
+    }
+    cv_.wait_for(lock, std::chrono::milliseconds(10));
+  }
+  out.connections.swap(handed_);
+  return out;
 }
 
 namespace {
@@ -218,18 +278,29 @@ void NbdServer::StartConnection(int fd, Listener* l) {
     int sndbuf = 4 << 20;
     ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   }
+  Launch(std::make_shared<Connection>(fd, Env(l)));
+}
+
+ConnectionEnv NbdServer::Env(const Listener* l) {
   ConnectionEnv env;
   env.registry = &registry_;
   env.workers = workers_.get();
-  env.tls = l->tls.get();
-  env.tls_required = l->tls_required;
+  env.tls = l != nullptr ? l->tls.get() : nullptr;
+  env.tls_required = l != nullptr && l->tls_required;
   env.handshake_timeout_ms = options_.handshake_timeout_ms;
   env.allow_inline = options_.allow_inline;
-  auto conn = std::make_shared<Connection>(fd, env);
+  env.on_handover = [this](HandedConnection h) {
+    std::lock_guard lock(mu_);
+    handed_.push_back(std::move(h));
+  };
+  return env;
+}
+
+bool NbdServer::Launch(const std::shared_ptr<Connection>& conn) {
   {
     std::lock_guard lock(mu_);
     if (stopping_ || conns_.size() >= static_cast<size_t>(options_.max_connections)) {
-      return;  // conn's destructor closes fd
+      return false;  // conn's destructor closes its socket
     }
     conns_.insert(conn);
   }
@@ -247,7 +318,9 @@ void NbdServer::StartConnection(int fd, Listener* l) {
   if (rc != 0) {  // out of threads: drop this client, keep serving the others
     delete arg;
     ConnectionDone(conn);
+    return false;
   }
+  return true;
 }
 
 void NbdServer::ConnectionDone(const std::shared_ptr<Connection>& c) {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -28,12 +29,14 @@
 #include "backend/block_device.h"
 #include "common/status.h"
 #include "nbd/export_registry.h"
+#include "nbd/handover.h"
 #include "nbd/tls.h"
 #include "nbd/worker_pool.h"
 
 namespace vbs::nbd {
 
 class Connection;
+struct ConnectionEnv;
 
 struct NbdServerOptions {
   int worker_threads = 16;           // blocking device calls in parallel, across connections
@@ -71,6 +74,16 @@ class NbdServer {
   // Closes listeners and all connections; returns when every connection thread is done.
   void Stop();
 
+  // For a successor process (handover.h): stops accepting and takes every connection to a
+  // request boundary with nothing in flight, then returns the open unix listeners and the
+  // open sockets instead of closing them. Connections that cannot be handed over (TLS, in the
+  // handshake, or not quiet within `timeout`) are closed. The server is stopped afterwards.
+  Result<ServerHandover> Handover(std::chrono::milliseconds timeout);
+  // The successor's side: serve a predecessor's unix listener, and its client connections
+  // (their exports must exist by then).
+  Status AdoptListener(const HandedListener& listener);
+  Status AdoptConnection(HandedConnection connection);
+
   ExportRegistry& registry() { return registry_; }
 
  private:
@@ -78,6 +91,8 @@ class NbdServer {
   Status AddListener(int fd, SslCtxPtr tls, bool tls_required, bool tcp);
   void AcceptLoop(Listener* l);
   void StartConnection(int fd, Listener* l);
+  ConnectionEnv Env(const Listener* l);
+  bool Launch(const std::shared_ptr<Connection>& conn);
   void ConnectionDone(const std::shared_ptr<Connection>& c);
 
   NbdServerOptions options_;
@@ -90,6 +105,8 @@ class NbdServer {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::set<std::shared_ptr<Connection>> conns_;
+  bool handing_over_ = false;
+  std::vector<HandedConnection> handed_;
 };
 
 }  // namespace vbs::nbd

@@ -494,6 +494,57 @@ TEST_P(ServerTest, StopClosesConnectedClients) {
   EXPECT_TRUE(c->AtEof());
 }
 
+// Handover to a successor (an agent re-executing itself): the connection goes on in the new
+// server. Requests sent while nobody serves wait in the socket and are answered by the
+// successor; the bytes written before and after read back; the listener goes on too.
+TEST_P(ServerTest, AHandedOverConnectionGoesOnInTheSuccessor) {
+  auto c = Connect();
+  const std::string a(8192, 'a'), b(8192, 'b');
+  c->Send(RequestBytes(kCmdWrite, 1, 0, a.size(), 0, a));
+  ASSERT_EQ(c->ReadReply({}).error, 0u);
+  auto h = server_->Handover(std::chrono::seconds(5));  // the server thread sits in recv
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ASSERT_EQ(h->connections.size(), 1u);
+  ASSERT_EQ(h->listeners.size(), 1u);
+  EXPECT_EQ(h->connections[0].export_name, "disk");
+  // Sent while no server reads the socket: a write, and a read half in one segment.
+  const std::string read = RequestBytes(kCmdRead, 3, 0, a.size() + b.size());
+  c->Send(RequestBytes(kCmdWrite, 2, a.size(), b.size(), 0, b) + read.substr(0, 10));
+  NbdServerOptions o;
+  o.allow_inline = GetParam().allow_inline;
+  o.worker_threads = 2;
+  NbdServer next(o);
+  ASSERT_TRUE(next.AddExport("disk", dev_, false).ok());
+  for (const auto& l : h->listeners) ASSERT_TRUE(next.AdoptListener(l).ok());
+  for (auto& hc : h->connections) ASSERT_TRUE(next.AdoptConnection(std::move(hc)).ok());
+  c->Send(read.substr(10));
+  auto w = c->ReadReply({});
+  EXPECT_EQ(w.handle, 2u);
+  EXPECT_EQ(w.error, 0u);
+  auto r = c->ReadReply({{3, {0, a.size() + b.size()}}});
+  EXPECT_EQ(r.error, 0u);
+  EXPECT_EQ(r.data, a + b);
+  auto fresh = Connect();  // the successor accepts on the adopted listener
+  fresh->Send(RequestBytes(kCmdRead, 4, a.size(), b.size()));
+  EXPECT_EQ(fresh->ReadReply({{4, {a.size(), b.size()}}}).data, b);
+  next.Stop();
+  EXPECT_TRUE(c->AtEof());
+}
+
+// A connection still in the handshake cannot be handed over: it is closed, the others move.
+TEST_P(ServerTest, AHandshakingClientIsClosedAtHandover) {
+  auto serving = Connect();
+  Client haggling;
+  ASSERT_TRUE(haggling.Connect(sock_));
+  EXPECT_EQ(haggling.Recv(18).size(), 18u);  // the greeting; no options yet
+  auto h = server_->Handover(std::chrono::seconds(5));
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->connections.size(), 1u);
+  EXPECT_TRUE(haggling.AtEof());
+  for (auto& hc : h->connections) ::close(hc.fd);
+  for (auto& l : h->listeners) ::close(l.fd);
+}
+
 INSTANTIATE_TEST_SUITE_P(Devices, ServerTest,
                          ::testing::Values(Param{nullptr, true}, Param{"/tmp", true},
                                            Param{"/dev/shm", true}, Param{"/tmp", false}));

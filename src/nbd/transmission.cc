@@ -156,7 +156,8 @@ void Connection::Park(const Request& req, const uint8_t* payload, Buffer* owned)
 
 // Parses every complete request in rbuf_. False on a fatal protocol error.
 bool Connection::ProcessInput() {
-  while (!disc_ && !in_payload_ && !stop_.load(std::memory_order_relaxed)) {
+  while (!disc_ && !in_payload_ && !stop_.load(std::memory_order_relaxed) &&
+         !handover_.load(std::memory_order_relaxed)) {
     const size_t avail = rend_ - rstart_;
     if (avail < kRequestHeaderSize) break;
     Request req;
@@ -383,8 +384,17 @@ void Connection::Serve(Negotiated& neg) {
     bool out_blocked = false;
     if (!FlushOut(&out_blocked)) break;
     if (disc_ && inflight_.load() == 0 && outq_.empty()) break;
+    // Handing over: at a request boundary, with nothing in flight and every reply sent, the
+    // socket goes to the successor as it is (unparsed bytes travel along).
+    if (handover_.load() && !in_payload_ && !disc_ && inflight_.load() == 0) {
+      DrainCompleted();
+      if (outq_.empty()) {
+        handed_over_ = true;
+        break;
+      }
+    }
 
-    const bool want_read = !disc_ && !Backpressured();
+    const bool want_read = !disc_ && !Backpressured() && (!handover_.load() || in_payload_);
     Transport::Want wait_in = Transport::Want::kRead;
     if (want_read) {
       uint8_t* dst;
@@ -403,7 +413,7 @@ void Connection::Serve(Negotiated& neg) {
       // inflight_ is checked before draining: a worker pushes its reply before it lowers
       // inflight_, so a reply cannot slip in between and wait behind the blocking recv.
       bool idle = false;
-      if (!transport_.tls() && dst != nullptr && inflight_.load() == 0) {
+      if (!transport_.tls() && dst != nullptr && inflight_.load() == 0 && !handover_.load()) {
         DrainCompleted();
         idle = outq_.empty();
       }

@@ -114,7 +114,10 @@ Transport::Io Transport::ReadBlocking(void* buf, size_t len) {
     ssize_t n = ::recv(fd_, buf, len, 0);
     if (n > 0) return {static_cast<size_t>(n), Want::kNone};
     if (n == 0) return {0, Want::kEof};
-    if (errno == EINTR) continue;
+    if (errno == EINTR) {
+      if (interrupt_ != nullptr && interrupt_->load()) return {0, Want::kRead};
+      continue;
+    }
     if (errno == EAGAIN || errno == EWOULDBLOCK) return {0, Want::kRead};
     return {0, Want::kError};
   }

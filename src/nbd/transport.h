@@ -4,6 +4,8 @@
 // Read/Writev never block; they report what to wait for instead.
 #pragma once
 
+#include <atomic>
+
 #include <openssl/ssl.h>
 #include <sys/uio.h>
 
@@ -27,6 +29,9 @@ class Transport {
   Transport& operator=(const Transport&) = delete;
 
   int fd() const { return fd_; }
+  // A blocking read interrupted by a signal returns (Want::kRead) once *flag is set, instead
+  // of reading on (a connection asked to hand over: connection.h).
+  void SetInterrupt(const std::atomic<bool>* flag) { interrupt_ = flag; }
   bool tls() const { return ssl_ != nullptr; }
   // TLS holds decrypted bytes not yet read (poll would not report them).
   bool HasBuffered() const { return ssl_ != nullptr && SSL_pending(ssl_) > 0; }
@@ -62,6 +67,7 @@ class Transport {
   bool pipe_failed_ = false;
   size_t pipe_fill_ = 0;  // bytes in the pipe, not yet in the socket
   bool nonblocking_ = false;
+  const std::atomic<bool>* interrupt_ = nullptr;
 };
 
 }  // namespace vbs::nbd
