@@ -87,8 +87,10 @@ Result<AgentLease> ServerClient::Hello(const std::string& node,
                                     const std::vector<AgentPoolInfo>& pools) {
   nlohmann::json body = {{"node", node}, {"pools", nlohmann::json::array()}};
   for (const auto& p : pools) {
-    body["pools"].push_back(
-        {{"name", p.name}, {"type", p.type}, {"shared", p.shared}, {"capacity", p.capacity}});
+    nlohmann::json pool = {
+        {"name", p.name}, {"type", p.type}, {"shared", p.shared}, {"capacity", p.capacity}};
+    if (!p.client.empty()) pool["client"] = p.client;
+    body["pools"].push_back(pool);
   }
   VBS_ASSIGN_OR_RETURN(HttpsClient * c, CallClient());
   VBS_ASSIGN_OR_RETURN(auto j, Call(c, "POST", "/v1/agent/hello", &body, std::chrono::seconds(30)));

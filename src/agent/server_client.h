@@ -19,6 +19,7 @@ struct AgentPoolInfo {
   std::string type;
   bool shared = false;
   uint64_t capacity = 0;
+  std::string client;  // this process's identity in the pool's storage ("": none)
 };
 
 struct AgentOp {

@@ -76,6 +76,17 @@ Status StorageRole::Execute(const AgentOp& op, const ProgressFn& progress) {
                                op.params["size"].get<uint64_t>());
   } else if (op.kind == "delete_snapshot") {
     st = backend->DeleteSnapshot(op.resource_id);
+  } else if (op.kind == "fence_client" || op.kind == "unfence_client") {
+    // Another node's storage client (design.md §4): fenced before its volume moves, let in
+    // again once that node is back. resource_id: the volume (fence) or the client (unfence).
+    if (!op.params.contains("client") || !op.params["client"].is_string()) {
+      return Status::InvalidArgument("InvalidParameterValue", op.kind + " without a client");
+    }
+    const std::string client = op.params["client"].get<std::string>();
+    st = op.kind == "fence_client" ? backend->FenceClient(client, op.resource_id)
+                                   : backend->UnfenceClient(client);
+    spdlog::warn("pool {}: {} {} ({}): {}", op.pool, op.kind, client, op.resource_id,
+                 st.ToString());
   } else {
     return Status::InvalidArgument("UnknownOperation", "unknown operation kind '" + op.kind + "'");
   }

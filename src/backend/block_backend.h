@@ -61,6 +61,22 @@ class BlockBackend {
 
   virtual Result<std::unique_ptr<BlockDevice>> Open(const std::string& volume_id,
                                                     bool read_only) = 0;
+
+  // Fencing a node that lost its lease out of the storage itself (design.md §4). The identity
+  // under which this process reaches the storage; "" when there is nothing to fence there (a
+  // dir pool: a node cut off from its servers is fenced by its lease alone).
+  virtual Result<std::string> ClientIdentity() { return std::string(); }
+  // Refuses `client` (another process's identity) every further access to the storage and
+  // takes from it its hold on `volume_id`; Unfence lets that identity in again.
+  virtual Status FenceClient(const std::string& client, const std::string& volume_id) {
+    (void)client;
+    (void)volume_id;
+    return Status::InvalidArgument("InvalidParameterValue", type() + " pools have no clients to fence");
+  }
+  virtual Status UnfenceClient(const std::string& client) {
+    (void)client;
+    return Status::InvalidArgument("InvalidParameterValue", type() + " pools have no clients to fence");
+  }
 };
 
 }  // namespace vbs

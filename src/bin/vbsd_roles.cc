@@ -194,7 +194,9 @@ Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config,
       capacity = stats.total_bytes;  // "auto": no over-commit (docs/decisions.md)
     }
     AgentPool pool;
-    pool.info = AgentPoolInfo{pc.name, pc.type, pc.shared, capacity};
+    VBS_ASSIGN_OR_RETURN(std::string client, backend->ClientIdentity());
+    if (!client.empty()) spdlog::info("pool {}: storage client {}", pc.name, client);
+    pool.info = AgentPoolInfo{pc.name, pc.type, pc.shared, capacity, client};
     pool.backend = std::move(backend);
     pools.emplace(pc.name, std::move(pool));
   }

@@ -85,6 +85,7 @@ Result<AttachmentRecord> AttachmentService::Attach(const Caller& caller, const A
     if (!NodeIsUp(tx, inst->node, clock, policy_)) {
       return NodeUnavailable(inst->node, "attaching to instance '" + inst->id + "'");
     }
+    VBS_RETURN_IF_ERROR(CheckFenced(tx, v->id));
     AttachmentFilter f;
     f.volume_id = v->id;
     VBS_ASSIGN_OR_RETURN(auto live, tx.ListAttachments(f));
@@ -182,6 +183,24 @@ Result<AttachmentRecord> AttachmentService::Detach(const Caller& caller,
   if (!st.ok()) return st;
   notifier_.Notify();
   return a;
+}
+
+// A volume taken over from a node that lost its lease moves only once that node's storage
+// client is fenced (reconciler.h): until its newest fence_client step is done, attach waits.
+Status AttachmentService::CheckFenced(Transaction& tx, const std::string& volume_id) {
+  OperationFilter f;
+  f.resource_id = volume_id;
+  VBS_ASSIGN_OR_RETURN(auto ops, tx.ListOperations(f));
+  for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
+    if (it->kind != opkind::kFenceClient) continue;
+    if (it->state == state::kOpDone) return Status::Ok();
+    const std::string why = it->state == state::kOpFailed
+                                ? "failed (" + it->error.value_or("") + "); an admin must look"
+                                : "is under way; try again shortly";
+    return VolumeInUse("the volume '" + volume_id + "' was taken over from a node that lost its " +
+                       "lease; fencing that node out of the storage " + why);
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<AttachmentRecord>> AttachmentService::List(

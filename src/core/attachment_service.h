@@ -50,6 +50,7 @@ class AttachmentService {
                                                            const std::string& volume_id);
 
  private:
+  static Status CheckFenced(Transaction& tx, const std::string& volume_id);
   MetadataStore& store_;
   RevisionNotifier& notifier_;
   PlacementPolicy policy_;

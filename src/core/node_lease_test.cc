@@ -195,5 +195,68 @@ TEST_F(NodeLeaseTest, ALiveNodesAttachmentsStay) {
   EXPECT_EQ(live->at(0).state, "attached");
 }
 
+// Where the storage can refuse a node itself (Ceph RBD: a client address to blocklist), a
+// dead node's volume moves only after a live node of the pool has fenced that client; the
+// node lifts the fence of its old client when it comes back.
+TEST_F(NodeLeaseTest, ACephVolumeMovesOnlyOnceTheDeadNodesClientIsFenced) {
+  PoolAnnouncement rbd2{"ceph", "rbd", true, 100ull << 20, "127.0.0.1:0/222"};
+  PoolAnnouncement rbd3{"ceph", "rbd", true, 100ull << 20, "127.0.0.1:0/333"};
+  auto n2 = work_->Hello("n2", {rbd2});
+  ASSERT_TRUE(n2.ok() && work_->Hello("n3", {rbd3}).ok());
+  for (const char* n : {"n2", "n3"}) {
+    ASSERT_TRUE(
+        work_->ReportInstances(n, {InstanceRecord{std::string("host-") + n, "", "host", "", 0}})
+            .ok());
+  }
+  CreateVolumeRequest req;
+  req.size = kMiB;
+  req.pool = "ceph";
+  auto v = volumes_->Create(alice_, req);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  RunNode(v->id);
+  auto a = attachments_->Attach(alice_, {v->id, "host-n2", "rw", std::nullopt});
+  ASSERT_TRUE(a.ok());
+  RunNode(a->id);
+  SetHeartbeat("n2", 1000);
+  SetHeartbeat("n3", NowMillis() + 3600 * 1000);
+  Reconciler rec(*store_, notifier_, work_policy_, PlacementPolicy{/*node_timeout_ms=*/1000},
+                 ReconcilePolicy{});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  ASSERT_GE(*rec.SweepOnce(), 1);
+  // Ended, but the volume waits for the fence, which n3 (alive, in the pool) is to run.
+  EXPECT_EQ(volumes_->Get(alice_, v->id)->state, "available");
+  auto early = attachments_->Attach(alice_, {v->id, "host-n3", "rw", std::nullopt});
+  EXPECT_EQ(early.status().code(), "VolumeInUse") << early.status().ToString();
+  auto batch = work_->Poll("n3", std::chrono::milliseconds(0));
+  ASSERT_EQ(batch->ops.size(), 1u);
+  const OperationRecord fence = batch->ops[0];
+  EXPECT_EQ(fence.kind, "fence_client");
+  EXPECT_EQ(fence.resource_id, v->id);
+  EXPECT_NE(fence.params.find("127.0.0.1:0/222"), std::string::npos);
+  ASSERT_TRUE(work_->Claim("n3", fence.id).ok());
+  ASSERT_TRUE(work_->Complete("n3", fence.id, true, "").ok());
+  auto moved = attachments_->Attach(alice_, {v->id, "host-n3", "rw", std::nullopt});
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  // n2 comes back with a new client: it lifts the fence of its old one, then it is forgotten.
+  PoolAnnouncement back{"ceph", "rbd", true, 100ull << 20, "127.0.0.1:0/444"};
+  ASSERT_TRUE(work_->Hello("n2", {back}).ok());
+  auto lift = work_->Poll("n2", std::chrono::milliseconds(0));
+  ASSERT_EQ(lift->ops.size(), 1u);
+  EXPECT_EQ(lift->ops[0].kind, "unfence_client");
+  EXPECT_EQ(lift->ops[0].resource_id, "127.0.0.1:0/222");
+  ASSERT_TRUE(work_->Claim("n2", lift->ops[0].id).ok());
+  ASSERT_TRUE(work_->Complete("n2", lift->ops[0].id, true, "").ok());
+  std::vector<StorageClientRecord> clients;
+  ASSERT_TRUE(store_
+                  ->Transact([&](Transaction& tx) -> Status {
+                    VBS_ASSIGN_OR_RETURN(clients, tx.NodeStorageClients("n2"));
+                    return Status::Ok();
+                  })
+                  .ok());
+  ASSERT_EQ(clients.size(), 1u);
+  EXPECT_EQ(clients[0].client, "127.0.0.1:0/444");
+  EXPECT_EQ(clients[0].state, "active");
+}
+
 }  // namespace
 }  // namespace vbs

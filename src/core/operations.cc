@@ -183,6 +183,17 @@ Status EndAttachmentWithoutNode(Transaction& tx, AttachmentRecord& a, const std:
 Status ApplyOperationSuccess(Transaction& tx, const OperationRecord& op,
                              const std::string& result_json) {
   const int64_t now = NowMillis();
+  if (op.kind == opkind::kUnfenceClient) {
+    // The node's current client goes on as such; an earlier process's is forgotten.
+    auto params = nlohmann::json::parse(op.params, nullptr, false);
+    if (params.is_object() && params.value("current", false)) {
+      return tx.UpsertStorageClient(
+          StorageClientRecord{op.pool, op.resource_id, op.node, state::kClientActive, now});
+    }
+    return tx.DeleteStorageClient(op.pool, op.resource_id);
+  }
+  // Done: the volume may move now (AttachmentService checks the newest fence of a volume).
+  if (op.kind == opkind::kFenceClient) return tx.BumpRevision().status();
   if (op.kind == opkind::kAttach || op.kind == opkind::kDetach) {
     return ApplyAttachmentOutcome(tx, op, true, result_json, "");
   }
@@ -254,6 +265,9 @@ Status ApplyOperationFailure(Transaction& tx, const OperationRecord& op,
     s->error = (pending ? "snapshot failed: " : "delete failed: ") + message;
     s->updated_at = now;
     return tx.UpdateSnapshot(*s);
+  }
+  if (op.kind == opkind::kFenceClient || op.kind == opkind::kUnfenceClient) {
+    return tx.BumpRevision().status();  // the failure stays on the op (and blocks the move)
   }
   return Status::Internal("unknown operation kind " + op.kind);
 }

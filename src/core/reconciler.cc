@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/clock.h"
 #include "common/ids.h"
@@ -123,6 +125,8 @@ Result<int> Reconciler::TakeOverFromDeadNodes(Transaction& tx,
     f.node = n.name;
     VBS_ASSIGN_OR_RETURN(auto held, tx.ListAttachments(f));
     if (held.empty()) continue;
+    VBS_ASSIGN_OR_RETURN(auto fences, FencesFor(tx, n, held));
+    if (!fences) continue;  // no live node can fence it out of the storage yet: nothing moves
     // The node's agent stopped writing when its lease ran out, a margin ago (scheduler.h).
     // A new epoch refuses any renewal still on its way; and a renewal that committed after
     // this transaction began makes this write of the same row fail, so the sweep is retried
@@ -132,6 +136,16 @@ Result<int> Reconciler::TakeOverFromDeadNodes(Transaction& tx,
     const std::string reason = "node '" + n.name + "' lost its lease (no heartbeat for " +
                                std::to_string((clock - n.last_heartbeat) / 1000) +
                                " s); the attachment ended";
+    for (const auto& fence : *fences) {
+      VBS_RETURN_IF_ERROR(tx.UpsertStorageClient(
+          StorageClientRecord{fence.target.name, fence.client, n.name, state::kClientFenced, clock}));
+      nlohmann::json params = {{"client", fence.client}, {"node", n.name}};
+      VBS_RETURN_IF_ERROR(EnqueueOperation(tx, opkind::kFenceClient, fence.volume_id,
+                                           fence.target, params.dump()));
+      spdlog::warn("node '{}' lost its lease: its client {} of pool {} is fenced by node '{}' "
+                   "before {} moves",
+                   n.name, fence.client, fence.target.name, fence.target.node, fence.volume_id);
+    }
     for (auto a : held) {
       VBS_RETURN_IF_ERROR(EndAttachmentWithoutNode(tx, a, reason));
       spdlog::warn("attachment {} of {} to {} ended: {}", a.id, a.volume_id, a.instance_id,
@@ -140,6 +154,27 @@ Result<int> Reconciler::TakeOverFromDeadNodes(Transaction& tx,
     }
   }
   return ended;
+}
+
+Result<std::optional<std::vector<Reconciler::Fence>>> Reconciler::FencesFor(
+    Transaction& tx, const NodeRecord& n, const std::vector<AttachmentRecord>& held) {
+  VBS_ASSIGN_OR_RETURN(auto clients, tx.NodeStorageClients(n.name));
+  std::vector<Fence> fences;
+  for (const auto& a : held) {
+    VBS_ASSIGN_OR_RETURN(auto v, tx.GetVolume(a.volume_id));
+    if (!v) continue;
+    for (const auto& c : clients) {
+      if (c.pool != v->pool) continue;
+      VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(v->pool));
+      if (!pool) continue;
+      auto to = StorageNodeFor(tx, *pool, placement_);
+      if (!to.ok() || *to == n.name) return std::optional<std::vector<Fence>>();
+      PoolRecord target = *pool;
+      target.node = *to;
+      fences.push_back(Fence{a.volume_id, c.client, target});
+    }
+  }
+  return std::optional<std::vector<Fence>>(std::move(fences));
 }
 
 Result<bool> Reconciler::MoveOffDownNode(Transaction& tx, OperationRecord& op,

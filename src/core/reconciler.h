@@ -9,7 +9,11 @@
 // - Takeover: the attachments of a node that is down (its lease ran out, plus the margin:
 //   scheduler.h) end by themselves, with the reason in the attachment's error, so that a
 //   volume of a shared pool can be attached elsewhere without an admin; the node gets a new
-//   epoch, so its agent must say hello again and re-exports only what is still live.
+//   epoch, so its agent must say hello again and re-exports only what is still live. Where the
+//   storage can refuse the node itself (Ceph), a live node of the pool first fences the dead
+//   node's client (fence_client: blocklist, break the image lock); the volume attaches
+//   elsewhere only once that is done (AttachmentService), and the node lifts the fence of its
+//   old client when it says hello again (WorkService).
 // Several servers run a Reconciler on one database; only the holder of the "reconciler"
 // leader lease (a row in the database, renewed by every sweep in the sweep's own transaction)
 // sweeps, so two servers never take the same step. Every step is also a conditional update
@@ -55,6 +59,16 @@ class Reconciler {
   Result<bool> MoveOffDownNode(Transaction& tx, OperationRecord& op,
                                const std::map<std::string, NodeRecord>& nodes, int64_t now,
                                int64_t clock);
+  // A node's storage client to fence (Ceph) before `volume_id` moves, by `target`'s node.
+  struct Fence {
+    std::string volume_id;
+    std::string client;
+    PoolRecord target;  // the pool, with the live node that fences
+  };
+  // The fences that the node's attachments need; nullopt when one is needed that no live
+  // node can do yet (the attachments then stay until one can).
+  Result<std::optional<std::vector<Fence>>> FencesFor(Transaction& tx, const NodeRecord& n,
+                                                       const std::vector<AttachmentRecord>& held);
   // Ends the live attachments of nodes that are down; returns how many.
   Result<int> TakeOverFromDeadNodes(Transaction& tx, const std::vector<NodeRecord>& nodes,
                                     int64_t clock);

@@ -39,6 +39,12 @@ namespace vbs {
 inline constexpr const char* kAttachFailed = "attach failed: ";
 }  // namespace vbs
 
+namespace vbs::state {
+// Storage clients (StorageClientRecord).
+inline constexpr const char* kClientActive = "active";
+inline constexpr const char* kClientFenced = "fenced";
+}  // namespace vbs::state
+
 namespace vbs::opkind {
 
 inline constexpr const char* kCreateVolume = "create_volume";
@@ -53,4 +59,8 @@ inline constexpr const char* kResizeVolume = "resize_volume";
 // with live attachments of the volume; resource = the modification).
 inline constexpr const char* kResizeAttachments = "resize_attachments";
 
+// Fencing a dead node out of a pool's storage (Ceph: blocklist its client, break its image
+// lock) before a volume moves; and lifting that once the node is back (design.md §4).
+inline constexpr const char* kFenceClient = "fence_client";
+inline constexpr const char* kUnfenceClient = "unfence_client";
 }  // namespace vbs::opkind

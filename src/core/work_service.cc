@@ -54,6 +54,7 @@ Result<NodeLease> WorkService::Hello(const std::string& node,
     std::vector<std::string> declared;
     for (const auto& p : pools) declared.push_back(p.name);
     VBS_RETURN_IF_ERROR(tx.SetNodePools(node, declared));
+    VBS_RETURN_IF_ERROR(RecordStorageClients(tx, node, pools, now));
     // The agent restarted: nothing of ours is running any more. Requeue it.
     OperationFilter f;
     f.node = node;
@@ -69,6 +70,50 @@ Result<NodeLease> WorkService::Hello(const std::string& node,
   }));
   notifier_.Notify();
   return LeaseOf(epoch);
+}
+
+// This process's storage clients become the node's; a client that was fenced (its node was
+// taken over) is let in again by this node, now that it is back and has dropped every export:
+// an earlier process's, or its own (the same process, paused or cut off, said hello again).
+Status WorkService::RecordStorageClients(Transaction& tx, const std::string& node,
+                                         const std::vector<PoolAnnouncement>& pools,
+                                         int64_t now) {
+  VBS_ASSIGN_OR_RETURN(auto known, tx.NodeStorageClients(node));
+  for (const auto& c : known) {
+    const bool current = std::any_of(pools.begin(), pools.end(), [&](const PoolAnnouncement& p) {
+      return p.name == c.pool && p.client == c.client;
+    });
+    if (current && c.state != state::kClientFenced) continue;
+    if (c.state != state::kClientFenced) {
+      VBS_RETURN_IF_ERROR(tx.DeleteStorageClient(c.pool, c.client));  // gone with its process
+      continue;
+    }
+    VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(c.pool));
+    if (!pool) continue;
+    OperationFilter f;
+    f.resource_id = c.client;
+    VBS_ASSIGN_OR_RETURN(auto queued, tx.ListOperations(f));
+    if (std::any_of(queued.begin(), queued.end(), [](const OperationRecord& op) {
+          return op.state == state::kOpPending || op.state == state::kOpRunning;
+        })) {
+      continue;
+    }
+    PoolRecord here = *pool;
+    here.node = node;
+    nlohmann::json params = {{"client", c.client}, {"current", current}};
+    VBS_RETURN_IF_ERROR(
+        EnqueueOperation(tx, opkind::kUnfenceClient, c.client, here, params.dump()));
+  }
+  for (const auto& p : pools) {
+    if (p.client.empty()) continue;
+    const bool fenced = std::any_of(known.begin(), known.end(), [&](const StorageClientRecord& c) {
+      return c.pool == p.name && c.client == p.client && c.state == state::kClientFenced;
+    });
+    if (fenced) continue;  // active again once the fence is lifted (ApplyOperationSuccess)
+    VBS_RETURN_IF_ERROR(
+        tx.UpsertStorageClient(StorageClientRecord{p.name, p.client, node, state::kClientActive, now}));
+  }
+  return Status::Ok();
 }
 
 Result<NodeLease> WorkService::Heartbeat(const std::string& node, int64_t epoch) {

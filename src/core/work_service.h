@@ -31,6 +31,7 @@ struct PoolAnnouncement {
   std::string type;
   bool shared = false;
   uint64_t capacity = 0;
+  std::string client = "";  // the agent's identity in the pool's storage, "" for none
 };
 
 struct WorkBatch {
@@ -83,6 +84,8 @@ class WorkService {
   Result<OperationRecord> LoadRunning(Transaction& tx, const std::string& node,
                                       const std::string& op_id);
   NodeLease LeaseOf(int64_t epoch) const;
+  static Status RecordStorageClients(Transaction& tx, const std::string& node,
+                                     const std::vector<PoolAnnouncement>& pools, int64_t now);
   MetadataStore& store_;
   RevisionNotifier& notifier_;
   WorkPolicy policy_;

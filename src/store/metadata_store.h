@@ -93,6 +93,11 @@ class Transaction {
   // The nodes that declare `pool`, by name.
   virtual Result<std::vector<std::string>> PoolNodes(const std::string& pool) = 0;
 
+  // Storage clients of nodes (StorageClientRecord), by (pool, client).
+  virtual Status UpsertStorageClient(const StorageClientRecord& c) = 0;
+  virtual Result<std::vector<StorageClientRecord>> NodeStorageClients(const std::string& node) = 0;
+  virtual Status DeleteStorageClient(const std::string& pool, const std::string& client) = 0;
+
   // Takes or renews the leader lease `name` for `holder` until `expires_at` if it is free,
   // already `holder`'s, or expired at `now`: false when another holder has it.
   virtual Result<bool> TryAcquireLease(const std::string& name, const std::string& holder,

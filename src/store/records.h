@@ -65,6 +65,18 @@ struct PoolRecord {
   uint64_t reserved = 0;  // bytes provisioned to live volumes
 };
 
+// The identity under which a node's agent reaches a pool's storage (a Ceph client address),
+// so that a node that lost its lease can be fenced out of the storage itself (design.md §4):
+// `active` while that agent process serves, `fenced` once refused by the storage, until the
+// node comes back and the entry is lifted.
+struct StorageClientRecord {
+  std::string pool;
+  std::string client;
+  std::string node;
+  std::string state;  // active, fenced
+  int64_t updated_at = 0;
+};
+
 struct NodeRecord {
   std::string name;
   int64_t epoch = 0;           // bumped at every agent start

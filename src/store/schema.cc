@@ -140,6 +140,18 @@ CREATE TABLE leases (
   holder TEXT NOT NULL,
   expires_at BIGINT NOT NULL);
 )sql",
+      // 5: node leases. storage_clients: the identity under which each node reaches a pool's
+      // storage (a Ceph client), so that a node that lost its lease can be fenced out of it.
+      R"sql(
+CREATE TABLE storage_clients (
+  pool TEXT NOT NULL,
+  client TEXT NOT NULL,
+  node TEXT NOT NULL,
+  state TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (pool, client));
+CREATE INDEX storage_clients_node ON storage_clients (node);
+)sql",
   };
   return kMigrations;
 }

@@ -26,6 +26,32 @@ Result<std::vector<std::string>> SqlTransaction::PoolNodes(const std::string& po
   return out;
 }
 
+Status SqlTransaction::UpsertStorageClient(const StorageClientRecord& c) {
+  VBS_ASSIGN_OR_RETURN(int64_t n, db_.Exec("UPDATE storage_clients SET node = ?, state = ?, "
+                                           "updated_at = ? WHERE pool = ? AND client = ?",
+                                           {c.node, c.state, c.updated_at, c.pool, c.client}));
+  if (n == 1) return Status::Ok();
+  return ExecOne(db_.Exec("INSERT INTO storage_clients (pool, client, node, state, updated_at) "
+                          "VALUES (?,?,?,?,?)",
+                          {c.pool, c.client, c.node, c.state, c.updated_at}),
+                 "insert storage client");
+}
+
+Result<std::vector<StorageClientRecord>> SqlTransaction::NodeStorageClients(
+    const std::string& node) {
+  VBS_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT pool, client, node, state, updated_at FROM "
+                                            "storage_clients WHERE node = ? ORDER BY pool, client",
+                                            {node}));
+  std::vector<StorageClientRecord> out;
+  for (const auto& r : rows) out.push_back({r.Text(0), r.Text(1), r.Text(2), r.Text(3), r.Int(4)});
+  return out;
+}
+
+Status SqlTransaction::DeleteStorageClient(const std::string& pool, const std::string& client) {
+  return db_.Exec("DELETE FROM storage_clients WHERE pool = ? AND client = ?", {pool, client})
+      .status();
+}
+
 Result<bool> SqlTransaction::TryAcquireLease(const std::string& name, const std::string& holder,
                                              int64_t now, int64_t expires_at) {
   // Renew our own lease or take over an expired one: a conditional update, so that of two

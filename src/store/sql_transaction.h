@@ -40,6 +40,9 @@ class SqlTransaction final : public Transaction {
   Status UpsertNode(const NodeRecord& n) override;
   Status SetNodePools(const std::string& node, const std::vector<std::string>& pools) override;
   Result<std::vector<std::string>> PoolNodes(const std::string& pool) override;
+  Status UpsertStorageClient(const StorageClientRecord& c) override;
+  Result<std::vector<StorageClientRecord>> NodeStorageClients(const std::string& node) override;
+  Status DeleteStorageClient(const std::string& pool, const std::string& client) override;
   Result<bool> TryAcquireLease(const std::string& name, const std::string& holder, int64_t now,
                                int64_t expires_at) override;
 

@@ -117,15 +117,28 @@ api POST /v1/volumes '{"size":"16M","pool":"ceph"}'
 assert_status 202 "create in the RBD pool with node-b down"
 NEW=$(jf .id)
 
-# The dead node's attachment ends by itself (takeover): nobody forces anything.
+# The dead node's attachment ends by itself (takeover): nobody forces anything. Before the
+# volume moves, node-a fences node-b's Ceph client: `ceph osd blocklist ls` lists it.
 wait_state volume "$VOL" available
 get_obj volume "$VOL"
 assert_field '.attachments | length' 0 "live attachments after the takeover"
 assert_contains "node 'node-b' lost its lease" "$(jf .failed_attachment.error)" \
   "the ended attachment says why"
+CLIENT_B=$(sed -n 's/.*pool ceph: storage client \([^ ]*\).*/\1/p' "$T/node-b/agent.log" | tail -1)
+assert_match '^[0-9.]+:[0-9]+/[0-9]+$' "$CLIENT_B" "node-b's Ceph client address (from its log)"
+deadline=$((SECONDS + WAIT_TIMEOUT))
+until timeout 30 ceph --conf "$CEPH_CONF" osd blocklist ls 2>/dev/null | grep -qF "$CLIENT_B"; do
+  [ $SECONDS -lt $deadline ] || fail "node-b's client $CLIENT_B was never blocklisted"; sleep 0.5
+done
+log "node-b's Ceph client $CLIENT_B is blocklisted"
 
 # --- node-a serves the volume with node-b's bytes ---------------------------------------------
-api POST "/v1/volumes/$VOL/attach" '{"instance_id":"host-node-a"}'
+deadline=$((SECONDS + WAIT_TIMEOUT))
+until api POST "/v1/volumes/$VOL/attach" '{"instance_id":"host-node-a"}' && [ "$CODE" = 202 ]; do
+  # Refused only while the fence is under way, and then with that reason.
+  assert_contains "fencing that node out of the storage" "$BODY" "attach during the fence"
+  [ $SECONDS -lt $deadline ] || fail "attach to host-node-a: $BODY"; sleep 0.3
+done
 assert_status 202 "attach to host-node-a"
 wait_attachment "$VOL" attached
 URI_A=$(jf .nbd_uri "$ATT")
@@ -166,6 +179,13 @@ old_export=$(sql "SELECT export_name FROM attachments WHERE volume_id = '$VOL' A
 assert_match '^vbs-' "$old_export" "export name of the ended attachment"
 nbdinfo --size "nbd+unix:///$old_export?socket=$T/node-b/nbd.sock" >/dev/null 2>&1 &&
   fail "node-b exports $old_export again after its restart"
+# Back clean (a new process, a new client): the fence of its old client is lifted.
+deadline=$((SECONDS + WAIT_TIMEOUT))
+while timeout 30 ceph --conf "$CEPH_CONF" osd blocklist ls 2>/dev/null | grep -qF "$CLIENT_B"; do
+  [ $SECONDS -lt $deadline ] || fail "the blocklist entry of $CLIENT_B stayed after node-b came back"
+  sleep 0.5
+done
+log "node-b is back: its old client $CLIENT_B is no longer blocklisted"
 
 # Nothing transitional is left; deleting leaves nothing of ours in Ceph.
 for v in "$VOL" "$NEW"; do

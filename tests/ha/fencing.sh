@@ -76,7 +76,11 @@ path = "$T/shared"
 capacity = "8G"
 shared = true
 TOML
-  setpriv --pdeathsig KILL -- "$VBSD" agent --config "$T/$node/agent.toml" \
+  # In a process group of its own: a stopped process in an orphaned process group gets
+  # SIGHUP and SIGCONT from the kernel whenever a process of that group exits, which happens
+  # when the test itself runs in one (e.g. under a CI runner's fresh session).
+  python3 -c 'import os, sys; os.setpgid(0, 0); os.execvp(sys.argv[1], sys.argv[1:])' \
+    setpriv --pdeathsig KILL -- "$VBSD" agent --config "$T/$node/agent.toml" \
     >>"$T/$node/agent.out" 2>>"$T/$node/agent.log" &
   APID[$node]=$!; T_PIDS+=("${APID[$node]}")
 }
@@ -143,7 +147,7 @@ scenario() {  # NAME CUT-COMMAND HEAL-COMMAND
   local t1; t1=$(date +%s.%N)
   local took; took=$(python3 -c "print('%.1f' % ($t1 - $t0))")
   log "$name: the attachment on node-a ended by itself ${took}s after the cut"
-  echo "$name $took" >>"$T/takeover_times"
+  echo "${name%%-*} $took" >>"$T/takeover_times"
   # The reason is on record, for `vbs volume show`.
   get_obj volume "$vol"
   assert_contains "lost its lease" "$(jf .failed_attachment.error)" "$name: the ended attachment says why"
@@ -186,9 +190,9 @@ scenario() {  # NAME CUT-COMMAND HEAL-COMMAND
 
 # PAUSE_ROUNDS (default 1): bench/takeover repeats the pause to measure the takeover time.
 EXPECT_HELLOS=1; ACK_GRACE=0
-for _ in $(seq "${PAUSE_ROUNDS:-1}"); do
+for round in $(seq "${PAUSE_ROUNDS:-1}"); do
   EXPECT_HELLOS=$((EXPECT_HELLOS + 1))
-  scenario pause 'kill -STOP ${APID[node-a]}' 'kill -CONT ${APID[node-a]}'
+  scenario "pause-$round" 'kill -STOP ${APID[node-a]}' 'kill -CONT ${APID[node-a]}'
 done
 grep -q "lease renewal refused" "$T/node-a/agent.log" || fail "node-a never learnt it lost its lease"
 EXPECT_HELLOS=$((EXPECT_HELLOS + 1)); ACK_GRACE=$((NODE_TIMEOUT * 2 / 3))  # the lease

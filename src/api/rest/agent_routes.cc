@@ -22,8 +22,12 @@ Result<std::vector<PoolAnnouncement>> ParsePools(const nlohmann::json& body) {
       return Status::InvalidArgument("InvalidParameterValue",
                                      "each pool needs name, type and capacity");
     }
+    if (p.contains("client") && !p["client"].is_string()) {
+      return Status::InvalidArgument("InvalidParameterValue", "a pool's client is a string");
+    }
     pools.push_back({p["name"].get<std::string>(), p["type"].get<std::string>(),
-                     p.value("shared", false), p["capacity"].get<uint64_t>()});
+                     p.value("shared", false), p["capacity"].get<uint64_t>(),
+                     p.value("client", "")});
   }
   return pools;
 }

@@ -1,4 +1,5 @@
 #include "backend/rbd/rbd_backend.h"
+#include "backend/rbd/rbd_fencing.h"
 
 #include <spdlog/spdlog.h>
 
@@ -395,6 +396,22 @@ Result<std::unique_ptr<BlockDevice>> RbdBackend::Open(const std::string& volume_
   VBS_ASSIGN_OR_RETURN(uint64_t size, image.Size());
   return std::unique_ptr<BlockDevice>(
       std::make_unique<RbdDevice>(pool_, std::move(image), size, read_only));
+}
+
+// ---- fencing (rbd_fencing.h)
+
+Result<std::string> RbdBackend::ClientIdentity() {
+  return rbdfence::ClientAddress(pool_->cluster());
+}
+
+Status RbdBackend::FenceClient(const std::string& client, const std::string& volume_id) {
+  VBS_RETURN_IF_ERROR(CheckVolumeId(volume_id));
+  VBS_RETURN_IF_ERROR(rbdfence::Blocklist(pool_->cluster(), client, true));
+  return rbdfence::BreakLocks(pool_->io(), volume_id);
+}
+
+Status RbdBackend::UnfenceClient(const std::string& client) {
+  return rbdfence::Blocklist(pool_->cluster(), client, false);
 }
 
 // ---- background work: flattening the clones of deleted snapshots

@@ -62,6 +62,10 @@ class RbdBackend final : public BlockBackend {
   Status RemovePartial(const std::string& name) override;
 
   Result<std::unique_ptr<BlockDevice>> Open(const std::string& volume_id, bool read_only) override;
+  // The Ceph client address of this process (rbd_fencing.h); blocklisting, lock breaking.
+  Result<std::string> ClientIdentity() override;
+  Status FenceClient(const std::string& client, const std::string& volume_id) override;
+  Status UnfenceClient(const std::string& client) override;
 
   // Background flattening: percent of the current flatten (-1: idle), and a wait until no
   // work is queued or running (for tests and orderly shutdown).
