@@ -84,7 +84,7 @@ Result<AgentLease> ServerClient::Heartbeat(int64_t epoch, std::chrono::milliseco
 }
 
 Result<AgentLease> ServerClient::Hello(const std::string& node,
-                                    const std::vector<AgentPoolInfo>& pools) {
+                                       const std::vector<AgentPoolInfo>& pools) {
   nlohmann::json body = {{"node", node}, {"pools", nlohmann::json::array()}};
   for (const auto& p : pools) {
     nlohmann::json pool = {

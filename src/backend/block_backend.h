@@ -71,11 +71,13 @@ class BlockBackend {
   virtual Status FenceClient(const std::string& client, const std::string& volume_id) {
     (void)client;
     (void)volume_id;
-    return Status::InvalidArgument("InvalidParameterValue", type() + " pools have no clients to fence");
+    return Status::InvalidArgument("InvalidParameterValue",
+                                   type() + " pools have no clients to fence");
   }
   virtual Status UnfenceClient(const std::string& client) {
     (void)client;
-    return Status::InvalidArgument("InvalidParameterValue", type() + " pools have no clients to fence");
+    return Status::InvalidArgument("InvalidParameterValue",
+                                   type() + " pools have no clients to fence");
   }
 };
 

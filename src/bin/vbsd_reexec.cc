@@ -24,7 +24,8 @@ void RememberCommandLine(int argc, char** argv) {
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   std::string path = ec ? std::string(argv[0]) : self.string();
   const std::string deleted = " (deleted)";
-  if (path.size() > deleted.size() && path.ends_with(deleted)) path.resize(path.size() - deleted.size());
+  if (path.size() > deleted.size() && path.ends_with(deleted))
+    path.resize(path.size() - deleted.size());
   g_program = path;
   g_args.assign(argv, argv + argc);
 }

@@ -49,9 +49,7 @@ class ServerRoleImpl final : public ServerRole {
 class AgentRoleImpl final : public AgentRole {
  public:
   void Stop() override { agent_->Stop(); }
-  Result<nlohmann::json> Handover() override {
-    return agent_->Handover(std::chrono::seconds(30));
-  }
+  Result<nlohmann::json> Handover() override { return agent_->Handover(std::chrono::seconds(30)); }
   ~AgentRoleImpl() override { Stop(); }
   std::unique_ptr<Agent> agent_;
 };

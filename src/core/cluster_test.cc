@@ -20,17 +20,6 @@ class ClusterTest : public CoreTest {
     ASSERT_TRUE(work_->Hello("n3", {{"sh", "dir", true, 100ull << 20}}).ok());
     attachments_ = std::make_unique<AttachmentService>(*store_, notifier_);
   }
-  // Heartbeats are wall-clock times: a node heard from in the far future stays up, one last
-  // heard from at the epoch is down, whatever the node timeout.
-  void SetHeartbeat(const std::string& node, int64_t when) {
-    ASSERT_TRUE(store_
-                    ->Transact([&](Transaction& tx) -> Status {
-                      VBS_ASSIGN_OR_RETURN(auto n, tx.GetNode(node));
-                      n->last_heartbeat = when;
-                      return tx.UpsertNode(*n);
-                    })
-                    .ok());
-  }
   void Kill(const std::string& node) { SetHeartbeat(node, 0); }
   void KeepUp(const std::string& node) { SetHeartbeat(node, NowMillis() + 3600 * 1000); }
   std::vector<OperationRecord> Ops(const std::string& resource) {

@@ -40,6 +40,18 @@ class CoreTest : public ::testing::Test {
     }
   }
 
+  // Heartbeats are database-clock (wall) times: a node heard from in the far future stays up, one
+  // last heard from at the epoch is down, whatever the node timeout.
+  void SetHeartbeat(const std::string& node, int64_t when) {
+    ASSERT_TRUE(store_
+                    ->Transact([&](Transaction& tx) -> Status {
+                      VBS_ASSIGN_OR_RETURN(auto n, tx.GetNode(node));
+                      n->last_heartbeat = when;
+                      return tx.UpsertNode(*n);
+                    })
+                    .ok());
+  }
+
   VolumeRecord MustCreate(const Caller& who, uint64_t size) {
     CreateVolumeRequest req;
     req.size = size;

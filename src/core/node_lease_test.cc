@@ -33,15 +33,6 @@ class NodeLeaseTest : public CoreTest {
                     .ok());
     return out;
   }
-  void SetHeartbeat(const std::string& node, int64_t when) {
-    ASSERT_TRUE(store_
-                    ->Transact([&](Transaction& tx) -> Status {
-                      VBS_ASSIGN_OR_RETURN(auto n, tx.GetNode(node));
-                      n->last_heartbeat = when;
-                      return tx.UpsertNode(*n);
-                    })
-                    .ok());
-  }
   // An attachment of a new shared-pool volume to host-<node>, attached (agent steps done).
   AttachmentRecord AttachedOn(const std::string& node) {
     for (const char* n : {"n2", "n3"}) {

@@ -115,8 +115,7 @@ Result<int> Reconciler::SweepOnce() {
   return moved;
 }
 
-Result<int> Reconciler::TakeOverFromDeadNodes(Transaction& tx,
-                                              const std::vector<NodeRecord>& nodes,
+Result<int> Reconciler::TakeOverFromDeadNodes(Transaction& tx, const std::vector<NodeRecord>& nodes,
                                               int64_t clock) {
   int ended = 0;
   for (NodeRecord n : nodes) {
@@ -137,19 +136,19 @@ Result<int> Reconciler::TakeOverFromDeadNodes(Transaction& tx,
                                std::to_string((clock - n.last_heartbeat) / 1000) +
                                " s); the attachment ended";
     for (const auto& fence : *fences) {
-      VBS_RETURN_IF_ERROR(tx.UpsertStorageClient(
-          StorageClientRecord{fence.target.name, fence.client, n.name, state::kClientFenced, clock}));
+      VBS_RETURN_IF_ERROR(tx.UpsertStorageClient(StorageClientRecord{
+          fence.target.name, fence.client, n.name, state::kClientFenced, clock}));
       nlohmann::json params = {{"client", fence.client}, {"node", n.name}};
-      VBS_RETURN_IF_ERROR(EnqueueOperation(tx, opkind::kFenceClient, fence.volume_id,
-                                           fence.target, params.dump()));
-      spdlog::warn("node '{}' lost its lease: its client {} of pool {} is fenced by node '{}' "
-                   "before {} moves",
-                   n.name, fence.client, fence.target.name, fence.target.node, fence.volume_id);
+      VBS_RETURN_IF_ERROR(
+          EnqueueOperation(tx, opkind::kFenceClient, fence.volume_id, fence.target, params.dump()));
+      spdlog::warn(
+          "node '{}' lost its lease: its client {} of pool {} is fenced by node '{}' "
+          "before {} moves",
+          n.name, fence.client, fence.target.name, fence.target.node, fence.volume_id);
     }
     for (auto a : held) {
       VBS_RETURN_IF_ERROR(EndAttachmentWithoutNode(tx, a, reason));
-      spdlog::warn("attachment {} of {} to {} ended: {}", a.id, a.volume_id, a.instance_id,
-                   reason);
+      spdlog::warn("attachment {} of {} to {} ended: {}", a.id, a.volume_id, a.instance_id, reason);
       ++ended;
     }
   }

@@ -68,7 +68,7 @@ class Reconciler {
   // The fences that the node's attachments need; nullopt when one is needed that no live
   // node can do yet (the attachments then stay until one can).
   Result<std::optional<std::vector<Fence>>> FencesFor(Transaction& tx, const NodeRecord& n,
-                                                       const std::vector<AttachmentRecord>& held);
+                                                      const std::vector<AttachmentRecord>& held);
   // Ends the live attachments of nodes that are down; returns how many.
   Result<int> TakeOverFromDeadNodes(Transaction& tx, const std::vector<NodeRecord>& nodes,
                                     int64_t clock);

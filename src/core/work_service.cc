@@ -76,8 +76,7 @@ Result<NodeLease> WorkService::Hello(const std::string& node,
 // taken over) is let in again by this node, now that it is back and has dropped every export:
 // an earlier process's, or its own (the same process, paused or cut off, said hello again).
 Status WorkService::RecordStorageClients(Transaction& tx, const std::string& node,
-                                         const std::vector<PoolAnnouncement>& pools,
-                                         int64_t now) {
+                                         const std::vector<PoolAnnouncement>& pools, int64_t now) {
   VBS_ASSIGN_OR_RETURN(auto known, tx.NodeStorageClients(node));
   for (const auto& c : known) {
     const bool current = std::any_of(pools.begin(), pools.end(), [&](const PoolAnnouncement& p) {
@@ -110,8 +109,8 @@ Status WorkService::RecordStorageClients(Transaction& tx, const std::string& nod
       return c.pool == p.name && c.client == p.client && c.state == state::kClientFenced;
     });
     if (fenced) continue;  // active again once the fence is lifted (ApplyOperationSuccess)
-    VBS_RETURN_IF_ERROR(
-        tx.UpsertStorageClient(StorageClientRecord{p.name, p.client, node, state::kClientActive, now}));
+    VBS_RETURN_IF_ERROR(tx.UpsertStorageClient(
+        StorageClientRecord{p.name, p.client, node, state::kClientActive, now}));
   }
   return Status::Ok();
 }
@@ -137,10 +136,10 @@ Result<NodeLease> WorkService::Heartbeat(const std::string& node, int64_t epoch)
                                                 std::to_string(n->epoch) + ", not " +
                                                 std::to_string(epoch) + "): say hello again");
   }
-  return Status::Conflict("LeaseExpired",
-                          "the lease of node '" + node + "' ran out (silent for more than " +
-                              std::to_string(liveness_.node_timeout_ms / 1000) +
-                              " s): say hello again");
+  return Status::Conflict("LeaseExpired", "the lease of node '" + node +
+                                              "' ran out (silent for more than " +
+                                              std::to_string(liveness_.node_timeout_ms / 1000) +
+                                              " s): say hello again");
 }
 
 Result<WorkBatch> WorkService::Poll(const std::string& node, std::chrono::milliseconds wait) {

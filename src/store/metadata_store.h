@@ -4,8 +4,9 @@
 // writes commit atomically when it returns OK, or roll back when it returns an error. The
 // store serializes conflicting transactions (SQLite: BEGIN IMMEDIATE; PostgreSQL: SERIALIZABLE)
 // and retries fn when the database reports contention (kUnavailable "ServiceUnavailable"), so
-// fn must have no side effects outside the transaction; other statuses fn returns are final. Rules that must hold under concurrency use conditional writes
-// (TryReserve, TryTransitionOp) whose result says whether they applied.
+// fn must have no side effects outside the transaction; other statuses fn returns are final. Rules
+// that must hold under concurrency use conditional writes (TryReserve, TryTransitionOp) whose
+// result says whether they applied.
 #pragma once
 
 #include <functional>

@@ -78,10 +78,10 @@ Result<bool> SqlMetadataStore::RenewNode(const std::string& node, int64_t epoch,
   const std::string now = sqlv::ClockMillisSql(*liveness_);
   Status last;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    auto changed = liveness_->Exec(
-        "UPDATE nodes SET last_heartbeat = " + now +
-            " WHERE name = ? AND epoch = ? AND last_heartbeat >= " + now + " - ?",
-        {node, epoch, max_silence_ms});
+    auto changed =
+        liveness_->Exec("UPDATE nodes SET last_heartbeat = " + now +
+                            " WHERE name = ? AND epoch = ? AND last_heartbeat >= " + now + " - ?",
+                        {node, epoch, max_silence_ms});
     if (changed.ok()) return *changed == 1;
     last = changed.status();
     if (!IsContention(last)) break;

@@ -9,6 +9,7 @@
 # restart (each successor says hello). Then the same once for `vbsd dev`, whose server part
 # restarts with the process while its NBD client goes on.
 . "$(dirname "$0")/../system/lib.sh"
+. "$(dirname "$0")/lib.sh"
 t_init agent_reexec
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH  # Debian's python3 has the nbd module
 python3 -c 'import nbd' 2>/dev/null || fail "python3-libnbd is missing after scripts/install-deps.sh"
@@ -18,41 +19,16 @@ done
 HERE=$(cd "$(dirname "$0")" && pwd)
 RESTARTS=5
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-PORT=$(free_port)
-EP="https://127.0.0.1:$PORT"
-cat >"$T/server.toml" <<TOML
-[server]
-id = "api-1"
-listen = "127.0.0.1:$PORT"
-database = "$T/meta.db"
-pki_dir = "$T/pki"
-TOML
-setpriv --pdeathsig KILL -- "$VBSD" server --config "$T/server.toml" >"$T/server.out" 2>"$T/server.log" &
-T_PIDS+=($!)
-for _ in $(seq 300); do grep -q listening "$T/server.out" && break; sleep 0.1; done
-grep -q listening "$T/server.out" || fail "server did not start: $(tail -5 "$T/server.log")"
-"$VBSD" pki issue --pki-dir "$T/pki" --role admin --name boss --out-dir "$T/boss" >/dev/null
-"$VBSD" pki issue --pki-dir "$T/pki" --role node --name node-a --out-dir "$T/cert" >/dev/null
-ID_CERT=$T/boss/boss.crt; ID_KEY=$T/boss/boss.key; ID_CA=$T/boss/ca.crt
-ENDPOINT=$EP
+ha_server
+cfg=$(ha_agent_config node-a "$EP")
 mkdir -p "$T/pool"
-cat >"$T/agent.toml" <<TOML
-[agent]
-node = "node-a"
-servers = ["$EP"]
-ca = "$T/cert/ca.crt"
-cert = "$T/cert/node-a.crt"
-key = "$T/cert/node-a.key"
-nbd_socket = "$T/nbd.sock"
+cat >>"$cfg" <<TOML
 [[agent.pool]]
 name = "local"
 path = "$T/pool"
 capacity = "4G"
 TOML
-setpriv --pdeathsig KILL -- "$VBSD" agent --config "$T/agent.toml" >"$T/agent.out" 2>"$T/agent.log" &
+setpriv --pdeathsig KILL -- "$VBSD" agent --config "$cfg" >"$T/agent.out" 2>"$T/agent.log" &
 AGENT=$!; T_PIDS+=("$AGENT")
 deadline=$((SECONDS + WAIT_TIMEOUT))
 until api GET /v1/nodes && [ "$(jf '[.nodes[] | select(.state=="up")] | length')" = 1 ]; do

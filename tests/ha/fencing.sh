@@ -12,6 +12,7 @@
 #      lease; the volume moves to node-b as above; the proxy comes back: node-a says hello
 #      again and does not export the volume again.
 . "$(dirname "$0")/../system/lib.sh"
+. "$(dirname "$0")/lib.sh"
 t_init fencing
 # Debian's tools first: the nbd module is the system python3's.
 export PATH=/usr/bin:/bin:$PATH
@@ -23,27 +24,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 MiB=$((1 << 20))
 NODE_TIMEOUT=6
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-PORT=$(free_port)
-EP="https://127.0.0.1:$PORT"
-cat >"$T/server.toml" <<TOML
-[server]
-id = "api-1"
-listen = "127.0.0.1:$PORT"
-database = "$T/meta.db"
-pki_dir = "$T/pki"
-node_timeout = $NODE_TIMEOUT
-TOML
-setpriv --pdeathsig KILL -- "$VBSD" server --config "$T/server.toml" >"$T/server.out" 2>"$T/server.log" &
-T_PIDS+=($!)
-for _ in $(seq 300); do grep -q listening "$T/server.out" && break; sleep 0.1; done
-grep -q listening "$T/server.out" || fail "server did not start: $(tail -5 "$T/server.log")"
-"$VBSD" pki issue --pki-dir "$T/pki" --role admin --name boss --out-dir "$T/boss" >/dev/null
-ID_CERT=$T/boss/boss.crt; ID_KEY=$T/boss/boss.key; ID_CA=$T/boss/ca.crt
-ENDPOINT=$EP
+ha_server "node_timeout = $NODE_TIMEOUT"
 
 # node-a's only way to the server: a proxy the test can cut (the partition).
 PROXY_PORT=$(free_port)
@@ -59,17 +40,9 @@ proxy_start
 mkdir -p "$T/shared"
 declare -A APID
 start_agent() {  # NODE SERVER-URL
-  local node=$1 url=$2
-  mkdir -p "$T/$node"
-  "$VBSD" pki issue --pki-dir "$T/pki" --role node --name "$node" --out-dir "$T/$node/cert" >/dev/null
-  cat >"$T/$node/agent.toml" <<TOML
-[agent]
-node = "$node"
-servers = ["$url"]
-ca = "$T/$node/cert/ca.crt"
-cert = "$T/$node/cert/$node.crt"
-key = "$T/$node/cert/$node.key"
-nbd_socket = "$T/$node/nbd.sock"
+  local node=$1 url=$2 cfg
+  cfg=$(ha_agent_config "$node" "$url")
+  cat >>"$cfg" <<TOML
 [[agent.pool]]
 name = "shared"
 path = "$T/shared"

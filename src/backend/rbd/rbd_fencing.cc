@@ -30,10 +30,10 @@ Result<std::string> ClientAddress(rados_t cluster) {
 }
 
 Status Blocklist(rados_t cluster, const std::string& addr, bool add) {
-  const std::string cmd = nlohmann::json{{"prefix", "osd blocklist"},
-                                         {"blocklistop", add ? "add" : "rm"},
-                                         {"addr", addr}}
-                              .dump();
+  const std::string cmd = nlohmann::json{
+      {"prefix", "osd blocklist"},
+      {"blocklistop", add ? "add" : "rm"},
+      {"addr", addr}}.dump();
   const char* cmds[] = {cmd.c_str()};
   char* out = nullptr;
   char* status = nullptr;
