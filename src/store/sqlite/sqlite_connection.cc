@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+#include <thread>
+
 #include "store/sql_store.h"
 
 namespace vbs {
@@ -34,8 +37,16 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const std::stri
   }
   std::unique_ptr<SqliteConnection> conn(new SqliteConnection(db));
   sqlite3_busy_timeout(db, 5000);
-  VBS_RETURN_IF_ERROR(conn->ExecScript(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
+  // Switching to WAL while another connection opens the same new file can answer "database
+  // is locked" at once, without the busy handler: try again for as long as it would wait.
+  Status st;
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    st = conn->ExecScript(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+    if (st.ok() || st.kind() != StatusKind::kUnavailable) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  VBS_RETURN_IF_ERROR(st);
   return conn;
 }
 
