@@ -11,9 +11,17 @@
 #   b. partition: the proxy dies, the agent keeps its client: its writes fail within the
 #      lease; the volume moves to node-b as above; the proxy comes back: node-a says hello
 #      again and does not export the volume again.
+# With FENCING_POOL=rbd (ctest ceph_fencing) the shared pool is a Ceph RBD pool of a fresh
+# micro-ceph cluster instead, and each takeover also shows node-a's Ceph client in
+# `ceph osd blocklist ls` before node-b writes; the entry is lifted once node-a is back.
 . "$(dirname "$0")/../system/lib.sh"
 . "$(dirname "$0")/lib.sh"
 t_init fencing
+POOL_KIND=${FENCING_POOL:-dir}
+if [ "$POOL_KIND" = rbd ]; then
+  . "$(dirname "$0")/../ceph/lib.sh"
+  ceph_start fencing
+fi
 # Debian's tools first: the nbd module is the system python3's.
 export PATH=/usr/bin:/bin:$PATH
 python3 -c 'import nbd' 2>/dev/null || fail "python3-libnbd is missing after scripts/install-deps.sh"
@@ -42,13 +50,24 @@ declare -A APID
 start_agent() {  # NODE SERVER-URL
   local node=$1 url=$2 cfg
   cfg=$(ha_agent_config "$node" "$url")
-  cat >>"$cfg" <<TOML
+  if [ "$POOL_KIND" = rbd ]; then
+    cat >>"$cfg" <<TOML
+[[agent.pool]]
+name = "shared"
+type = "rbd"
+ceph_conf = "$CEPH_CONF"
+rbd_pool = "$CEPH_POOL"
+capacity = "8G"
+TOML
+  else
+    cat >>"$cfg" <<TOML
 [[agent.pool]]
 name = "shared"
 path = "$T/shared"
 capacity = "8G"
 shared = true
 TOML
+  fi
   # In a process group of its own: a stopped process in an orphaned process group gets
   # SIGHUP and SIGCONT from the kernel whenever a process of that group exits, which happens
   # when the test itself runs in one (e.g. under a CI runner's fresh session).
@@ -66,9 +85,14 @@ done
 log "server (node_timeout ${NODE_TIMEOUT}s), node-a (through the proxy) and node-b are up"
 
 attach_on() {  # VOLUME NODE: attaches rw and waits; sets URI
-  api POST "/v1/volumes/$1/attach" "{\"instance_id\":\"host-$2\"}"
-  assert_status 202 "attach $1 on $2"
   local deadline=$((SECONDS + WAIT_TIMEOUT))
+  # Refused only while the old node is being fenced out of the storage (RBD), and so said.
+  until api POST "/v1/volumes/$1/attach" "{\"instance_id\":\"host-$2\"}" && [ "$CODE" != 409 ]; do
+    assert_contains "fencing that node out of the storage" "$BODY" "attach $1 on $2 while fencing"
+    [ $SECONDS -lt $deadline ] || fail "attach $1 on $2: $BODY"; sleep 0.3
+  done
+  assert_status 202 "attach $1 on $2"
+  deadline=$((SECONDS + WAIT_TIMEOUT))
   until get_obj volume "$1" && [ "$(jf '.attachments[0].state')" = attached ]; do
     [ $SECONDS -lt $deadline ] || fail "attach $1 on $2: $BODY"; sleep 0.1
   done
@@ -89,6 +113,10 @@ wait_taken_over() {
 # volume's file in the shared pool (no export in between).
 check_only_b() {
   local img="$T/shared/volumes/$1.img"
+  if [ "$POOL_KIND" = rbd ]; then
+    img=$T/export.img; rm -f "$img"
+    rbdc export "$1" "$img" >/dev/null 2>&1 || fail "rbd export $1"
+  fi
   [ -f "$img" ] || fail "no volume file $img"
   head -c $((8 * MiB)) /dev/zero | tr '\0' '\125' >"$T/expect"
   cmp -n $((8 * MiB)) "$img" "$T/expect" ||
@@ -128,6 +156,15 @@ scenario() {  # NAME CUT-COMMAND HEAL-COMMAND
     "$VBS" volume show "$vol" >"$T/show" 2>&1 || fail "vbs volume show: $(cat "$T/show")"
   grep -q "last attach.*host-node-a (rw) ended: node 'node-a' lost its lease" "$T/show" ||
     fail "$name: vbs volume show does not say why: $(cat "$T/show")"
+  if [ "$POOL_KIND" = rbd ]; then  # node-a's Ceph client is fenced before the volume moves
+    local client; client=$(sed -n 's/.*pool shared: storage client \([^ ]*\).*/\1/p' "$T/node-a/agent.log" | tail -1)
+    [ -n "$client" ] || fail "$name: node-a's Ceph client is not in its log"
+    deadline=$((SECONDS + WAIT_TIMEOUT))
+    until timeout 30 ceph --conf "$CEPH_CONF" osd blocklist ls 2>/dev/null | grep -qF "$client"; do
+      [ $SECONDS -lt $deadline ] || fail "$name: node-a's client $client was never blocklisted"; sleep 0.3
+    done
+    log "$name: node-a's Ceph client $client is blocklisted"
+  fi
   attach_on "$vol" node-b
   local uri_b=$URI
   head -c $((8 * MiB)) /dev/zero | tr '\0' '\125' >"$T/fill"
@@ -156,6 +193,13 @@ scenario() {  # NAME CUT-COMMAND HEAL-COMMAND
   # node-a does not serve the volume again: no re-export, and its old URI is dead.
   if grep -q "re-exported $vol" "$T/node-a/agent.log"; then fail "$name: node-a re-exported $vol"; fi
   if nbdinfo "$uri_a" >/dev/null 2>&1; then fail "$name: node-a still serves $uri_a"; fi
+  if [ "$POOL_KIND" = rbd ]; then  # node-a is back: its client is let in again
+    deadline=$((SECONDS + WAIT_TIMEOUT))
+    while timeout 30 ceph --conf "$CEPH_CONF" osd blocklist ls 2>/dev/null | grep -qF "$client"; do
+      [ $SECONDS -lt $deadline ] || fail "$name: $client stayed blocklisted after node-a came back"
+      sleep 0.3
+    done
+  fi
   api POST "/v1/volumes/$vol/detach" '{}'; assert_status 202 "$name: detach from node-b"
   wait_state volume "$vol" available
   log "$name: not one write from node-a reached the volume after the takeover"
