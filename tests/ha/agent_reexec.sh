@@ -147,21 +147,26 @@ until [ "$n" -ge 20 ]; do
   n=$(grep -c ' ok ' "$T/dev.log" 2>/dev/null || true); n=${n:-0}
   [ $SECONDS -lt $deadline ] || fail "vbsd dev: the verifier made no progress"; sleep 0.1
 done
-kill -USR2 "$VBSD_PID"
-deadline=$((SECONDS + WAIT_TIMEOUT))
-until grep -q "took over 1 connection" "$T"/vbsd.*.log; do
-  [ $SECONDS -lt $deadline ] || fail "vbsd dev: no successor took over: $(tail -5 "$T"/vbsd.1.log)"
-  sleep 0.1
+for r in $(seq "$RESTARTS"); do
+  kill -USR2 "$VBSD_PID"
+  deadline=$((SECONDS + WAIT_TIMEOUT))
+  until [ "$(cat "$T"/vbsd.*.log | grep -c "took over 1 connection")" -ge "$r" ]; do
+    kill -0 "$VBSD_PID" 2>/dev/null || fail "vbsd dev restart $r: the process died"
+    [ $SECONDS -lt $deadline ] || fail "vbsd dev restart $r: no successor took over: $(tail -5 "$T"/vbsd.1.log)"
+    sleep 0.1
+  done
+  # The server part is back on the same port, and the NBD client goes on.
+  deadline=$((SECONDS + WAIT_TIMEOUT))
+  until api GET /v1/volumes && [ "$CODE" = 200 ]; do
+    [ $SECONDS -lt $deadline ] || fail "vbsd dev restart $r: the API did not come back"; sleep 0.2
+  done
+  n0=$(grep -c ' ok ' "$T/dev.log"); deadline=$((SECONDS + WAIT_TIMEOUT))
+  until [ "$(grep -c ' ok ' "$T/dev.log")" -gt "$n0" ]; do
+    [ $SECONDS -lt $deadline ] || fail "vbsd dev restart $r: the NBD client made no progress"; sleep 0.1
+  done
 done
-# The server part is back on the same port.
-deadline=$((SECONDS + WAIT_TIMEOUT))
-until api GET /v1/volumes && [ "$CODE" = 200 ]; do
-  [ $SECONDS -lt $deadline ] || fail "vbsd dev: the API did not come back"; sleep 0.2
-done
-n0=$(grep -c ' ok ' "$T/dev.log"); sleep 1
-[ "$(grep -c ' ok ' "$T/dev.log")" -gt "$n0" ] || fail "vbsd dev: the NBD client made no progress after the re-exec"
 touch "$T/stop"; wait "$DEVV" || true
 read -r _ ok errors < <(grep '^done' "$T/dev.log")
-assert_eq 0 "$errors" "vbsd dev: verifier errors across the re-exec"
-log "vbsd dev: re-executed, API back on its port, the NBD client verified $ok blocks with 0 errors"
+assert_eq 0 "$errors" "vbsd dev: verifier errors across $RESTARTS re-execs"
+log "vbsd dev: $RESTARTS re-execs, API back on its port each time, the NBD client verified $ok blocks with 0 errors"
 echo "PASS ha agent_reexec"

@@ -14,7 +14,7 @@
 #      before) is served from node-a with the same bytes.
 . "$(dirname "$0")/../system/lib.sh"
 t_init ha
-for tool in qemu-io nbdcopy stress-ng; do
+for tool in qemu-io nbdcopy stress-ng faketime; do
   command -v "$tool" >/dev/null || fail "$tool is missing after scripts/install-deps.sh system"
 done
 PG="$VBS_SRC/tests/pg/pg-server.sh"
@@ -53,7 +53,11 @@ op_timeout = 60
 node_timeout = 6
 TOML
   : >"$T/server$n.out"
-  setpriv --pdeathsig KILL -- "$VBSD" server --config "$T/server$n.toml" --db "$DB" \
+  # Server 2's clock runs 10 s ahead (libfaketime): more than node_timeout. Node liveness is
+  # stamped and judged by the database's clock, so neither server takes a live node for dead.
+  # (Only the wall clock: FAKETIME_DONT_FAKE_MONOTONIC keeps timed waits working.)
+  local skew=(); [ "$n" = 2 ] && skew=(env FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "+10s")
+  setpriv --pdeathsig KILL -- "${skew[@]}" "$VBSD" server --config "$T/server$n.toml" --db "$DB" \
     >"$T/server$n.out" 2>>"$T/server$n.log" &
   SPID[$n]=$!; T_PIDS+=("${SPID[$n]}")
   for _ in $(seq 300); do grep -q listening "$T/server$n.out" && break; sleep 0.1; done
@@ -168,7 +172,8 @@ fanout() {
 
 # --- 1. the rw attach race: 200 tries, four contenders over both servers ---------------------
 # Beside it, stress-ng keeps both cores busy (bounded: it stops by itself): a live node must
-# never count as down, whatever the load (any NodeUnavailable fails the race below).
+# never count as down, whatever the load or the servers' clocks (server 2 is 10 s ahead; any
+# NodeUnavailable fails the race below).
 stress-ng --cpu 2 --timeout 240 --quiet >"$T/stress.out" 2>&1 &
 STRESS_PID=$!; T_PIDS+=("$STRESS_PID")
 TRIES=200
