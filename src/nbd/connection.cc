@@ -37,10 +37,12 @@ Connection::Connection(HandedConnection adopted, ConnectionEnv env)
 }
 
 void Connection::RequestHandover() {
-  if (!serving_.load() || transport_.tls()) {
-    Fence();
+  if (serving_.load() && transport_.tls()) {
+    Fence();  // a TLS session's keys cannot move to another process
     return;
   }
+  // A client still haggling is dropped where it waits (WaitFor); one whose handshake has just
+  // ended goes on to Serve, which hands it over at once.
   handover_.store(true);
   uint64_t one = 1;
   if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
@@ -139,7 +141,7 @@ void Connection::Run() {
 bool Connection::WaitFor(Transport::Want want, int64_t deadline_ms) {
   if (want == Transport::Want::kEof || want == Transport::Want::kError) return false;
   for (;;) {
-    if (stop_.load()) return false;
+    if (stop_.load() || handover_.load()) return false;
     int64_t left = deadline_ms - NowMs();
     if (left <= 0) return false;
     struct pollfd p[2] = {

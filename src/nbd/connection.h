@@ -62,7 +62,7 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   void Fence() override;
   // Asks the connection to stop at a request boundary once everything in flight is answered
   // and to pass its open socket to env.on_handover instead of closing it (never blocks).
-  // A connection still in the handshake or under TLS cannot be handed over: it is fenced.
+  // A connection still waiting in the handshake or under TLS cannot be handed over: it closes.
   void RequestHandover();
   // Breaks a blocking recv of the connection's thread (see kInterruptSignal); repeatable.
   void Interrupt();

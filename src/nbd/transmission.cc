@@ -386,6 +386,7 @@ void Connection::Serve(Negotiated& neg) {
     if (disc_ && inflight_.load() == 0 && outq_.empty()) break;
     // Handing over: at a request boundary, with nothing in flight and every reply sent, the
     // socket goes to the successor as it is (unparsed bytes travel along).
+    if (handover_.load() && transport_.tls()) break;  // cannot move: closed as on a stop
     if (handover_.load() && !in_payload_ && !disc_ && inflight_.load() == 0) {
       DrainCompleted();
       if (outq_.empty()) {
