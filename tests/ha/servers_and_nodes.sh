@@ -14,7 +14,7 @@
 #      before) is served from node-a with the same bytes.
 . "$(dirname "$0")/../system/lib.sh"
 t_init ha
-for tool in qemu-io nbdcopy stress-ng faketime; do
+for tool in qemu-io nbdcopy stress-ng; do
   command -v "$tool" >/dev/null || fail "$tool is missing after scripts/install-deps.sh system"
 done
 PG="$VBS_SRC/tests/pg/pg-server.sh"
@@ -55,8 +55,15 @@ TOML
   : >"$T/server$n.out"
   # Server 2's clock runs 10 s ahead (libfaketime): more than node_timeout. Node liveness is
   # stamped and judged by the database's clock, so neither server takes a live node for dead.
-  # (Only the wall clock: FAKETIME_DONT_FAKE_MONOTONIC keeps timed waits working.)
-  local skew=(); [ "$n" = 2 ] && skew=(env FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "+10s")
+  # (Only the wall clock: FAKETIME_DONT_FAKE_MONOTONIC keeps timed waits working. The library
+  # is preloaded by `env`, which execs vbsd in place: the faketime wrapper would fork, and
+  # vbsd would lose --pdeathsig and outlive the test.)
+  local skew=()
+  if [ "$n" = 2 ]; then
+    local lib; lib=$(dpkg -L libfaketime | grep '/libfaketimeMT\.so\.1$' | head -1)
+    [ -n "$lib" ] || fail "libfaketime is missing after scripts/install-deps.sh system"
+    skew=(env LD_PRELOAD="$lib" FAKETIME="+10s" FAKETIME_DONT_FAKE_MONOTONIC=1)
+  fi
   setpriv --pdeathsig KILL -- "${skew[@]}" "$VBSD" server --config "$T/server$n.toml" --db "$DB" \
     >"$T/server$n.out" 2>>"$T/server$n.log" &
   SPID[$n]=$!; T_PIDS+=("${SPID[$n]}")
