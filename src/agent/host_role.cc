@@ -163,8 +163,7 @@ std::vector<std::string> HostRole::ExportsOf(const std::string& volume_id) {
   std::lock_guard<std::mutex> l(mu_);
   std::vector<std::string> names;
   for (const auto& [name, info] : exports_) {
-    const std::string& vol = info.volume_id;
-    if (vol == volume_id) names.push_back(name);
+    if (info.volume_id == volume_id) names.push_back(name);
   }
   return names;
 }
@@ -244,13 +243,9 @@ Status HostRole::Export(const std::string& name, const std::string& pool,
     VBS_ASSIGN_OR_RETURN(auto dev, backend->Open(volume_id, read_only));
     return std::shared_ptr<BlockDevice>(std::move(dev));
   };
-  nbd::ExportRegistry::Spec spec;
-  spec.name = name;
-  spec.description = volume_id;
-  spec.read_only = read_only;
-  spec.factory = std::move(factory);
-  if (!read_only) spec.lease = lease_;  // a rw export writes only under the node's lease
-  VBS_RETURN_IF_ERROR(nbd_.registry().Add(std::move(spec)));
+  // A rw export writes only under the node's lease.
+  VBS_RETURN_IF_ERROR(
+      nbd_.AddExport(name, factory, read_only, volume_id, read_only ? nullptr : lease_));
   std::lock_guard<std::mutex> l(mu_);
   exports_[name] = ExportInfo{volume_id, pool, read_only};
   return Status::Ok();

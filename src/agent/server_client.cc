@@ -15,28 +15,12 @@ AgentOp OpFromJson(const nlohmann::json& j) {
 
 }  // namespace
 
-Result<HttpsClient*> ServerClient::PollClient() {
+Result<HttpsClient*> ServerClient::Client(std::unique_ptr<HttpsClient>& slot) {
   std::lock_guard<std::mutex> l(mu_);
-  if (!poll_client_) {
-    VBS_ASSIGN_OR_RETURN(poll_client_, HttpsClient::Create(options_));
+  if (!slot) {
+    VBS_ASSIGN_OR_RETURN(slot, HttpsClient::Create(options_));
   }
-  return poll_client_.get();
-}
-
-Result<HttpsClient*> ServerClient::BeatClient() {
-  std::lock_guard<std::mutex> l(mu_);
-  if (!beat_client_) {
-    VBS_ASSIGN_OR_RETURN(beat_client_, HttpsClient::Create(options_));
-  }
-  return beat_client_.get();
-}
-
-Result<HttpsClient*> ServerClient::CallClient() {
-  std::lock_guard<std::mutex> l(mu_);
-  if (!call_client_) {
-    VBS_ASSIGN_OR_RETURN(call_client_, HttpsClient::Create(options_));
-  }
-  return call_client_.get();
+  return slot.get();
 }
 
 Result<nlohmann::json> ServerClient::Call(HttpsClient* client, const std::string& method,
@@ -78,7 +62,7 @@ Result<AgentLease> LeaseFromJson(const nlohmann::json& j) {
 
 Result<AgentLease> ServerClient::Heartbeat(int64_t epoch, std::chrono::milliseconds timeout) {
   nlohmann::json body = {{"epoch", epoch}};
-  VBS_ASSIGN_OR_RETURN(HttpsClient * c, BeatClient());
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, Client(beat_client_));
   VBS_ASSIGN_OR_RETURN(auto j, Call(c, "POST", "/v1/agent/heartbeat", &body, timeout));
   return LeaseFromJson(j);
 }
@@ -92,13 +76,13 @@ Result<AgentLease> ServerClient::Hello(const std::string& node,
     if (!p.client.empty()) pool["client"] = p.client;
     body["pools"].push_back(pool);
   }
-  VBS_ASSIGN_OR_RETURN(HttpsClient * c, CallClient());
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, Client(call_client_));
   VBS_ASSIGN_OR_RETURN(auto j, Call(c, "POST", "/v1/agent/hello", &body, std::chrono::seconds(30)));
   return LeaseFromJson(j);
 }
 
 Result<AgentWork> ServerClient::Poll(std::chrono::seconds wait) {
-  VBS_ASSIGN_OR_RETURN(HttpsClient * c, PollClient());
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, Client(poll_client_));
   VBS_ASSIGN_OR_RETURN(auto j, Call(c, "GET", "/v1/agent/work?wait=" + std::to_string(wait.count()),
                                     nullptr, wait + std::chrono::seconds(15)));
   AgentWork w;
@@ -110,7 +94,7 @@ Result<AgentWork> ServerClient::Poll(std::chrono::seconds wait) {
 }
 
 Result<AgentOp> ServerClient::Claim(const std::string& op_id) {
-  VBS_ASSIGN_OR_RETURN(HttpsClient * c, CallClient());
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, Client(call_client_));
   VBS_ASSIGN_OR_RETURN(auto j, Call(c, "POST", "/v1/agent/ops/" + op_id + "/claim", nullptr,
                                     std::chrono::seconds(30)));
   return OpFromJson(j);
@@ -118,7 +102,7 @@ Result<AgentOp> ServerClient::Claim(const std::string& op_id) {
 
 Status ServerClient::Progress(const std::string& op_id, int percent) {
   nlohmann::json body = {{"progress", percent}};
-  VBS_ASSIGN_OR_RETURN(HttpsClient * c, CallClient());
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, Client(call_client_));
   return Call(c, "POST", "/v1/agent/ops/" + op_id + "/progress", &body, std::chrono::seconds(30))
       .status();
 }
@@ -128,7 +112,7 @@ Status ServerClient::Complete(const std::string& op_id, bool ok, const std::stri
   nlohmann::json body = {{"ok", ok}};
   if (!ok) body["error"] = error;
   if (ok && !result.empty()) body["result"] = result;
-  VBS_ASSIGN_OR_RETURN(HttpsClient * c, CallClient());
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, Client(call_client_));
   return Call(c, "POST", "/v1/agent/ops/" + op_id + "/complete", &body, std::chrono::seconds(30))
       .status();
 }
@@ -136,12 +120,12 @@ Status ServerClient::Complete(const std::string& op_id, bool ok, const std::stri
 Status ServerClient::ReportInstances(const std::vector<AgentInstance>& instances) {
   nlohmann::json body = {{"instances", nlohmann::json::array()}};
   for (const auto& i : instances) body["instances"].push_back({{"id", i.id}, {"kind", i.kind}});
-  VBS_ASSIGN_OR_RETURN(HttpsClient * c, CallClient());
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, Client(call_client_));
   return Call(c, "POST", "/v1/agent/instances", &body, std::chrono::seconds(30)).status();
 }
 
 Result<std::vector<AgentAttachment>> ServerClient::Attachments() {
-  VBS_ASSIGN_OR_RETURN(HttpsClient * c, CallClient());
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, Client(call_client_));
   VBS_ASSIGN_OR_RETURN(auto j,
                        Call(c, "GET", "/v1/agent/attachments", nullptr, std::chrono::seconds(30)));
   std::vector<AgentAttachment> out;
@@ -169,7 +153,7 @@ Result<std::vector<AgentAttachment>> ServerClient::Attachments() {
 }
 
 Result<AgentInventory> ServerClient::Inventory(const std::string& pool) {
-  VBS_ASSIGN_OR_RETURN(HttpsClient * c, CallClient());
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, Client(call_client_));
   VBS_ASSIGN_OR_RETURN(auto j, Call(c, "GET", "/v1/agent/inventory?pool=" + pool, nullptr,
                                     std::chrono::seconds(30)));
   AgentInventory inv;

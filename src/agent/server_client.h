@@ -82,14 +82,13 @@ class ServerClient {
   Result<AgentInventory> Inventory(const std::string& pool);
 
  private:
-  // One HTTPS client per calling thread's purpose would be ideal; a client serializes its
-  // calls, so the long poll gets its own and the rest share another.
+  // A client serializes its calls, so the long poll and the heartbeats each get their own
+  // and the rest share another.
   Result<nlohmann::json> Call(HttpsClient* client, const std::string& method,
                               const std::string& target, const nlohmann::json* body,
                               std::chrono::milliseconds timeout);
-  Result<HttpsClient*> PollClient();
-  Result<HttpsClient*> CallClient();
-  Result<HttpsClient*> BeatClient();
+  // The client in `slot` (poll, calls or heartbeats), made on first use.
+  Result<HttpsClient*> Client(std::unique_ptr<HttpsClient>& slot);
 
   HttpsClientOptions options_;
   std::mutex mu_;

@@ -118,8 +118,7 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
 
   // Transmission state (connection thread only, except completed_/inflight_).
   ExecContext ctx_;
-  WriteGate* gate_ = nullptr;                // the export's (outlives Serve), null when none
-  std::shared_ptr<const WriteLease> lease_;  // the export's, null when none
+  WriteGate* gate_ = nullptr;  // the export's (outlives Serve), null when none
   BufferPool pool_;
   std::vector<uint8_t> rbuf_;
   size_t rstart_ = 0, rend_ = 0;

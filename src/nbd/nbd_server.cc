@@ -74,12 +74,13 @@ Status NbdServer::AddExport(const std::string& name, std::shared_ptr<BlockDevice
 }
 
 Status NbdServer::AddExport(const std::string& name, DeviceFactory factory, bool read_only,
-                            std::string description) {
+                            std::string description, std::shared_ptr<const WriteLease> lease) {
   ExportRegistry::Spec spec;
   spec.name = name;
   spec.description = std::move(description);
   spec.read_only = read_only;
   spec.factory = std::move(factory);
+  spec.lease = std::move(lease);
   return registry_.Add(std::move(spec));
 }
 

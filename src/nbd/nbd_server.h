@@ -56,8 +56,9 @@ class NbdServer {
   Status AddExport(const std::string& name, std::shared_ptr<BlockDevice> device, bool read_only,
                    std::string description = {});
   // A device opened per connection; CAN_MULTI_CONN iff device->coherent_across_opens().
+  // With `lease`, writes run only while it is valid (write_lease.h).
   Status AddExport(const std::string& name, DeviceFactory factory, bool read_only,
-                   std::string description = {});
+                   std::string description = {}, std::shared_ptr<const WriteLease> lease = nullptr);
   // Disconnects the export's clients and returns when all of them are closed.
   Status RemoveExport(const std::string& name);
   // The export a client gets when it asks for the empty name.

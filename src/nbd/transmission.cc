@@ -373,8 +373,7 @@ void Connection::Serve(Negotiated& neg) {
   ctx_.params = {neg.exp.size, neg.exp.read_only, neg.structured, neg.base_allocation};
   ctx_.pool = &pool_;
   gate_ = neg.exp.gate.get();
-  lease_ = neg.exp.lease;  // kept alive for the connection
-  ctx_.lease = lease_.get();
+  ctx_.lease = neg.exp.lease.get();  // null when the export has none
   ctx_.inline_mode = env_.allow_inline ? ChooseInlineMode(*ctx_.dev) : InlineMode::kNever;
   MapDevice();
 
