@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <filesystem>
 #include <set>
@@ -25,6 +28,27 @@ constexpr std::chrono::seconds kDetachTimeout{30};
 constexpr std::chrono::seconds kForcedDetachTimeout{10};
 // Leftovers found at start: nobody uses them, so do not hold up the agent long.
 constexpr std::chrono::seconds kCleanupDetachTimeout{10};
+constexpr int64_t kMaxConsumerUid = 4294967294;  // (uid_t)-1 is "no uid" to the kernel
+
+nlohmann::json ConsumerToJson(const nbd::Consumer& c) {
+  switch (c.kind()) {
+    case nbd::Consumer::Kind::kUid:
+      return {{"uid", c.uid()}};
+    case nbd::Consumer::Kind::kProcess:
+      return {{"pid", c.pid()}, {"start_time", c.start_time()}};
+    case nbd::Consumer::Kind::kAnyone:
+      break;
+  }
+  return nlohmann::json::object();
+}
+
+// What a predecessor recorded; an export it could not describe admits root only.
+nbd::Consumer ConsumerFromJson(const nlohmann::json& j) {
+  if (j.contains("pid")) {
+    return nbd::Consumer::Process(j.at("pid").get<pid_t>(), j.at("start_time").get<uint64_t>());
+  }
+  return nbd::Consumer::Uid(j.value("uid", uid_t{0}));
+}
 
 QemuAttach::Options AttachOptions(std::chrono::milliseconds detach_timeout) {
   QemuAttach::Options o;
@@ -40,8 +64,15 @@ bool IsDetachParamTrue(const nlohmann::json& params, const char* key) {
 
 }  // namespace
 
+static nbd::NbdServerOptions HostNbdOptions() {
+  nbd::NbdServerOptions o;
+  o.allow_list = false;  // one socket, many tenants: nobody learns another's export names
+  o.handshake_timeout_ms = 10000;
+  return o;
+}
+
 HostRole::HostRole(HostRoleOptions options, std::map<std::string, AgentPool>* pools)
-    : options_(std::move(options)), pools_(pools) {}
+    : options_(std::move(options)), pools_(pools), nbd_(HostNbdOptions()) {}
 
 HostRole::~HostRole() {
   Stop();
@@ -51,7 +82,13 @@ Status HostRole::Start(const nlohmann::json* handover) {
   if (handover != nullptr) return Adopt(*handover);
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(options_.nbd_socket).parent_path(), ec);
-  return nbd_.ListenUnix(options_.nbd_socket);
+  VBS_RETURN_IF_ERROR(nbd_.ListenUnix(options_.nbd_socket));
+  // Every local process may connect (QEMUs and users of any uid); the handshake admits to an
+  // export only its consumer (nbd/peer.h).
+  if (::chmod(options_.nbd_socket.c_str(), 0666) != 0) {
+    return Status::FromErrno("chmod " + options_.nbd_socket, errno);
+  }
+  return Status::Ok();
 }
 
 Result<nlohmann::json> HostRole::Handover(std::chrono::milliseconds timeout) {
@@ -62,7 +99,8 @@ Result<nlohmann::json> HostRole::Handover(std::chrono::milliseconds timeout) {
       exports.push_back({{"name", name},
                          {"volume_id", info.volume_id},
                          {"pool", info.pool},
-                         {"read_only", info.read_only}});
+                         {"read_only", info.read_only},
+                         {"consumer", ConsumerToJson(info.consumer)}});
     }
   }
   VBS_ASSIGN_OR_RETURN(nbd::ServerHandover nbd, nbd_.Handover(timeout));
@@ -84,7 +122,8 @@ Status HostRole::Adopt(const nlohmann::json& h) {
     for (const auto& e : h.at("exports")) {
       const std::string name = e.at("name").get<std::string>();
       Status st = Export(name, e.at("pool").get<std::string>(),
-                         e.at("volume_id").get<std::string>(), e.at("read_only").get<bool>());
+                         e.at("volume_id").get<std::string>(), e.at("read_only").get<bool>(),
+                         ConsumerFromJson(e.value("consumer", nlohmann::json::object())));
       if (!st.ok()) {
         spdlog::error("agent {}: cannot take over an export of {}: {}", options_.node,
                       e.at("volume_id").get<std::string>(), st.ToString());
@@ -226,7 +265,8 @@ Status HostRole::ResizeAttachments(const AgentOp& op, const std::string& volume_
 }
 
 Status HostRole::Export(const std::string& name, const std::string& pool,
-                        const std::string& volume_id, bool read_only) {
+                        const std::string& volume_id, bool read_only,
+                        const nbd::Consumer& consumer) {
   // Not while a snapshot holds the volume's writes: a new export would escape the hold.
   auto volume_lock = VolumeLock(volume_id);
   std::lock_guard<std::mutex> volume_turn(*volume_lock);
@@ -244,10 +284,10 @@ Status HostRole::Export(const std::string& name, const std::string& pool,
     return std::shared_ptr<BlockDevice>(std::move(dev));
   };
   // A rw export writes only under the node's lease.
-  VBS_RETURN_IF_ERROR(
-      nbd_.AddExport(name, factory, read_only, volume_id, read_only ? nullptr : lease_));
+  VBS_RETURN_IF_ERROR(nbd_.AddExport(name, factory, read_only, volume_id,
+                                     read_only ? nullptr : lease_, consumer));
   std::lock_guard<std::mutex> l(mu_);
-  exports_[name] = ExportInfo{volume_id, pool, read_only};
+  exports_[name] = ExportInfo{volume_id, pool, read_only, consumer};
   return Status::Ok();
 }
 
@@ -258,6 +298,11 @@ Status HostRole::Unexport(const std::string& name) {
   std::lock_guard<std::mutex> l(mu_);
   exports_.erase(name);
   return Status::Ok();
+}
+
+Result<nbd::Consumer> HostRole::QemuConsumer(const std::string& qmp_socket) {
+  VBS_ASSIGN_OR_RETURN(auto qmp, QmpClient::Connect(qmp_socket));
+  return nbd::Consumer::Process(qmp->peer_pid());
 }
 
 std::string HostRole::PluggedExport(const std::string& qmp_socket, const std::string& volume_id) {
@@ -305,16 +350,18 @@ Status HostRole::AttachQemu(const AgentOp& op, const std::string& volume_id, boo
     std::lock_guard<std::mutex> l(mu_);
     exported_here = exports_.count(name) > 0;
   }
-  if (!exported_here) VBS_RETURN_IF_ERROR(Export(name, op.pool, volume_id, read_only));
   const auto spec = AttachSpec::ForVolume(volume_id, options_.nbd_socket, name, read_only);
   Status st;
   {
     auto qmp = QmpClient::Connect(vm.qmp_socket);
-    if (qmp.ok()) {
-      st = QemuAttach(qmp->get(), AttachOptions(kDetachTimeout)).Attach(spec);
-    } else {
-      st = qmp.status();
+    if (!qmp.ok()) return qmp.status();
+    // Only this QEMU may open the export: the name alone lets nobody else in.
+    auto consumer = nbd::Consumer::Process((*qmp)->peer_pid());
+    if (!consumer.ok()) return consumer.status();
+    if (!exported_here) {
+      VBS_RETURN_IF_ERROR(Export(name, op.pool, volume_id, read_only, *consumer));
     }
+    st = QemuAttach(qmp->get(), AttachOptions(kDetachTimeout)).Attach(spec);
   }
   if (!st.ok()) {
     if (!exported_here) (void)Unexport(name);  // leave nothing half-made behind
@@ -323,8 +370,10 @@ Status HostRole::AttachQemu(const AgentOp& op, const std::string& volume_id, boo
   (*result)["export_name"] = name;
   (*result)["nbd_uri"] = UriOf(name);
   (*result)["device"] = spec.device_id;
-  spdlog::info("agent {}: attached {} ({}) to {} as {} (export {}{})", options_.node, volume_id,
-               read_only ? "ro" : "rw", instance_id, spec.device_id, name,
+  // Export names are capabilities of a sort: never at info level, where logs are shared.
+  spdlog::debug("agent {}: export {} serves {} to {}", options_.node, name, volume_id, instance_id);
+  spdlog::info("agent {}: attached {} ({}) to {} as {} (only its QEMU may open it{})",
+               options_.node, volume_id, read_only ? "ro" : "rw", instance_id, spec.device_id,
                reused ? ", reused" : "");
   return Status::Ok();
 }
@@ -356,8 +405,8 @@ Status HostRole::DetachQemu(const AgentOp& op, const std::string& volume_id) {
     }
   }
   VBS_RETURN_IF_ERROR(Unexport(name));
-  spdlog::info("agent {}: detached {} from {} (export {}{})", options_.node, volume_id, instance_id,
-               name, gone ? ", instance gone" : "");
+  spdlog::info("agent {}: detached {} from {}{}", options_.node, volume_id, instance_id,
+               gone ? " (instance gone)" : "");
   return Status::Ok();
 }
 
@@ -371,13 +420,18 @@ Status HostRole::Execute(const AgentOp& op, nlohmann::json* result) {
       return Status::InvalidArgument(
           "UnsupportedInstance", "this agent cannot attach to instances of kind '" + kind + "'");
     }
-    // An unguessable name: knowing it is what lets a client in on the unix socket.
+    // Only processes of the consumer's uid may open it (the name is no secret to rely on).
+    const int64_t uid = op.params.value("uid", int64_t{0});
+    if (uid < 0 || uid > kMaxConsumerUid) {
+      return Status::InvalidArgument("InvalidParameterValue", "bad consumer uid");
+    }
     const std::string name = "vbs-" + RandomHex(16);
-    VBS_RETURN_IF_ERROR(Export(name, op.pool, volume_id, read_only));
+    VBS_RETURN_IF_ERROR(
+        Export(name, op.pool, volume_id, read_only, nbd::Consumer::Uid(static_cast<uid_t>(uid))));
     (*result)["export_name"] = name;
     (*result)["nbd_uri"] = UriOf(name);
-    spdlog::info("agent {}: exported {} ({}) as {}", options_.node, volume_id,
-                 read_only ? "ro" : "rw", name);
+    spdlog::info("agent {}: exported {} ({}) for uid {}", options_.node, volume_id,
+                 read_only ? "ro" : "rw", uid);
     return Status::Ok();
   }
   if (op.kind == "resize_attachments") return ResizeAttachments(op, volume_id);
@@ -385,7 +439,7 @@ Status HostRole::Execute(const AgentOp& op, nlohmann::json* result) {
     if (op.params.value("instance_id", "").rfind("i-", 0) == 0) return DetachQemu(op, volume_id);
     const std::string name = op.params.value("export_name", "");
     VBS_RETURN_IF_ERROR(Unexport(name));
-    spdlog::info("agent {}: unexported {} ({})", options_.node, volume_id, name);
+    spdlog::info("agent {}: unexported {}", options_.node, volume_id);
     return Status::Ok();
   }
   return Status::InvalidArgument("UnknownOperation", "unknown operation kind '" + op.kind + "'");
@@ -449,9 +503,21 @@ void HostRole::Reconcile(const std::vector<AgentAttachment>& attachments) {
       std::lock_guard<std::mutex> l(mu_);
       if (exports_.count(a.export_name)) continue;
     }
-    Status st = Export(a.export_name, a.pool, a.volume_id, a.mode == "ro");
+    Result<nbd::Consumer> consumer = nbd::Consumer::Uid(static_cast<uid_t>(a.uid));
+    if (IsQemuInstanceId(a.instance_id)) {
+      auto vm = options_.qmp_dir.empty()
+                    ? Result<hypervisor::QemuInstance>(Status::NotFound("InstanceGone", "no QMP directory"))
+                    : InstanceDiscovery(options_.qmp_dir).Find(a.instance_id);
+      consumer = vm.ok() && vm->alive ? QemuConsumer(vm->qmp_socket)
+                                      : Result<nbd::Consumer>(Status::NotFound(
+                                            "InstanceGone", a.instance_id + " is not running"));
+    }
+    Status st = consumer.ok() ? Export(a.export_name, a.pool, a.volume_id, a.mode == "ro",
+                                       *consumer)
+                              : consumer.status();
     if (st.ok()) {
-      spdlog::info("agent {}: re-exported {} as {}", options_.node, a.volume_id, a.export_name);
+      spdlog::info("agent {}: re-exported {} for {}", options_.node, a.volume_id,
+                   consumer->ToString());
     } else {
       spdlog::error("agent {}: cannot re-export {}: {}", options_.node, a.volume_id, st.ToString());
     }

@@ -93,7 +93,9 @@ class HostRole {
 
  private:
   Status Export(const std::string& name, const std::string& pool, const std::string& volume_id,
-                bool read_only);
+                bool read_only, const nbd::Consumer& consumer);
+  // The consumer of a VM's exports: its QEMU process, as the QMP socket's peer.
+  Result<nbd::Consumer> QemuConsumer(const std::string& qmp_socket);
   Status Unexport(const std::string& name);
   Status Adopt(const nlohmann::json& handover);
   std::string UriOf(const std::string& export_name) const;
@@ -119,6 +121,7 @@ class HostRole {
     std::string volume_id;
     std::string pool;
     bool read_only = false;
+    nbd::Consumer consumer;
   };
   std::map<std::string, ExportInfo> exports_;                    // by export name
   std::map<std::string, std::shared_ptr<std::mutex>> vm_locks_;  // instance id → its QMP turn

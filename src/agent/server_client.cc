@@ -146,6 +146,7 @@ Result<std::vector<AgentAttachment>> ServerClient::Attachments() {
       x.mode = text(a, "mode");
       x.state = text(a, "state");
       x.export_name = text(a, "export_name");
+      if (a.contains("uid") && a["uid"].is_number_integer()) x.uid = a["uid"].get<int64_t>();
       out.push_back(std::move(x));
     }
   }

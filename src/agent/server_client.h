@@ -50,6 +50,7 @@ struct AgentAttachment {
   std::string mode;
   std::string state;
   std::string export_name;
+  int64_t uid = 0;  // a host attachment's consumer (nbd/peer.h)
 };
 
 // The registration and lease that Hello and Heartbeat grant (core/work_service.h NodeLease).

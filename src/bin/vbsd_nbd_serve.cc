@@ -20,6 +20,7 @@ struct ServeArgs {
   std::string description;
   bool read_only = false;
   bool no_tls = false;
+  bool no_client_auth = false;
   nbd::TlsOptions tls;
   int workers = 16;
 };
@@ -47,12 +48,21 @@ bool SplitHostPort(const std::string& s, std::string* host, uint16_t* port) {
   return true;
 }
 
-int RunServe(const ServeArgs& a) {
+int RunServe(ServeArgs a) {
   if (a.socket.empty() && a.listen.empty()) return Fail("give --socket PATH or --listen ADDR:PORT");
   const bool have_tls = !a.tls.cert_file.empty() || !a.tls.key_file.empty();
   if (!a.listen.empty() && !have_tls && !a.no_tls) {
     return Fail("TCP needs --tls-cert/--tls-key (or --no-tls for a trusted benchmark setup)");
   }
+  // Anyone who reaches the port could read and write the file: say so explicitly.
+  if (!a.listen.empty() && a.tls.ca_file.empty() && !a.no_client_auth) {
+    return Fail("TCP needs --tls-ca to authenticate clients by certificate (or "
+                "--no-client-auth to serve anyone who can connect)");
+  }
+  if (a.no_client_auth && !a.tls.ca_file.empty()) {
+    return Fail("--no-client-auth and --tls-ca contradict each other");
+  }
+  if (a.tls.client_roles.empty()) a.tls.client_roles = {"user", "admin", "node"};
   // Signals are taken by sigwait below; block them before any thread starts.
   sigset_t sigs;
   sigemptyset(&sigs);
@@ -107,6 +117,11 @@ void AddNbdServeCommand(CLI::App& app) {
   cmd->add_option("--tls-key", args->tls.key_file, "server private key (PEM)");
   cmd->add_option("--tls-ca", args->tls.ca_file, "CA for client certificates (PEM)");
   cmd->add_flag("--no-tls", args->no_tls, "allow plain TCP (benchmarks only)");
+  cmd->add_flag("--no-client-auth", args->no_client_auth,
+                "serve TCP clients without a client certificate");
+  cmd->add_option("--tls-allow-role", args->tls.client_roles,
+                  "client certificate roles admitted (default: user, admin, node)")
+      ->type_name("ROLE");
   cmd->add_option("--workers", args->workers, "worker threads for blocking I/O")
       ->check(CLI::Range(1, 1024));
   cmd->callback([args] { std::exit(RunServe(*args)); });

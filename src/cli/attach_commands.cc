@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <optional>
 
 #include "cli/args.h"
 #include "cli/context.h"
@@ -21,6 +22,7 @@ struct AttachArgs {
   std::string instance;
   std::string mode;
   std::string device;
+  std::optional<int64_t> uid;
   bool wait = false;
 };
 
@@ -66,6 +68,7 @@ Status Attach(Context& ctx, const AttachArgs& a) {
     req.mode = a.mode;
   }
   if (!a.device.empty()) req.device = a.device;
+  req.uid = a.uid;
   VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
   VBS_ASSIGN_OR_RETURN(Json att, api->AttachVolume(req));
   if (!a.wait) {
@@ -117,6 +120,10 @@ void AddAttachCommands(CLI::App& app, Context& ctx) {
   a->add_option("--mode", att->mode, "rw (default; exclusive) or ro (shareable)")
       ->type_name("rw|ro");
   a->add_option("--device", att->device, "Device name in the instance")->type_name("NAME");
+  a->add_option("--uid", att->uid,
+                "host-NODE: the local uid whose processes may open the export (default 0)")
+      ->type_name("UID")
+      ->check(CLI::Range(int64_t{0}, int64_t{4294967294}));
   a->add_flag("--wait", att->wait, "Wait until attached (prints the NBD URI of host targets)");
   a->callback([&ctx, att] { ctx.action = [&ctx, att] { return Attach(ctx, *att); }; });
 

@@ -65,6 +65,10 @@ std::string AttachmentDetails(const Json& a) {
       {"nbd uri", FieldText(a, "nbd_uri")},
       {"created", FieldText(a, "created_at")},
   };
+  // Host targets: whose processes may open the export.
+  if (a.is_object() && a.contains("uid") && a["uid"].is_number_integer()) {
+    rows.insert(rows.begin() + 9, {"consumer uid", std::to_string(a["uid"].get<int64_t>())});
+  }
   if (HasError(a)) rows.emplace_back("error", FieldText(a, "error"));
   return RenderDetails(rows);
 }

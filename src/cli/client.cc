@@ -104,6 +104,7 @@ Result<Json> ApiClient::AttachVolume(const AttachRequest& req) {
   Json body = {{"instance_id", req.instance_id}};
   if (req.mode) body["mode"] = *req.mode;
   if (req.device) body["device"] = *req.device;
+  if (req.uid) body["uid"] = *req.uid;
   return Call("POST", "/v1/volumes/" + PercentEncode(req.volume_id) + "/attach", body);
 }
 

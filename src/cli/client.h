@@ -56,6 +56,7 @@ struct AttachRequest {
   std::string instance_id;
   std::optional<std::string> mode;  // rw (the server's default) | ro
   std::optional<std::string> device;
+  std::optional<int64_t> uid;  // host targets: the local uid that may open the export
 };
 
 struct DetachRequest {

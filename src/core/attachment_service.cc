@@ -53,6 +53,11 @@ Result<AttachmentRecord> AttachmentService::Attach(const Caller& caller, const A
   if (req.device && !IsValidDevice(*req.device)) {
     return Status::InvalidArgument("InvalidParameterValue", "device names are 1-32 of a-z 0-9 - _");
   }
+  if (req.uid && (*req.uid < 0 || *req.uid > kMaxUid)) {
+    return Status::InvalidArgument("InvalidParameterValue",
+                                   "uid is a local user id from 0 to " + std::to_string(kMaxUid) +
+                                       ", not " + std::to_string(*req.uid));
+  }
   AttachmentRecord a;
   Status st = store_.Transact([&](Transaction& tx) -> Status {
     VBS_ASSIGN_OR_RETURN(auto v, tx.GetVolume(req.volume_id));
@@ -65,6 +70,11 @@ Result<AttachmentRecord> AttachmentService::Attach(const Caller& caller, const A
     if (!inst) return InstanceNotFound(req.instance_id);
     if (inst->state != state::kRunning) {
       return IncorrectState("the instance '" + inst->id + "' is " + inst->state);
+    }
+    if (req.uid && inst->kind != "host") {
+      return Status::InvalidArgument("InvalidParameterCombination",
+                                     "uid names the consumer of a host target; a VM's consumer "
+                                     "is its own QEMU process");
     }
     VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(v->pool));
     if (!pool) return Status::Internal("volume " + v->id + " is in unknown pool " + v->pool);
@@ -108,6 +118,7 @@ Result<AttachmentRecord> AttachmentService::Attach(const Caller& caller, const A
     a.mode = req.mode;
     a.device = req.device.value_or("vbs-" + v->id.substr(4));
     a.state = state::kAttaching;
+    if (inst->kind == "host") a.consumer_uid = req.uid.value_or(0);
     a.created_at = a.updated_at = NowMillis();
     Status ins = tx.InsertAttachment(a);
     if (ins.kind() == StatusKind::kAlreadyExists) {
@@ -124,6 +135,7 @@ Result<AttachmentRecord> AttachmentService::Attach(const Caller& caller, const A
     nlohmann::json params = {{"volume_id", v->id},          {"instance_id", inst->id},
                              {"instance_kind", inst->kind}, {"mode", a.mode},
                              {"device", a.device},          {"size", v->size}};
+    if (a.consumer_uid) params["uid"] = *a.consumer_uid;
     return EnqueueOperation(tx, opkind::kAttach, a.id, target, params.dump());
   });
   if (!st.ok()) return st;

@@ -21,11 +21,16 @@
 
 namespace vbs {
 
+// The largest local user id a host attachment may name ((uid_t)-1 means "none" to the kernel).
+inline constexpr int64_t kMaxUid = 4294967294;
+
 struct AttachRequest {
   std::string volume_id;
   std::string instance_id;
   std::string mode = "rw";  // rw, ro
   std::optional<std::string> device;
+  // Host targets only: the local uid whose processes may open the export (default 0, root).
+  std::optional<int64_t> uid;
 };
 
 class AttachmentService {

@@ -1,6 +1,9 @@
 #include "core/attachment_service.h"
 
+#include <nlohmann/json.hpp>
+
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include "common/units.h"
@@ -24,7 +27,7 @@ class AttachmentServiceTest : public CoreTest {
   }
   Result<AttachmentRecord> Attach(const VolumeRecord& v, const std::string& inst,
                                   const std::string& mode = "rw") {
-    return attachments_->Attach(alice_, {v.id, inst, mode, std::nullopt});
+    return attachments_->Attach(alice_, {v.id, inst, mode, std::nullopt, std::nullopt});
   }
   std::string VolumeState(const VolumeRecord& v) { return volumes_->Get(alice_, v.id)->state; }
 
@@ -86,7 +89,7 @@ TEST_F(AttachmentServiceTest, RefusesWhatCannotAttach) {
   EXPECT_EQ(Attach(creating, "i-0000000000000000f").status().code(), "InvalidInstanceID.NotFound");
   EXPECT_EQ(Attach(creating, "vm1").status().code(), "InvalidInstanceID.Malformed");
   EXPECT_EQ(Attach(creating, kVm1, "rx").status().code(), "InvalidParameterValue");
-  EXPECT_EQ(attachments_->Attach(bob_, {creating.id, kVm1, "rw", std::nullopt}).status().code(),
+  EXPECT_EQ(attachments_->Attach(bob_, {creating.id, kVm1, "rw", std::nullopt, std::nullopt}).status().code(),
             "InvalidVolume.NotFound");
   ASSERT_TRUE(volumes_->Delete(alice_, creating.id).ok());
   RunAgent();
@@ -98,6 +101,44 @@ TEST_F(AttachmentServiceTest, RefusesWhatCannotAttach) {
   auto r = Attach(v, "i-0000000000000000a");
   EXPECT_EQ(r.status().code(), "IncorrectState");
   EXPECT_NE(r.status().message().find("local to node 'n1'"), std::string::npos);
+}
+
+// A host attachment names the local uid that may open its export (nbd/peer.h): root unless
+// told; the agent receives it, and a VM target (whose consumer is its QEMU) refuses one.
+TEST_F(AttachmentServiceTest, HostAttachmentsNameTheirConsumerUid) {
+  ASSERT_TRUE(work_
+                  ->ReportInstances("n1", {Vm(kVm1), Vm(kVm2), Vm(kVm3),
+                                           InstanceRecord{"host-n1", "", "host", "", 0}})
+                  .ok());
+  VolumeRecord v = AvailableVolume();
+  VolumeRecord w = AvailableVolume();
+  auto on_vm = attachments_->Attach(alice_, {v.id, kVm1, "rw", std::nullopt, 1000});
+  EXPECT_EQ(on_vm.status().code(), "InvalidParameterCombination");
+  for (int64_t bad : {int64_t{-1}, int64_t{4294967295}}) {
+    auto r = attachments_->Attach(alice_, {v.id, "host-n1", "rw", std::nullopt, bad});
+    EXPECT_EQ(r.status().code(), "InvalidParameterValue") << bad;
+  }
+  EXPECT_EQ(VolumeState(v), "available");  // nothing was made by the refusals
+
+  auto as_root = attachments_->Attach(alice_, {v.id, "host-n1", "ro", std::nullopt, std::nullopt});
+  ASSERT_TRUE(as_root.ok()) << as_root.status().ToString();
+  EXPECT_EQ(as_root->consumer_uid, 0);
+  auto as_user = attachments_->Attach(alice_, {w.id, "host-n1", "rw", std::nullopt, 1000});
+  ASSERT_TRUE(as_user.ok()) << as_user.status().ToString();
+  EXPECT_EQ(as_user->consumer_uid, 1000);
+  auto batch = work_->Poll("n1", std::chrono::milliseconds(0));
+  ASSERT_TRUE(batch.ok());
+  std::map<std::string, int64_t> uid_of;
+  for (const auto& op : batch->ops) {
+    auto params = nlohmann::json::parse(op.params);
+    uid_of[params.at("volume_id").get<std::string>()] = params.at("uid").get<int64_t>();
+  }
+  EXPECT_EQ(uid_of[v.id], 0);
+  EXPECT_EQ(uid_of[w.id], 1000);
+  auto stored = attachments_->List(alice_, w.id);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].consumer_uid, 1000);
 }
 
 TEST_F(AttachmentServiceTest, FailedAttachEndsDetachedWithError) {
@@ -132,11 +173,11 @@ TEST_F(AttachmentServiceTest, RacingReadWriteAttachesHaveExactlyOneWinner) {
     VolumeRecord v = AvailableVolume();
     std::atomic<int> wins{0}, in_use{0};
     std::thread t1([&] {
-      auto r = attachments_->Attach(alice_, {v.id, kVm1, "rw", std::nullopt});
+      auto r = attachments_->Attach(alice_, {v.id, kVm1, "rw", std::nullopt, std::nullopt});
       r.ok() ? wins++ : (r.status().code() == "VolumeInUse" ? in_use++ : 0);
     });
     std::thread t2([&] {
-      auto r = other.Attach(alice_, {v.id, kVm2, "rw", std::nullopt});
+      auto r = other.Attach(alice_, {v.id, kVm2, "rw", std::nullopt, std::nullopt});
       r.ok() ? wins++ : (r.status().code() == "VolumeInUse" ? in_use++ : 0);
     });
     t1.join();

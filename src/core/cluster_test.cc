@@ -77,7 +77,7 @@ TEST_F(ClusterTest, ADeadNodesLocalPoolAnswersNodeUnavailable) {
   EXPECT_NE(create.status().message().find("'n1'"), std::string::npos);
   auto del = volumes_->Delete(alice_, v.id);
   EXPECT_EQ(del.status().code(), "NodeUnavailable");
-  auto att = attachments_->Attach(alice_, {v.id, "host-n1", "rw", std::nullopt});
+  auto att = attachments_->Attach(alice_, {v.id, "host-n1", "rw", std::nullopt, std::nullopt});
   EXPECT_EQ(att.status().code(), "NodeUnavailable");
   EXPECT_EQ(att.status().kind(), StatusKind::kUnavailable);
   EXPECT_EQ(volumes_->Get(alice_, v.id)->state, "available");  // nothing changed
@@ -89,10 +89,10 @@ TEST_F(ClusterTest, SharedVolumeAttachesOnAnyDeclaringHost) {
   auto ops = Ops(v.id);
   ASSERT_TRUE(work_->Claim(ops[0].node, ops[0].id).ok());
   ASSERT_TRUE(work_->Complete(ops[0].node, ops[0].id, true, "").ok());
-  auto on_n1 = attachments_->Attach(alice_, {v.id, "host-n1", "rw", std::nullopt});
+  auto on_n1 = attachments_->Attach(alice_, {v.id, "host-n1", "rw", std::nullopt, std::nullopt});
   EXPECT_EQ(on_n1.status().code(), "IncorrectState") << on_n1.status().ToString();
   Kill("n3");
-  auto a = attachments_->Attach(alice_, {v.id, "host-n2", "rw", std::nullopt});
+  auto a = attachments_->Attach(alice_, {v.id, "host-n2", "rw", std::nullopt, std::nullopt});
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   EXPECT_EQ(a->node, "n2");
   EXPECT_EQ(Ops(a->id).at(0).node, "n2");

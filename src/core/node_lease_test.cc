@@ -46,7 +46,7 @@ class NodeLeaseTest : public CoreTest {
     auto v = volumes_->Create(alice_, req);
     EXPECT_TRUE(v.ok()) << v.status().ToString();
     RunNode(v->id);
-    auto a = attachments_->Attach(alice_, {v->id, "host-" + node, "rw", std::nullopt});
+    auto a = attachments_->Attach(alice_, {v->id, "host-" + node, "rw", std::nullopt, std::nullopt});
     EXPECT_TRUE(a.ok()) << a.status().ToString();
     RunNode(a->id);
     auto live = attachments_->List(alice_, v->id);
@@ -166,7 +166,7 @@ TEST_F(NodeLeaseTest, ADeadNodesAttachmentsEndAndTheVolumeMoves) {
   EXPECT_EQ(Node("n2").epoch, n2_epoch_ + 1);
   EXPECT_EQ(work_->Heartbeat("n2", n2_epoch_).status().code(), "LeaseExpired");
   // No admin needed: the volume attaches rw on another node of the pool.
-  auto moved = attachments_->Attach(alice_, {a.volume_id, "host-n3", "rw", std::nullopt});
+  auto moved = attachments_->Attach(alice_, {a.volume_id, "host-n3", "rw", std::nullopt, std::nullopt});
   ASSERT_TRUE(moved.ok()) << moved.status().ToString();
   EXPECT_EQ(moved->node, "n3");
   EXPECT_EQ(*rec.SweepOnce(), 0);  // nothing ends twice
@@ -205,7 +205,7 @@ TEST_F(NodeLeaseTest, ACephVolumeMovesOnlyOnceTheDeadNodesClientIsFenced) {
   auto v = volumes_->Create(alice_, req);
   ASSERT_TRUE(v.ok()) << v.status().ToString();
   RunNode(v->id);
-  auto a = attachments_->Attach(alice_, {v->id, "host-n2", "rw", std::nullopt});
+  auto a = attachments_->Attach(alice_, {v->id, "host-n2", "rw", std::nullopt, std::nullopt});
   ASSERT_TRUE(a.ok());
   RunNode(a->id);
   SetHeartbeat("n2", 1000);
@@ -216,7 +216,7 @@ TEST_F(NodeLeaseTest, ACephVolumeMovesOnlyOnceTheDeadNodesClientIsFenced) {
   ASSERT_GE(*rec.SweepOnce(), 1);
   // Ended, but the volume waits for the fence, which n3 (alive, in the pool) is to run.
   EXPECT_EQ(volumes_->Get(alice_, v->id)->state, "available");
-  auto early = attachments_->Attach(alice_, {v->id, "host-n3", "rw", std::nullopt});
+  auto early = attachments_->Attach(alice_, {v->id, "host-n3", "rw", std::nullopt, std::nullopt});
   EXPECT_EQ(early.status().code(), "VolumeInUse") << early.status().ToString();
   auto batch = work_->Poll("n3", std::chrono::milliseconds(0));
   ASSERT_EQ(batch->ops.size(), 1u);
@@ -226,7 +226,7 @@ TEST_F(NodeLeaseTest, ACephVolumeMovesOnlyOnceTheDeadNodesClientIsFenced) {
   EXPECT_NE(fence.params.find("127.0.0.1:0/222"), std::string::npos);
   ASSERT_TRUE(work_->Claim("n3", fence.id).ok());
   ASSERT_TRUE(work_->Complete("n3", fence.id, true, "").ok());
-  auto moved = attachments_->Attach(alice_, {v->id, "host-n3", "rw", std::nullopt});
+  auto moved = attachments_->Attach(alice_, {v->id, "host-n3", "rw", std::nullopt, std::nullopt});
   ASSERT_TRUE(moved.ok()) << moved.status().ToString();
   // n2 comes back with a new client: it lifts the fence of its old one, then it is forgotten.
   PoolAnnouncement back{"ceph", "rbd", true, 100ull << 20, "127.0.0.1:0/444"};

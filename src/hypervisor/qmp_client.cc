@@ -59,6 +59,13 @@ bool IsQmpError(const Status& status, const std::string& qmp_class) {
 
 QmpClient::QmpClient(int fd, Options options) : fd_(fd), options_(options) {}
 
+pid_t QmpClient::peer_pid() const {
+  struct ucred cred {};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd_, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred) return 0;
+  return cred.pid;
+}
+
 QmpClient::~QmpClient() {
   if (fd_ >= 0) ::close(fd_);
 }

@@ -59,6 +59,9 @@ class QmpClient {
   static Result<std::unique_ptr<QmpClient>> FromFd(int fd, const Options& options);
 
   ~QmpClient();
+  // The process at the other end of the socket (SO_PEERCRED: the QEMU that listens), 0 if
+  // unknown. The agent names it the only consumer of the VM's exports (nbd/peer.h).
+  pid_t peer_pid() const;
   QmpClient(const QmpClient&) = delete;
   QmpClient& operator=(const QmpClient&) = delete;
 

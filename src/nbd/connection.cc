@@ -1,3 +1,4 @@
+#include "nbd/tls.h"
 #include "nbd/connection.h"
 
 #include <fcntl.h>
@@ -22,12 +23,13 @@ int64_t NowMs() {
 
 }  // namespace
 
-Connection::Connection(int fd, ConnectionEnv env) : env_(env), transport_(fd) {
+Connection::Connection(int fd, ConnectionEnv env)
+    : env_(env), transport_(fd), peer_(UnixPeerOf(fd)) {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
 Connection::Connection(HandedConnection adopted, ConnectionEnv env)
-    : env_(env), transport_(adopted.fd) {
+    : env_(env), transport_(adopted.fd), peer_(UnixPeerOf(adopted.fd)) {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   // Transport starts from a blocking socket; the predecessor may have left it nonblocking.
   int fl = ::fcntl(adopted.fd, F_GETFL);
@@ -104,7 +106,7 @@ void Connection::Run() {
   bool ready = false;
   if (adopted_ != nullptr) {
     // Handed over: the client negotiated with our predecessor; go on with the same options.
-    auto exp = env_.registry->Open(adopted_->export_name);
+    auto exp = env_.registry->Open(adopted_->export_name, peer_);
     if (exp.ok()) {
       neg.exp = std::move(exp).value();
       neg.structured = adopted_->structured;
@@ -116,8 +118,9 @@ void Connection::Run() {
       ready = true;
     }
     adopted_.reset();
-  } else {
+  } else if (env_.admission == nullptr || env_.admission->Enter(peer_)) {
     ready = RunHandshake(&neg);
+    if (env_.admission != nullptr) env_.admission->Leave(peer_);
   }
   if (ready && !stop_.load()) {
     if (env_.registry->Attach(neg.exp, this)) {
@@ -186,12 +189,22 @@ bool Connection::StartTls(int64_t deadline_ms) {
   }
 }
 
+bool Connection::TlsRoleAdmitted() {
+  if (env_.tls_roles.empty()) return true;
+  const std::string role = PeerCertificateRole(transport_.ssl());
+  for (const auto& r : env_.tls_roles) {
+    if (r == role) return true;
+  }
+  return false;
+}
+
 bool Connection::RunHandshake(Negotiated* neg) {
   const int64_t deadline = NowMs() + env_.handshake_timeout_ms;
   HandshakeOptions opts;
   opts.tls_available = env_.tls != nullptr;
   opts.tls_required = env_.tls_required;
-  Handshake hs(env_.registry, opts);
+  opts.allow_list = env_.allow_list;
+  Handshake hs(env_.registry, opts, peer_);
   std::string out;
   hs.Start(&out);
   if (!SendAll(out, deadline)) return false;
@@ -212,7 +225,8 @@ bool Connection::RunHandshake(Negotiated* neg) {
         // Bytes the client sent before our ACK cannot be TLS records: a protocol violation.
         if (have > 0 || transport_.HasBuffered()) return false;
         if (!StartTls(deadline)) return false;
-        hs.OnTlsStarted();
+        if (!TlsRoleAdmitted()) return false;
+        hs.OnTlsStarted(PeerCertificateRole(transport_.ssl()));
         continue;
       case Handshake::Step::kTransmission:
         *neg = std::move(hs.negotiated());

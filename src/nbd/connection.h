@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "nbd/admission.h"
 #include "nbd/buffer.h"
 #include "nbd/executor.h"
 #include "nbd/export_registry.h"
@@ -38,6 +39,9 @@ struct ConnectionEnv {
   WorkerPool* workers = nullptr;
   SSL_CTX* tls = nullptr;  // STARTTLS offered when set
   bool tls_required = false;
+  std::vector<std::string> tls_roles;  // client certificate roles admitted (empty: any)
+  bool allow_list = true;              // HandshakeOptions::allow_list
+  Admission* admission = nullptr;      // bounds clients in the handshake; null: unbounded
   int handshake_timeout_ms = 30000;
   bool allow_inline = true;  // false: every request goes through the worker pool (tests)
   // Receives a connection that handed itself over (RequestHandover), its socket still open.
@@ -75,6 +79,8 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   bool WaitFor(Transport::Want want, int64_t deadline_ms);
   bool SendAll(const std::string& data, int64_t deadline_ms);
   bool StartTls(int64_t deadline_ms);
+  // The verified client certificate's role is one env_.tls_roles admits.
+  bool TlsRoleAdmitted();
   void CloseSocket();
 
   // transmission.cc
@@ -104,6 +110,7 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
 
   ConnectionEnv env_;
   Transport transport_;
+  Peer peer_;  // who connected (peer.h)
   std::atomic<bool> stop_{false};
   int wake_fd_ = -1;  // eventfd: worker completions and Fence
   std::mutex fd_mu_;  // guards the socket fd against close while Fence shuts it down

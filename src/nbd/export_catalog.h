@@ -14,6 +14,7 @@
 
 #include "backend/block_device.h"
 #include "common/status.h"
+#include "nbd/peer.h"
 
 namespace vbs::nbd {
 
@@ -38,11 +39,14 @@ struct OpenedExport {
 class ExportCatalog {
  public:
   virtual ~ExportCatalog() = default;
-  // (name, description) of every export, for NBD_OPT_LIST.
-  virtual std::vector<std::pair<std::string, std::string>> List() = 0;
-  // Opens the export for one connection (a fresh device from a factory, or the shared one).
-  // NotFound when there is no such export.
-  virtual Result<OpenedExport> Open(std::string_view name) = 0;
+  // (name, description) of every export `peer` may open, for NBD_OPT_LIST.
+  virtual std::vector<std::pair<std::string, std::string>> List(const Peer& peer) = 0;
+  // Whether the export exists and admits `peer` (opens nothing).
+  virtual bool Admits(std::string_view name, const Peer& peer) = 0;
+  // Opens the export for one connection of `peer` (a fresh device from a factory, or the
+  // shared one). NotFound when there is no such export or it does not admit `peer`: the two
+  // answers are the same, so a name cannot be tested for existence by someone else.
+  virtual Result<OpenedExport> Open(std::string_view name, const Peer& peer) = 0;
 };
 
 // Transmission flags for an export as seen by one connection.

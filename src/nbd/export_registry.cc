@@ -132,21 +132,32 @@ int ExportRegistry::held_writes(const std::string& name) {
   return entry ? entry->gate->held() : 0;
 }
 
-std::vector<std::pair<std::string, std::string>> ExportRegistry::List() {
+std::vector<std::pair<std::string, std::string>> ExportRegistry::List(const Peer& peer) {
   std::lock_guard lock(mu_);
   std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& [name, e] : exports_) out.emplace_back(name, e->spec.description);
+  for (const auto& [name, e] : exports_) {
+    if (e->spec.consumer.Admits(peer)) out.emplace_back(name, e->spec.description);
+  }
   return out;
 }
 
-Result<OpenedExport> ExportRegistry::Open(std::string_view name) {
-  std::shared_ptr<Entry> entry;
-  {
-    std::lock_guard lock(mu_);
-    auto it = exports_.find(name.empty() ? std::string_view(default_) : name);
-    if (it == exports_.end()) return Status::NotFound("ExportNotFound", "no such export");
-    entry = it->second;
-  }
+std::shared_ptr<ExportRegistry::Entry> ExportRegistry::FindFor(std::string_view name,
+                                                               const Peer& peer) {
+  std::lock_guard lock(mu_);
+  auto it = exports_.find(name.empty() ? std::string_view(default_) : name);
+  if (it == exports_.end() || !it->second->spec.consumer.Admits(peer)) return nullptr;
+  return it->second;
+}
+
+bool ExportRegistry::Admits(std::string_view name, const Peer& peer) {
+  return FindFor(name, peer) != nullptr;
+}
+
+Result<OpenedExport> ExportRegistry::Open(std::string_view name, const Peer& peer) {
+  // Checked before the device is opened: a client that is not the consumer costs no backend
+  // work, and it is told exactly what a wrong name gets.
+  std::shared_ptr<Entry> entry = FindFor(name, peer);
+  if (!entry) return Status::NotFound("ExportNotFound", "no such export");
   OpenedExport e;
   {
     std::lock_guard lock(mu_);

@@ -45,6 +45,8 @@ class ExportRegistry final : public ExportCatalog {
     DeviceFactory factory;                // ... or a factory called per connection
     // Set for an export whose writes must stop when the node's lease runs out.
     std::shared_ptr<const WriteLease> lease;
+    // Who may open it (peer.h); anyone by default.
+    Consumer consumer;
   };
 
   // AlreadyExists if the name is taken; InvalidArgument for a bad spec.
@@ -67,8 +69,9 @@ class ExportRegistry final : public ExportCatalog {
   int held_writes(const std::string& name);
 
   // ExportCatalog.
-  std::vector<std::pair<std::string, std::string>> List() override;
-  Result<OpenedExport> Open(std::string_view name) override;
+  std::vector<std::pair<std::string, std::string>> List(const Peer& peer) override;
+  bool Admits(std::string_view name, const Peer& peer) override;
+  Result<OpenedExport> Open(std::string_view name, const Peer& peer) override;
 
   // A connection that entered transmission on `exp` registers itself for fencing; false when
   // the export was removed meanwhile (the connection must close without serving).
@@ -84,6 +87,8 @@ class ExportRegistry final : public ExportCatalog {
     uint64_t drops = 0;  // DropConnections calls: connections opened before one may not attach
   };
   std::shared_ptr<Entry> Find(const std::string& name);
+  // The export `name` ("" = the default) if it admits `peer`.
+  std::shared_ptr<Entry> FindFor(std::string_view name, const Peer& peer);
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -72,8 +72,8 @@ uint16_t TransmissionFlags(const OpenedExport& e, bool structured) {
   return f;
 }
 
-Handshake::Handshake(ExportCatalog* catalog, HandshakeOptions options)
-    : catalog_(catalog), options_(options) {}
+Handshake::Handshake(ExportCatalog* catalog, HandshakeOptions options, Peer peer)
+    : catalog_(catalog), options_(options), peer_(std::move(peer)) {}
 
 void Handshake::Start(std::string* out) {
   Put64(out, kNbdMagic);
@@ -81,8 +81,9 @@ void Handshake::Start(std::string* out) {
   Put16(out, kFlagFixedNewstyle | kFlagNoZeroes);
 }
 
-void Handshake::OnTlsStarted() {
+void Handshake::OnTlsStarted(std::string tls_role) {
   tls_active_ = true;
+  peer_.tls_role = std::move(tls_role);
   neg_.structured = false;
   neg_.base_allocation = false;
   meta_export_.clear();
@@ -195,6 +196,8 @@ Handshake::Step Handshake::ProcessOption(std::string* out) {
     case kOptList:
       if (!opt_data_.empty()) {
         ReplyError(out, kRepErrInvalid, "NBD_OPT_LIST takes no data");
+      } else if (!options_.allow_list) {
+        ReplyError(out, kRepErrPolicy, "listing exports is not allowed");
       } else {
         DoList(out);
       }
@@ -234,7 +237,7 @@ Handshake::Step Handshake::ProcessOption(std::string* out) {
 
 Handshake::Step Handshake::DoExportName(std::string* out) {
   if (opt_data_.size() > kMaxStringSize) return Close("export name too long");
-  auto opened = catalog_->Open(opt_data_);
+  auto opened = catalog_->Open(opt_data_, peer_);
   if (!opened.ok()) return Close("EXPORT_NAME: " + opened.status().message());
   neg_.exp = std::move(opened).value();
   if (meta_export_ != neg_.exp.name) neg_.base_allocation = false;
@@ -247,7 +250,7 @@ Handshake::Step Handshake::DoExportName(std::string* out) {
 }
 
 void Handshake::DoList(std::string* out) {
-  for (const auto& [name, description] : catalog_->List()) {
+  for (const auto& [name, description] : catalog_->List(peer_)) {
     std::string payload;
     Put32(&payload, static_cast<uint32_t>(name.size()));
     payload += name;
@@ -279,7 +282,7 @@ Handshake::Step Handshake::DoInfoOrGo(std::string* out) {
     ReplyError(out, kRepErrInvalid, "trailing bytes in NBD_OPT_INFO/GO");
     return Step::kNeedMore;
   }
-  auto opened = catalog_->Open(name);
+  auto opened = catalog_->Open(name, peer_);
   if (!opened.ok()) {
     ReplyError(out, kRepErrUnknown, "no such export");
     return Step::kNeedMore;
@@ -350,8 +353,7 @@ void Handshake::DoMetaContext(std::string* out) {
     ReplyError(out, kRepErrInvalid, "trailing bytes in meta context option");
     return;
   }
-  auto opened = catalog_->Open(name);
-  if (!opened.ok()) {
+  if (!catalog_->Admits(name, peer_)) {
     ReplyError(out, kRepErrUnknown, "no such export");
     return;
   }

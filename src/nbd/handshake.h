@@ -23,6 +23,9 @@ struct HandshakeOptions {
   bool tls_available = false;  // STARTTLS is offered
   bool tls_required = false;   // FORCEDTLS: every option but STARTTLS/ABORT needs TLS first
   size_t max_options = 10000;  // a client haggling longer than this is cut off
+  // NBD_OPT_LIST answers the exports the peer may open; false: NBD_REP_ERR_POLICY (agents:
+  // one socket serves many tenants, and nobody learns another's export names).
+  bool allow_list = true;
 };
 
 struct Negotiated {
@@ -36,14 +39,15 @@ class Handshake {
  public:
   enum class Step { kNeedMore, kStartTls, kTransmission, kClose };
 
-  Handshake(ExportCatalog* catalog, HandshakeOptions options);
+  Handshake(ExportCatalog* catalog, HandshakeOptions options, Peer peer = {});
 
   // The server's greeting (NBDMAGIC, IHAVEOPT, handshake flags).
   void Start(std::string* out);
   // Consumes bytes of [data, data+len) up to the next step; *used tells how many.
   Step Feed(const uint8_t* data, size_t len, size_t* used, std::string* out);
-  // TLS is up: option state from before it is forgotten, as the spec asks.
-  void OnTlsStarted();
+  // TLS is up: option state from before it is forgotten, as the spec asks. `tls_role` is the
+  // verified client certificate's role ("" without one).
+  void OnTlsStarted(std::string tls_role = {});
 
   bool tls_active() const { return tls_active_; }
   Negotiated& negotiated() { return neg_; }
@@ -63,6 +67,7 @@ class Handshake {
 
   ExportCatalog* catalog_;
   HandshakeOptions options_;
+  Peer peer_;
   State state_ = State::kClientFlags;
   bool no_zeroes_ = false;
   bool tls_active_ = false;

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -26,6 +27,7 @@ struct NbdServer::Listener {
   std::string path;  // unix listeners
   SslCtxPtr tls;
   bool tls_required = false;
+  std::vector<std::string> tls_roles;
   bool tcp = false;
   std::thread thread;
 };
@@ -47,7 +49,10 @@ void* ThreadMain(void* p) {
 }  // namespace
 
 NbdServer::NbdServer(NbdServerOptions options)
-    : options_(options), workers_(std::make_unique<WorkerPool>(options.worker_threads)) {
+    : options_(options),
+      admission_(static_cast<size_t>(std::max(1, options.max_handshakes)),
+                 static_cast<size_t>(std::max(1, options.max_handshakes_per_uid))),
+      workers_(std::make_unique<WorkerPool>(options.worker_threads)) {
   ::signal(SIGPIPE, SIG_IGN);
   // No SA_RESTART: the signal breaks a connection thread's blocking recv for a handover.
   struct sigaction sa = {};
@@ -74,13 +79,15 @@ Status NbdServer::AddExport(const std::string& name, std::shared_ptr<BlockDevice
 }
 
 Status NbdServer::AddExport(const std::string& name, DeviceFactory factory, bool read_only,
-                            std::string description, std::shared_ptr<const WriteLease> lease) {
+                            std::string description, std::shared_ptr<const WriteLease> lease,
+                            Consumer consumer) {
   ExportRegistry::Spec spec;
   spec.name = name;
   spec.description = std::move(description);
   spec.read_only = read_only;
   spec.factory = std::move(factory);
   spec.lease = std::move(lease);
+  spec.consumer = consumer;
   return registry_.Add(std::move(spec));
 }
 
@@ -119,7 +126,10 @@ Status NbdServer::ListenUnix(const std::string& path, const TlsOptions* tls) {
     ::close(fd);
     return Status::FromErrno("bind/listen " + path, err);
   }
-  VBS_RETURN_IF_ERROR(AddListener(fd, std::move(ctx), /*tls_required=*/false, /*tcp=*/false));
+  std::vector<std::string> roles;
+  if (tls != nullptr && !tls->ca_file.empty()) roles = tls->client_roles;
+  VBS_RETURN_IF_ERROR(
+      AddListener(fd, std::move(ctx), /*tls_required=*/false, /*tcp=*/false, std::move(roles)));
   std::lock_guard lock(mu_);
   listeners_.back()->path = path;
   return Status::Ok();
@@ -224,7 +234,9 @@ Result<uint16_t> NbdServer::ListenTcp(const std::string& host, uint16_t port,
   VBS_ASSIGN_OR_RETURN(SslCtxPtr ctx, MakeServerTlsContext(tls));
   VBS_ASSIGN_OR_RETURN(int fd, BindTcp(host, port));
   uint16_t bound = BoundPort(fd);
-  VBS_RETURN_IF_ERROR(AddListener(fd, std::move(ctx), /*tls_required=*/true, /*tcp=*/true));
+  VBS_RETURN_IF_ERROR(AddListener(fd, std::move(ctx), /*tls_required=*/true, /*tcp=*/true,
+                                  tls.ca_file.empty() ? std::vector<std::string>{}
+                                                      : tls.client_roles));
   return bound;
 }
 
@@ -235,7 +247,8 @@ Result<uint16_t> NbdServer::ListenTcpInsecure(const std::string& host, uint16_t 
   return bound;
 }
 
-Status NbdServer::AddListener(int fd, SslCtxPtr tls, bool tls_required, bool tcp) {
+Status NbdServer::AddListener(int fd, SslCtxPtr tls, bool tls_required, bool tcp,
+                              std::vector<std::string> tls_roles) {
   std::lock_guard lock(mu_);
   if (stopping_) {
     ::close(fd);
@@ -245,6 +258,7 @@ Status NbdServer::AddListener(int fd, SslCtxPtr tls, bool tls_required, bool tcp
   l->fd = fd;
   l->tls = std::move(tls);
   l->tls_required = tls_required;
+  l->tls_roles = std::move(tls_roles);
   l->tcp = tcp;
   Listener* raw = l.get();
   l->thread = std::thread([this, raw] { AcceptLoop(raw); });
@@ -288,6 +302,9 @@ ConnectionEnv NbdServer::Env(const Listener* l) {
   env.workers = workers_.get();
   env.tls = l != nullptr ? l->tls.get() : nullptr;
   env.tls_required = l != nullptr && l->tls_required;
+  if (l != nullptr) env.tls_roles = l->tls_roles;
+  env.allow_list = options_.allow_list;
+  env.admission = &admission_;
   env.handshake_timeout_ms = options_.handshake_timeout_ms;
   env.allow_inline = options_.allow_inline;
   env.on_handover = [this](HandedConnection h) {

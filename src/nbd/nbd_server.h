@@ -28,6 +28,7 @@
 
 #include "backend/block_device.h"
 #include "common/status.h"
+#include "nbd/admission.h"
 #include "nbd/export_registry.h"
 #include "nbd/handover.h"
 #include "nbd/tls.h"
@@ -43,6 +44,11 @@ struct NbdServerOptions {
   int max_connections = 10000;       // beyond this, new clients are closed at once
   int handshake_timeout_ms = 30000;  // a client that does not finish haggling is dropped
   bool allow_inline = true;          // run non-blocking work on connection threads (faster)
+  // NBD_OPT_LIST answers the exports a client may open; false: refused (agents' sockets).
+  bool allow_list = true;
+  // Clients in the handshake at once, in total and per local uid (admission.h).
+  int max_handshakes = 256;
+  int max_handshakes_per_uid = 64;
 };
 
 class NbdServer {
@@ -56,9 +62,11 @@ class NbdServer {
   Status AddExport(const std::string& name, std::shared_ptr<BlockDevice> device, bool read_only,
                    std::string description = {});
   // A device opened per connection; CAN_MULTI_CONN iff device->coherent_across_opens().
-  // With `lease`, writes run only while it is valid (write_lease.h).
+  // With `lease`, writes run only while it is valid (write_lease.h); only `consumer` may
+  // open it (peer.h).
   Status AddExport(const std::string& name, DeviceFactory factory, bool read_only,
-                   std::string description = {}, std::shared_ptr<const WriteLease> lease = nullptr);
+                   std::string description = {}, std::shared_ptr<const WriteLease> lease = nullptr,
+                   Consumer consumer = Consumer::Anyone());
   // Disconnects the export's clients and returns when all of them are closed.
   Status RemoveExport(const std::string& name);
   // The export a client gets when it asks for the empty name.
@@ -67,7 +75,8 @@ class NbdServer {
 
   // Replaces a stale socket file at `path`. With `tls`, STARTTLS is offered (optional).
   Status ListenUnix(const std::string& path, const TlsOptions* tls = nullptr);
-  // Returns the bound port (useful with port 0). TLS is required of every client.
+  // Returns the bound port (useful with port 0). TLS is required of every client, and with
+  // tls.ca_file a client certificate of one of tls.client_roles.
   Result<uint16_t> ListenTcp(const std::string& host, uint16_t port, const TlsOptions& tls);
   // Plain TCP, no TLS: only for benchmarks and trusted loopback tools.
   Result<uint16_t> ListenTcpInsecure(const std::string& host, uint16_t port);
@@ -89,7 +98,8 @@ class NbdServer {
 
  private:
   struct Listener;
-  Status AddListener(int fd, SslCtxPtr tls, bool tls_required, bool tcp);
+  Status AddListener(int fd, SslCtxPtr tls, bool tls_required, bool tcp,
+                     std::vector<std::string> tls_roles = {});
   void AcceptLoop(Listener* l);
   void StartConnection(int fd, Listener* l);
   ConnectionEnv Env(const Listener* l);
@@ -98,6 +108,7 @@ class NbdServer {
 
   NbdServerOptions options_;
   ExportRegistry registry_;
+  Admission admission_;
   std::unique_ptr<WorkerPool> workers_;
   int stop_fd_ = -1;  // eventfd that wakes accept loops
   std::atomic<bool> stopping_{false};

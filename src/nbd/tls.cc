@@ -1,6 +1,7 @@
 #include "nbd/tls.h"
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 namespace vbs::nbd {
 namespace {
@@ -45,6 +46,17 @@ Result<SslCtxPtr> MakeServerTlsContext(const TlsOptions& o) {
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx.get(), 0);
   return ctx;
+}
+
+std::string PeerCertificateRole(SSL* ssl) {
+  if (ssl == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return "";
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr) return "";
+  char ou[64] = "";
+  int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_organizationalUnitName, ou,
+                                    sizeof ou);
+  X509_free(cert);
+  return n > 0 ? std::string(ou, static_cast<size_t>(n)) : "";
 }
 
 }  // namespace vbs::nbd

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -19,10 +20,16 @@ struct TlsOptions {
   std::string key_file;   // its private key (PEM)
   std::string ca_file;    // CA that signs client certificates (PEM); empty: no client auth
   bool verify_client = true;
+  // With a verified client certificate: the roles (its subject OU, auth/pki.h) that may open
+  // exports; a client of any other role is disconnected right after the TLS handshake.
+  // Empty: any role the CA signed.
+  std::vector<std::string> client_roles;
 };
 
 using SslCtxPtr = std::shared_ptr<SSL_CTX>;
 
 Result<SslCtxPtr> MakeServerTlsContext(const TlsOptions& options);
+// The role (subject OU) of the client certificate `ssl` verified; "" without one.
+std::string PeerCertificateRole(SSL* ssl);
 
 }  // namespace vbs::nbd

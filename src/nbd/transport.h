@@ -33,6 +33,7 @@ class Transport {
   // of reading on (a connection asked to hand over: connection.h).
   void SetInterrupt(const std::atomic<bool>* flag) { interrupt_ = flag; }
   bool tls() const { return ssl_ != nullptr; }
+  SSL* ssl() const { return ssl_; }
   // TLS holds decrypted bytes not yet read (poll would not report them).
   bool HasBuffered() const { return ssl_ != nullptr && SSL_pending(ssl_) > 0; }
 

@@ -105,6 +105,9 @@ struct AttachmentRecord {
   std::string state;
   std::optional<std::string> export_name;  // set by the agent when exported
   std::optional<std::string> nbd_uri;      // how a host-target consumer reaches it
+  // A host target: the local uid whose processes may open the export (nbd/peer.h); a VM's
+  // consumer is its QEMU process, which the agent finds itself.
+  std::optional<int64_t> consumer_uid;
   std::optional<std::string> error;
   int64_t created_at = 0;
   int64_t updated_at = 0;

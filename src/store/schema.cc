@@ -152,6 +152,10 @@ CREATE TABLE storage_clients (
   PRIMARY KEY (pool, client));
 CREATE INDEX storage_clients_node ON storage_clients (node);
 )sql",
+      // 6: the consumer of a host attachment (the local uid that may open its export).
+      R"sql(
+ALTER TABLE attachments ADD COLUMN consumer_uid BIGINT;
+)sql",
   };
   return kMigrations;
 }

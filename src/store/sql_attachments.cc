@@ -15,7 +15,7 @@ InstanceRecord InstanceFromRow(const SqlRow& r) {
 
 const char* kAttachmentColumns =
     "id, volume_id, instance_id, node, owner, mode, device, state, export_name, nbd_uri, "
-    "error, created_at, updated_at";
+    "error, created_at, updated_at, consumer_uid";
 AttachmentRecord AttachmentFromRow(const SqlRow& r) {
   AttachmentRecord a;
   a.id = r.Text(0);
@@ -31,6 +31,7 @@ AttachmentRecord AttachmentFromRow(const SqlRow& r) {
   a.error = OptText(r, 10);
   a.created_at = r.Int(11);
   a.updated_at = r.Int(12);
+  if (!r.IsNull(13)) a.consumer_uid = r.Int(13);
   return a;
 }
 
@@ -100,9 +101,10 @@ Result<std::vector<AttachmentRecord>> SqlTransaction::ListAttachments(const Atta
 Status SqlTransaction::InsertAttachment(const AttachmentRecord& a) {
   return ExecOne(
       db_.Exec(std::string("INSERT INTO attachments (") + kAttachmentColumns +
-                   ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                {a.id, a.volume_id, a.instance_id, a.node, a.owner, a.mode, a.device, a.state,
-                Opt(a.export_name), Opt(a.nbd_uri), Opt(a.error), a.created_at, a.updated_at}),
+                Opt(a.export_name), Opt(a.nbd_uri), Opt(a.error), a.created_at, a.updated_at,
+                a.consumer_uid ? SqlValue(*a.consumer_uid) : SqlValue(std::monostate{})}),
       "insert attachment");
 }
 

@@ -34,7 +34,7 @@ for dir in "$work" "$shm"; do
   if [ "$dir" = "$shm" ]; then
     # TCP takes its own path on tmpfs: large reads are sent from the mapping (not spliced).
     port=$(free_port)
-    serve "$disk" --listen "127.0.0.1:$port" --no-tls
+    serve "$disk" --listen "127.0.0.1:$port" --no-tls --no-client-auth
     log "$dir: fio write+verify over TCP, 2 jobs, iodepth 16"
     fio --name=verify --ioengine=nbd --uri="nbd://127.0.0.1:$port/" --rw=randwrite \
       --bsrange=4k-1M --size=48M --offset_increment=64M --numjobs=2 --iodepth=16 \

@@ -71,7 +71,7 @@ make_certs() {
     printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
     openssl x509 -req -in server.csr -CA ca-cert.pem -CAkey ca-key.pem -CAcreateserial \
       -days 2 -extfile server.ext -out server-cert.pem 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=vbs-test-client" \
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=vbs-test-client/OU=user" \
       -keyout client-key.pem -out client.csr 2>/dev/null
     printf 'extendedKeyUsage=clientAuth\n' >client.ext
     openssl x509 -req -in client.csr -CA ca-cert.pem -CAkey ca-key.pem -CAcreateserial \

@@ -32,7 +32,7 @@ for transport in unix tcp; do
     uri="nbd+unix:///?socket=$sock"
   else
     port=$(free_port)
-    serve "$small/disk.img" --listen "127.0.0.1:$port" --no-tls
+    serve "$small/disk.img" --listen "127.0.0.1:$port" --no-tls --no-client-auth
     uri="nbd://127.0.0.1:$port/"
   fi
   out=$(qemu-io -f raw -c 'write -P 0x33 0 1M' -c 'write -P 0x44 4M 4M' "$uri" 2>&1 || true)

@@ -162,7 +162,7 @@ HttpResponse ResizeVolume(const HttpRequest& req, const std::string& id, RestCon
 
 HttpResponse AttachVolume(const HttpRequest& req, const std::string& id, RestContext& ctx,
                           AttachmentService& attachments) {
-  auto body = ParseJsonObject(req, {"instance_id", "mode", "device"});
+  auto body = ParseJsonObject(req, {"instance_id", "mode", "device", "uid"});
   if (!body.ok()) return ErrorResponse(body.status());
   auto inst = OptString(*body, "instance_id");
   auto mode = OptString(*body, "mode");
@@ -173,7 +173,15 @@ HttpResponse AttachVolume(const HttpRequest& req, const std::string& id, RestCon
   if (!*inst) {
     return ErrorResponse(Status::InvalidArgument("MissingParameter", "instance_id is required"));
   }
-  AttachRequest ar{id, **inst, mode->value_or("rw"), *device};
+  AttachRequest ar{id, **inst, mode->value_or("rw"), *device, std::nullopt};
+  if (body->contains("uid")) {
+    const auto& uid = (*body)["uid"];
+    if (!uid.is_number_integer()) {
+      return ErrorResponse(
+          Status::InvalidArgument("InvalidParameterValue", "uid must be an integer"));
+    }
+    ar.uid = uid.get<int64_t>();
+  }
   return Reply(202, attachments.Attach(CallerOf(ctx.identity), ar), AttachmentJson);
 }
 
