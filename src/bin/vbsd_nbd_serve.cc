@@ -23,6 +23,7 @@ struct ServeArgs {
   bool no_client_auth = false;
   nbd::TlsOptions tls;
   int workers = 16;
+  size_t request_memory_mib = 1024;
 };
 
 int Fail(const std::string& msg) {
@@ -74,6 +75,7 @@ int RunServe(ServeArgs a) {
   if (!dev.ok()) return Fail(dev.status().ToString());
   nbd::NbdServerOptions opts;
   opts.worker_threads = a.workers;
+  opts.max_request_memory = a.request_memory_mib << 20;
   nbd::NbdServer server(opts);
   std::shared_ptr<BlockDevice> shared(std::move(dev).value());
   Status st = server.AddExport(a.export_name, shared, a.read_only, a.description);
@@ -124,6 +126,9 @@ void AddNbdServeCommand(CLI::App& app) {
       ->type_name("ROLE");
   cmd->add_option("--workers", args->workers, "worker threads for blocking I/O")
       ->check(CLI::Range(1, 1024));
+  cmd->add_option("--request-memory", args->request_memory_mib,
+                  "MiB that requests of all clients may hold beyond 2 MiB each (default 1024)")
+      ->check(CLI::Range(64, 1 << 20));
   cmd->callback([args] { std::exit(RunServe(*args)); });
 }
 

@@ -48,7 +48,7 @@ class BufferPool {
 
  private:
   static constexpr int kClasses = 14;                // 4 KiB << 0 .. 4 KiB << 13 (32 MiB)
-  static constexpr size_t kMaxKeptBytes = 64 << 20;  // per pool
+  static constexpr size_t kMaxKeptBytes = 16 << 20;  // per pool (counts in a node's memory)
   std::mutex mu_;
   std::vector<Buffer> free_[kClasses];
   size_t kept_bytes_ = 0;

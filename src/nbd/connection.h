@@ -28,6 +28,7 @@
 #include "nbd/export_registry.h"
 #include "nbd/handover.h"
 #include "nbd/handshake.h"
+#include "nbd/memory_budget.h"
 #include "nbd/transport.h"
 #include "nbd/worker_pool.h"
 #include "nbd/write_gate.h"
@@ -42,6 +43,7 @@ struct ConnectionEnv {
   std::vector<std::string> tls_roles;  // client certificate roles admitted (empty: any)
   bool allow_list = true;              // HandshakeOptions::allow_list
   Admission* admission = nullptr;      // bounds clients in the handshake; null: unbounded
+  MemoryBudget* memory = nullptr;      // shared by the server's connections; null: unbounded
   int handshake_timeout_ms = 30000;
   bool allow_inline = true;  // false: every request goes through the worker pool (tests)
   // Receives a connection that handed itself over (RequestHandover), its socket still open.
@@ -104,7 +106,13 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   Buffer KeepPayload(const Request& req, const uint8_t* payload, Buffer* owned);
   void MapDevice();
   void DrainCompleted();
-  void Complete(Reply r);
+  // A finished request's reply: stamped with the request's charge and queued (connection
+  // thread) or handed back to it (Complete, from a worker).
+  void Queue(const Request& req, Reply reply);
+  void Complete(const Request& req, Reply r);
+  // Charges `req` before it is parsed (memory_budget.h); false: not now (backpressure).
+  bool TakeCharge(Request* req);
+  void ReleaseCharge(const Reply& r);
   void WaitIdle();
   bool Backpressured() const;
 
@@ -144,6 +152,8 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   size_t out_head_sent_ = 0;
   size_t out_bytes_ = 0;
   bool disc_ = false;
+  size_t charged_ = 0;    // charges of requests parsed whose replies are not yet sent
+  bool stalled_ = false;  // ProcessInput stopped: no charge for the next request yet
 
   std::mutex cmu_;
   std::vector<Reply> completed_;

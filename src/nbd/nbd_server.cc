@@ -1,6 +1,7 @@
 #include "nbd/nbd_server.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -52,8 +53,13 @@ NbdServer::NbdServer(NbdServerOptions options)
     : options_(options),
       admission_(static_cast<size_t>(std::max(1, options.max_handshakes)),
                  static_cast<size_t>(std::max(1, options.max_handshakes_per_uid))),
+      memory_(options.max_request_memory),
       workers_(std::make_unique<WorkerPool>(options.worker_threads)) {
   ::signal(SIGPIPE, SIG_IGN);
+  // Request buffers of 256 KiB and more come from mmap and go back to the kernel when freed,
+  // so the process's memory follows the request budget (glibc's default threshold grows to
+  // 32 MiB after the first large free and keeps such buffers in the heap).
+  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   // No SA_RESTART: the signal breaks a connection thread's blocking recv for a handover.
   struct sigaction sa = {};
   sa.sa_handler = [](int) {};
@@ -305,6 +311,7 @@ ConnectionEnv NbdServer::Env(const Listener* l) {
   if (l != nullptr) env.tls_roles = l->tls_roles;
   env.allow_list = options_.allow_list;
   env.admission = &admission_;
+  env.memory = &memory_;
   env.handshake_timeout_ms = options_.handshake_timeout_ms;
   env.allow_inline = options_.allow_inline;
   env.on_handover = [this](HandedConnection h) {

@@ -30,6 +30,7 @@
 #include "common/status.h"
 #include "nbd/admission.h"
 #include "nbd/export_registry.h"
+#include "nbd/memory_budget.h"
 #include "nbd/handover.h"
 #include "nbd/tls.h"
 #include "nbd/worker_pool.h"
@@ -49,6 +50,9 @@ struct NbdServerOptions {
   // Clients in the handshake at once, in total and per local uid (admission.h).
   int max_handshakes = 256;
   int max_handshakes_per_uid = 64;
+  // Request memory shared by all connections beyond each one's 2 MiB allowance
+  // (memory_budget.h); a connection holds at most 64 MiB of it.
+  size_t max_request_memory = size_t{1} << 30;
 };
 
 class NbdServer {
@@ -72,6 +76,8 @@ class NbdServer {
   // The export a client gets when it asks for the empty name.
   void SetDefaultExport(const std::string& name);
   size_t connection_count();
+  // Request memory taken from the shared budget now (memory_budget.h).
+  size_t request_memory() const { return memory_.used(); }
 
   // Replaces a stale socket file at `path`. With `tls`, STARTTLS is offered (optional).
   Status ListenUnix(const std::string& path, const TlsOptions* tls = nullptr);
@@ -109,6 +115,7 @@ class NbdServer {
   NbdServerOptions options_;
   ExportRegistry registry_;
   Admission admission_;
+  MemoryBudget memory_;
   std::unique_ptr<WorkerPool> workers_;
   int stop_fd_ = -1;  // eventfd that wakes accept loops
   std::atomic<bool> stopping_{false};

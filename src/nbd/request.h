@@ -18,6 +18,10 @@ struct Request {
   uint64_t handle = 0;
   uint64_t offset = 0;
   uint32_t length = 0;
+  // Not on the wire: the memory this request holds until its reply is sent, and whether it
+  // came from the server's shared budget (memory_budget.h).
+  uint32_t charge = 0;
+  bool shared_charge = false;
 
   // Bytes of payload that follow the header on the wire.
   uint32_t payload_length() const { return type == kCmdWrite ? length : 0; }

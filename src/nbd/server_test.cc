@@ -488,6 +488,62 @@ TEST_P(ServerTest, ManyConnectionsAtOnce) {
   EXPECT_GE(server_->connection_count(), static_cast<size_t>(kConns));
 }
 
+// Clients that send huge READs (and WRITE headers without their payload) and never read a
+// reply are held by backpressure: the server's request memory stays within its budget, other
+// clients are served meanwhile, and the hogs' requests are delayed, never failed.
+TEST(ServerMemoryTest, ClientsThatNeverReadRepliesAreHeldToTheBudget) {
+  const std::string sock = "/tmp/vbs-nbd-mem-" + std::to_string(::getpid()) + ".sock";
+  NbdServerOptions o;
+  o.max_request_memory = 40 << 20;
+  o.worker_threads = 4;
+  NbdServer server(o);
+  constexpr uint32_t kLen = 8 << 20;
+  ASSERT_TRUE(server.AddExport("disk", std::make_shared<MemDevice>(32 << 20), false).ok());
+  ASSERT_TRUE(server.ListenUnix(sock).ok());
+  auto connect = [&] {
+    auto c = std::make_unique<Client>();
+    EXPECT_TRUE(c->Connect(sock));
+    EXPECT_TRUE(c->Go("disk"));
+    return c;
+  };
+  constexpr int kReads = 60;
+  std::vector<std::unique_ptr<Client>> hogs;
+  for (int h = 0; h < 3; ++h) {
+    hogs.push_back(connect());
+    std::string burst;
+    for (int i = 0; i < kReads; ++i) burst += RequestBytes(kCmdRead, i, (i % 4) * kLen, kLen);
+    hogs.back()->Send(burst);  // 4 KiB of headers asking for 480 MiB of replies
+  }
+  auto half_write = connect();
+  half_write->Send(RequestBytes(kCmdWrite, 1, 0, kLen));  // the payload never comes
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_LE(server.request_memory(), size_t{40} << 20);
+
+  auto polite = connect();
+  const auto t0 = std::chrono::steady_clock::now();
+  polite->Send(RequestBytes(kCmdRead, 7, 4096, 4096));
+  auto r = polite->ReadReply({{7, {4096, 4096u}}});
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.error, 0u);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_LE(server.request_memory(), size_t{40} << 20);
+
+  for (auto& hog : hogs) {  // every request is answered once the hog reads
+    Client::Reads reads;
+    for (int i = 0; i < kReads; ++i) reads[i] = {(i % 4) * uint64_t{kLen}, kLen};
+    int answered = 0;
+    for (int i = 0; i < kReads; ++i) {
+      auto rep = hog->ReadReply(reads);
+      if (rep.ok && rep.error == 0 && rep.data.size() == kLen) ++answered;
+    }
+    EXPECT_EQ(answered, kReads);
+  }
+  half_write.reset();
+  server.Stop();
+  EXPECT_EQ(server.request_memory(), 0u);
+  ::unlink(sock.c_str());
+}
+
 TEST_P(ServerTest, StopClosesConnectedClients) {
   auto c = Connect();
   server_->Stop();

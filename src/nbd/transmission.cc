@@ -15,6 +15,10 @@ namespace {
 
 constexpr size_t kMaxQueuedBytes = 64 << 20;  // replies not yet sent: stop reading beyond
 constexpr int kMaxInflight = 256;             // requests at workers: stop reading beyond
+// Request charges (memory_budget.h): what one connection may hold at most, and the part of
+// it that does not need the server's shared budget.
+constexpr size_t kMaxConnectionCharge = 64 << 20;
+constexpr size_t kChargeAllowance = 2 << 20;
 constexpr int kMaxIov = 64;
 constexpr size_t kFlushEvery = 4;  // replies per sendmsg while a batch is still running
 // Smaller file data goes in the same sendmsg as its header: two splice calls would cost more
@@ -33,7 +37,7 @@ class TransmissionJob final : public Job {
     Execute(r_, payload_.data(), c_->ctx_, /*on_loop=*/false, &reply);
     if (gated_) c_->gate_->Leave();
     c_->pool_.Put(std::move(payload_));
-    c_->Complete(std::move(reply));
+    c_->Complete(r_, std::move(reply));
   }
 
  private:
@@ -55,7 +59,38 @@ bool Connection::Backpressured() const {
   return out_bytes_ > kMaxQueuedBytes || inflight_.load(std::memory_order_relaxed) > kMaxInflight;
 }
 
-void Connection::Complete(Reply r) {
+bool Connection::TakeCharge(Request* req) {
+  const size_t cost = req->type == kCmdRead || req->type == kCmdWrite ? req->length : 0;
+  if (charged_ > 0 && charged_ + cost > kMaxConnectionCharge) return false;
+  bool shared = false;
+  if (charged_ + cost > kChargeAllowance && env_.memory != nullptr) {
+    if (!env_.memory->TryTake(cost)) {
+      env_.memory->NotifyOnGive(wake_fd_);  // (the poll's timeout covers a Give just before)
+      return false;
+    }
+    shared = true;
+  }
+  charged_ += cost;
+  req->charge = static_cast<uint32_t>(cost);
+  req->shared_charge = shared;
+  return true;
+}
+
+void Connection::ReleaseCharge(const Reply& r) {
+  charged_ -= r.charge;
+  if (r.shared_charge) env_.memory->Give(r.charge);
+}
+
+void Connection::Queue(const Request& req, Reply reply) {
+  reply.charge = req.charge;
+  reply.shared_charge = req.shared_charge;
+  out_bytes_ += reply.total();
+  outq_.push_back(std::move(reply));
+}
+
+void Connection::Complete(const Request& req, Reply r) {
+  r.charge = req.charge;
+  r.shared_charge = req.shared_charge;
   bool wake;
   {
     std::lock_guard lock(cmu_);
@@ -95,8 +130,7 @@ void Connection::Handle(const Request& req, const uint8_t* payload, Buffer* owne
     EncodeError(req, ctx_.params.structured, err, "invalid request", &pool_, &reply);
     if (entered) gate_->Leave();
     if (owned != nullptr) pool_.Put(std::move(*owned));
-    out_bytes_ += reply.total();
-    outq_.push_back(std::move(reply));
+    Queue(req, std::move(reply));
     return;
   }
   const bool gated = gate_ != nullptr && IsWriteType(req.type);
@@ -129,8 +163,7 @@ void Connection::Dispatch(const Request& req, const uint8_t* payload, Buffer* ow
   }
   if (gated) gate_->Leave();
   if (owned != nullptr) pool_.Put(std::move(*owned));
-  out_bytes_ += reply.total();
-  outq_.push_back(std::move(reply));
+  Queue(req, std::move(reply));
 }
 
 void Connection::Park(const Request& req, const uint8_t* payload, Buffer* owned) {
@@ -150,7 +183,7 @@ void Connection::Park(const Request& req, const uint8_t* payload, Buffer* owned)
     EncodeError(req, self->ctx_.params.structured, kESHUTDOWN, "the export was removed",
                 &self->pool_, &reply);
     self->pool_.Put(std::move(*held));
-    self->Complete(std::move(reply));
+    self->Complete(req, std::move(reply));
   });
 }
 
@@ -162,6 +195,13 @@ bool Connection::ProcessInput() {
     if (avail < kRequestHeaderSize) break;
     Request req;
     if (ParseRequestHeader(rbuf_.data() + rstart_, &req) != HeaderStatus::kOk) return false;
+    // Not parsed before it can be charged: the header stays in rbuf_, and with rbuf_ not
+    // read further the client's next requests wait in its socket (backpressure).
+    if (!TakeCharge(&req)) {
+      stalled_ = true;
+      break;
+    }
+    stalled_ = false;
     const size_t pl = req.payload_length();
     if (avail - kRequestHeaderSize >= pl) {
       const uint8_t* payload = rbuf_.data() + rstart_ + kRequestHeaderSize;
@@ -267,8 +307,7 @@ void Connection::FinishInPlace() {
   Reply reply;
   EncodeError(preq_, ctx_.params.structured, perr_, "write failed", &pool_, &reply);
   if (entered) gate_->Leave();
-  out_bytes_ += reply.total();
-  outq_.push_back(std::move(reply));
+  Queue(preq_, std::move(reply));
 }
 
 // Memory-backed file: map it (see ExecContext::map). The device's size is fixed while it is
@@ -350,6 +389,7 @@ bool Connection::FlushOut(bool* blocked) {
 }
 
 void Connection::PopSent() {
+  ReleaseCharge(outq_.front());
   out_bytes_ -= outq_.front().total();
   out_head_sent_ = 0;
   pool_.Put(std::move(outq_.front().buf));
@@ -365,6 +405,7 @@ void Connection::WaitIdle() {
     (void)!::read(wake_fd_, &v, sizeof v);
   }
   DrainCompleted();
+  for (const Reply& r : outq_) ReleaseCharge(r);
   outq_.clear();
 }
 
@@ -394,7 +435,14 @@ void Connection::Serve(Negotiated& neg) {
       }
     }
 
-    const bool want_read = !disc_ && !Backpressured() && (!handover_.load() || in_payload_);
+    // Requests left in rbuf_ for want of a charge go first once charges came back.
+    if (stalled_ && !in_payload_ && !disc_) {
+      ok = ProcessInput();
+      if (!ok) break;
+    }
+    const bool want_read = !disc_ && !stalled_ && !Backpressured() &&
+                           (in_payload_ || rend_ < rbuf_.size()) &&
+                           (!handover_.load() || in_payload_);
     Transport::Want wait_in = Transport::Want::kRead;
     if (want_read) {
       uint8_t* dst;
@@ -459,7 +507,8 @@ void Connection::Serve(Negotiated& neg) {
     if (want_read) ev |= wait_in == Transport::Want::kWrite ? POLLOUT : POLLIN;
     if (out_blocked) ev |= POLLOUT | (transport_.tls() ? POLLIN : 0);
     struct pollfd p[2] = {{transport_.fd(), ev, 0}, {wake_fd_, POLLIN, 0}};
-    if (::poll(p, 2, -1) < 0 && errno != EINTR) break;
+    // Stalled on the shared budget: other connections give it back without waking us.
+    if (::poll(p, 2, stalled_ ? 10 : -1) < 0 && errno != EINTR) break;
     if (p[1].revents & POLLIN) {
       uint64_t v;
       (void)!::read(wake_fd_, &v, sizeof v);
@@ -467,12 +516,20 @@ void Connection::Serve(Negotiated& neg) {
     if (p[0].revents & (POLLERR | POLLNVAL)) break;
     if ((p[0].revents & POLLHUP) && !want_read && inflight_.load() == 0) break;
   }
+  if (in_payload_) {  // cut off in the middle of a payload: its request never runs
+    Reply none;
+    none.charge = preq_.charge;
+    none.shared_charge = preq_.shared_charge;
+    ReleaseCharge(none);
+    in_payload_ = false;
+  }
   if (pentered_) gate_->Leave();  // cut off in the middle of a payload received in place
   pentered_ = false;
   pin_place_ = false;
   pmapped_ = nullptr;
   WaitIdle();
   outq_.clear();
+  if (env_.memory != nullptr) env_.memory->Forget(wake_fd_);
   if (ctx_.map != nullptr) ::munmap(ctx_.map, ctx_.params.size);
   ctx_.map = nullptr;
 }

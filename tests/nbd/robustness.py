@@ -6,8 +6,10 @@ a well-behaved connection opened first must keep working, and its data must be i
 import os
 import socket
 import struct
+import subprocess
 import sys
 import threading
+import time
 
 SOCK = sys.argv[1]
 N_CONNS = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
@@ -106,24 +108,58 @@ s = connect(); go(s); s.sendall(req(1, 11, 0, 1 << 20) + b"z" * 5000); s.close()
 s = connect(); go(s)
 s.sendall(b"".join(req(0, i, 0, 1 << 20) for i in range(200))); s.close(); print("ok: 200 MiB of reads requested, never read")
 
-# Thousands of connections at once, some in handshake, some in transmission.
+# Thousands of connections at once in transmission.
 conns = []
 for i in range(N_CONNS):
     c = connect()
-    if i % 2:
-        go(c)
+    go(c)
     conns.append(c)
 print("ok: %d connections open" % len(conns))
 for i, c in enumerate(conns):
-    if i % 2:
-        c.sendall(req(0, i, 0, 512))
+    c.sendall(req(0, i, 0, 512))
 for i, c in enumerate(conns):
-    if i % 2:
-        err, h = simple_reply(c)
-        assert err == 0 and h == i
-        recvn(c, 512)
+    err, h = simple_reply(c)
+    assert err == 0 and h == i
+    recvn(c, 512)
 check(True, "every transmitting connection got its reply")
 for c in conns:
+    c.close()
+
+
+# Clients that never finish the handshake hold a slot each until the deadline: one uid gets
+# at most its share (64) and the rest are closed at once, while another uid still gets in.
+def handshake_as(uid):
+    """Forks a child that drops to `uid`, connects, negotiates and reads; True if served."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgid(uid); os.setuid(uid)
+            c = connect(); go(c)
+            c.sendall(req(0, 1, 0, 4096))
+            os._exit(0 if simple_reply(c) == (0, 1) and len(recvn(c, 4096)) == 4096 else 1)
+        except Exception:
+            os._exit(2)
+    return os.waitpid(pid, 0)[1] == 0
+
+
+idle = []
+for i in range(300):
+    c = connect()
+    recvn(c, 18)
+    idle.append(c)
+held = 0
+for c in idle:
+    c.settimeout(0.5)
+    try:
+        if c.recv(1) != b"":
+            held += 1  # (no byte comes before an option: a timeout means held)
+    except socket.timeout:
+        held += 1
+    except ConnectionResetError:
+        pass
+check(1 <= held <= 64, "300 idle handshakes of one uid: %d held, the rest closed at once" % held)
+check(handshake_as(65534), "another uid is served while one uid holds its handshake slots")
+for c in idle:
     c.close()
 
 # Many threads hammering concurrently while the good client still works.
@@ -140,3 +176,50 @@ ts = [threading.Thread(target=hammer, args=(k,)) for k in range(16)]
 good.sendall(req(0, 99, 0, 4096))
 err, h = simple_reply(good)
 check(err == 0 and recvn(good, 4096) == b"\x5a" * 4096, "good client still served, data intact")
+
+
+# Memory: hogs ask for far more than the server may hold (thousands of 32 MiB READs, a WRITE
+# header whose payload never comes) and never read a reply. Backpressure must keep the
+# server's RSS under its bound while a qemu-io read on another connection is answered.
+SERVER_PID = int(os.environ["SERVER_PID"])
+RSS_BOUND_MIB = int(os.environ["RSS_BOUND_MIB"])
+
+
+def rss_mib():
+    with open("/proc/%d/status" % SERVER_PID) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+before = rss_mib()
+hogs = []
+for k in range(4):
+    c = connect(); go(c)
+    c.setblocking(False)
+    burst = b"".join(req(0, i, (i % 2) * (32 << 20), 32 << 20) for i in range(2000))
+    try:
+        c.sendall(burst)  # 64 KiB of headers asking for 62 GiB of replies
+    except BlockingIOError:
+        pass  # the server stopped reading: backpressure already
+    hogs.append(c)
+w = connect(); go(w); w.sendall(req(1, 1, 0, 32 << 20)); hogs.append(w)
+peak = before
+t_end = time.time() + 3
+while time.time() < t_end:
+    peak = max(peak, rss_mib())
+    time.sleep(0.05)
+t0 = time.time()
+out = subprocess.run(["qemu-io", "-f", "raw", "-c", "read -P 0x5a 0 4k",
+                      "nbd+unix:///?socket=" + SOCK], capture_output=True, text=True)
+took = time.time() - t0
+peak = max(peak, rss_mib())
+print("memory: RSS %d MiB before, %d MiB at most with the hogs (bound %d MiB); "
+      "qemu-io answered in %.3f s" % (before, peak, RSS_BOUND_MIB, took))
+check("read 4096/4096" in out.stdout and "verification" not in out.stdout,
+      "qemu-io read on another connection while hogs hold their budget")
+check(took < 3, "that read waited no longer than a few seconds (%.3f s)" % took)
+check(peak < RSS_BOUND_MIB, "server RSS %d MiB stayed under %d MiB" % (peak, RSS_BOUND_MIB))
+for c in hogs:
+    c.close()

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Hostile NBD traffic (tests/nbd/robustness.py) against `vbsd nbd-serve`: bad magic,
 # unknown options/commands/flags, oversize lengths, offsets past the end, half headers,
-# vanishing clients, 2000 connections at once. The server must survive, serve a well-behaved
-# client throughout, and still pass qemu-img compare at the end. Then a tmpfs that fills up
-# under large writes.
+# vanishing clients, 2000 connections at once, 300 that never finish the handshake, and
+# clients that ask for gigabytes of replies they never read (RSS measured against its
+# bound). The server must survive, serve a well-behaved client throughout, and still pass
+# qemu-img compare at the end. Then a tmpfs that fills up under large writes.
 source "$(dirname "$0")/lib.sh"
 need_tools python3 qemu-img qemu-io
 
@@ -11,8 +12,12 @@ ulimit -n 16384
 disk=$work/disk.img
 truncate -s 64M "$disk"
 sock=$work/nbd.sock
-serve "$disk" --socket "$sock"
-python3 "$here/robustness.py" "$sock" 2000 || die "robustness cases"
+# Request memory 256 MiB: the server's RSS must stay under that plus each connection's
+# allowance (2 MiB), receive buffer and buffer pool (16 MiB) and the process's own ~100 MiB.
+serve "$disk" --socket "$sock" --request-memory 256
+chmod o+x "$work" && chmod 666 "$sock"  # the handshake-slot case connects as another uid too
+SERVER_PID=$server_pid RSS_BOUND_MIB=512 python3 "$here/robustness.py" "$sock" 2000 ||
+  die "robustness cases"
 kill -0 "$server_pid" || die "server died"
 qemu-io -f raw -c 'read -P 0x5a 0 4k' "nbd+unix:///?socket=$sock" | grep -q verification && die "data"
 qemu-img compare -f raw -F raw "$disk" "nbd+unix:///?socket=$sock" || die "compare"

@@ -234,8 +234,8 @@ done
 gsum=$(vm_exec "$VM1" "md5sum /tmp/blk | cut -d' ' -f1")
 hsum=$(dd if="$(vol_file "$VOL")" bs=64k skip=512 count=$N 2>/dev/null | md5sum | cut -d' ' -f1)
 assert_eq "$gsum" "$hsum" "data written across the restart, as the host sees it"
-grep -q "re-exported $VOL as $EXPORT" "$T/vbsd.$VBSD_LOGN.log" ||
-  fail "the restarted agent did not log re-exporting $VOL as $EXPORT"
+grep -q "re-exported $VOL for pid " "$T/vbsd.$VBSD_LOGN.log" ||
+  fail "the restarted agent did not log re-exporting $VOL to its QEMU"
 # QEMU held the guest's I/O while the export was away (reconnect-delay): no I/O error recorded.
 blocks=$(hqmp "$VM1" query-block) || fail "query-block on $VM1"
 jq -e --arg n "vbs-$VOL" '[.[] | select(.inserted["node-name"]? == $n)] |
