@@ -283,9 +283,11 @@ Status HostRole::Export(const std::string& name, const std::string& pool,
     VBS_ASSIGN_OR_RETURN(auto dev, backend->Open(volume_id, read_only));
     return std::shared_ptr<BlockDevice>(std::move(dev));
   };
-  // A rw export writes only under the node's lease.
-  VBS_RETURN_IF_ERROR(nbd_.AddExport(name, factory, read_only, volume_id,
-                                     read_only ? nullptr : lease_, consumer));
+  nbd::NbdServer::ExportOptions eo;
+  eo.description = volume_id;
+  eo.lease = read_only ? nullptr : lease_;  // a rw export writes only under the node's lease
+  eo.consumer = consumer;
+  VBS_RETURN_IF_ERROR(nbd_.AddExport(name, factory, read_only, std::move(eo)));
   std::lock_guard<std::mutex> l(mu_);
   exports_[name] = ExportInfo{volume_id, pool, read_only, consumer};
   return Status::Ok();

@@ -15,6 +15,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -154,6 +155,8 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   bool disc_ = false;
   size_t charged_ = 0;    // charges of requests parsed whose replies are not yet sent
   bool stalled_ = false;  // ProcessInput stopped: no charge for the next request yet
+  Throttle* throttle_ = nullptr;            // the export's QoS limits, null: none
+  std::chrono::steady_clock::time_point throttled_until_{};  // stalled_ by the throttle
 
   std::mutex cmu_;
   std::vector<Reply> completed_;

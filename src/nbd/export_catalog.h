@@ -20,6 +20,7 @@ namespace vbs::nbd {
 
 class WriteGate;
 class WriteLease;
+class Throttle;
 
 struct OpenedExport {
   std::string name;
@@ -34,6 +35,8 @@ struct OpenedExport {
   std::shared_ptr<WriteGate> gate;
   // Writes run only while this lease is valid (write_lease.h); null: no lease, always.
   std::shared_ptr<const WriteLease> lease;
+  // IOPS and throughput limits shared by the export's connections (throttle.h); null: none.
+  std::shared_ptr<Throttle> throttle;
 };
 
 class ExportCatalog {

@@ -181,6 +181,7 @@ Result<OpenedExport> ExportRegistry::Open(std::string_view name, const Peer& pee
   e.token = entry;
   e.gate = entry->gate;
   e.lease = entry->spec.lease;
+  e.throttle = entry->spec.throttle;
   return e;
 }
 

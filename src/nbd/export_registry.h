@@ -18,6 +18,7 @@
 #include <string>
 
 #include "nbd/export_catalog.h"
+#include "nbd/throttle.h"
 #include "nbd/write_gate.h"
 #include "nbd/write_lease.h"
 
@@ -47,6 +48,8 @@ class ExportRegistry final : public ExportCatalog {
     std::shared_ptr<const WriteLease> lease;
     // Who may open it (peer.h); anyone by default.
     Consumer consumer;
+    // QoS limits (throttle.h), possibly shared with other exports of the volume; null: none.
+    std::shared_ptr<Throttle> throttle;
   };
 
   // AlreadyExists if the name is taken; InvalidArgument for a bad spec.

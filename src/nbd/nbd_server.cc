@@ -85,15 +85,15 @@ Status NbdServer::AddExport(const std::string& name, std::shared_ptr<BlockDevice
 }
 
 Status NbdServer::AddExport(const std::string& name, DeviceFactory factory, bool read_only,
-                            std::string description, std::shared_ptr<const WriteLease> lease,
-                            Consumer consumer) {
+                            ExportOptions options) {
   ExportRegistry::Spec spec;
   spec.name = name;
-  spec.description = std::move(description);
+  spec.description = std::move(options.description);
   spec.read_only = read_only;
   spec.factory = std::move(factory);
-  spec.lease = std::move(lease);
-  spec.consumer = consumer;
+  spec.lease = std::move(options.lease);
+  spec.consumer = options.consumer;
+  spec.throttle = std::move(options.throttle);
   return registry_.Add(std::move(spec));
 }
 

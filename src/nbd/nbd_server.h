@@ -66,11 +66,14 @@ class NbdServer {
   Status AddExport(const std::string& name, std::shared_ptr<BlockDevice> device, bool read_only,
                    std::string description = {});
   // A device opened per connection; CAN_MULTI_CONN iff device->coherent_across_opens().
-  // With `lease`, writes run only while it is valid (write_lease.h); only `consumer` may
-  // open it (peer.h).
+  struct ExportOptions {
+    std::string description;
+    std::shared_ptr<const WriteLease> lease;  // writes run only while it is valid
+    Consumer consumer;                        // who may open it (peer.h)
+    std::shared_ptr<Throttle> throttle;       // QoS limits (throttle.h)
+  };
   Status AddExport(const std::string& name, DeviceFactory factory, bool read_only,
-                   std::string description = {}, std::shared_ptr<const WriteLease> lease = nullptr,
-                   Consumer consumer = Consumer::Anyone());
+                   ExportOptions options = {});
   // Disconnects the export's clients and returns when all of them are closed.
   Status RemoveExport(const std::string& name);
   // The export a client gets when it asks for the empty name.

@@ -544,6 +544,49 @@ TEST(ServerMemoryTest, ClientsThatNeverReadRepliesAreHeldToTheBudget) {
   ::unlink(sock.c_str());
 }
 
+// A throttled export delays requests (never fails them): 400 pipelined 4 KiB reads at 1000
+// IOPS cannot all be answered in less than ~0.35 s (the 50 ms burst aside); a limit raised
+// while the client is connected applies to the same connection at once.
+TEST(ServerThrottleTest, RequestsWaitForTheBucketAndLimitsChangeOnline) {
+  const std::string sock = "/tmp/vbs-nbd-qos-" + std::to_string(::getpid()) + ".sock";
+  NbdServer server;
+  auto throttle = std::make_shared<Throttle>(QosLimits{1000, 0});
+  NbdServer::ExportOptions eo;
+  eo.throttle = throttle;
+  DeviceFactory factory = []() -> Result<std::shared_ptr<BlockDevice>> {
+    return std::shared_ptr<BlockDevice>(std::make_shared<MemDevice>(8 << 20));
+  };
+  ASSERT_TRUE(server.AddExport("disk", factory, false, eo).ok());
+  ASSERT_TRUE(server.ListenUnix(sock).ok());
+  Client c;
+  ASSERT_TRUE(c.Connect(sock));
+  ASSERT_TRUE(c.Go("disk"));
+  auto run = [&](int n) {
+    std::string burst;
+    Client::Reads reads;
+    for (int i = 0; i < n; ++i) {
+      burst += RequestBytes(kCmdRead, i, i * 4096ull, 4096);
+      reads[i] = {i * 4096ull, 4096u};
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    c.Send(burst);
+    int ok = 0;
+    for (int i = 0; i < n; ++i) {
+      auto r = c.ReadReply(reads);
+      if (r.ok && r.error == 0) ++ok;
+    }
+    EXPECT_EQ(ok, n);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  const double slow = run(400);
+  EXPECT_GE(slow, 0.3);
+  throttle->SetLimits(QosLimits{});  // unlimited now, same connection
+  const double fast = run(400);
+  EXPECT_LT(fast, slow);
+  server.Stop();
+  ::unlink(sock.c_str());
+}
+
 TEST_P(ServerTest, StopClosesConnectedClients) {
   auto c = Connect();
   server_->Stop();

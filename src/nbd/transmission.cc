@@ -197,11 +197,23 @@ bool Connection::ProcessInput() {
     if (ParseRequestHeader(rbuf_.data() + rstart_, &req) != HeaderStatus::kOk) return false;
     // Not parsed before it can be charged: the header stays in rbuf_, and with rbuf_ not
     // read further the client's next requests wait in its socket (backpressure).
+    // QoS: a request over the volume's limits waits, unparsed, until the bucket refills.
+    const auto now = std::chrono::steady_clock::now();
+    if (throttle_ != nullptr) {
+      const auto delay = throttle_->Delay(req, now);
+      if (delay > std::chrono::steady_clock::duration::zero()) {
+        stalled_ = true;
+        throttled_until_ = now + delay;
+        break;
+      }
+    }
     if (!TakeCharge(&req)) {
       stalled_ = true;
       break;
     }
     stalled_ = false;
+    throttled_until_ = {};
+    if (throttle_ != nullptr) throttle_->Take(req, now);
     const size_t pl = req.payload_length();
     if (avail - kRequestHeaderSize >= pl) {
       const uint8_t* payload = rbuf_.data() + rstart_ + kRequestHeaderSize;
@@ -415,6 +427,7 @@ void Connection::Serve(Negotiated& neg) {
   ctx_.pool = &pool_;
   gate_ = neg.exp.gate.get();
   ctx_.lease = neg.exp.lease.get();  // null when the export has none
+  throttle_ = neg.exp.throttle.get();
   ctx_.inline_mode = env_.allow_inline ? ChooseInlineMode(*ctx_.dev) : InlineMode::kNever;
   MapDevice();
 
@@ -507,8 +520,16 @@ void Connection::Serve(Negotiated& neg) {
     if (want_read) ev |= wait_in == Transport::Want::kWrite ? POLLOUT : POLLIN;
     if (out_blocked) ev |= POLLOUT | (transport_.tls() ? POLLIN : 0);
     struct pollfd p[2] = {{transport_.fd(), ev, 0}, {wake_fd_, POLLIN, 0}};
-    // Stalled on the shared budget: other connections give it back without waking us.
-    if (::poll(p, 2, stalled_ ? 10 : -1) < 0 && errno != EINTR) break;
+    // Stalled on the shared budget: other connections give it back without waking us
+    // (memory_budget.h wakes us too; the timeout covers a race). Throttled: until the bucket
+    // has refilled.
+    struct timespec ts = {0, 10'000'000};
+    if (throttled_until_ != std::chrono::steady_clock::time_point{}) {
+      const auto left = std::max<std::chrono::nanoseconds>(
+          std::chrono::nanoseconds(1000), throttled_until_ - std::chrono::steady_clock::now());
+      ts = {static_cast<time_t>(left.count() / 1'000'000'000), static_cast<long>(left.count() % 1'000'000'000)};
+    }
+    if (::ppoll(p, 2, stalled_ ? &ts : nullptr, nullptr) < 0 && errno != EINTR) break;
     if (p[1].revents & POLLIN) {
       uint64_t v;
       (void)!::read(wake_fd_, &v, sizeof v);
