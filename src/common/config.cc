@@ -9,6 +9,24 @@
 #include "common/units.h"
 
 namespace vbs {
+
+std::vector<VolumeTypeConfig> DefaultVolumeTypes() {
+  VolumeTypeConfig standard;
+  standard.name = "standard";
+  VolumeTypeConfig gp3;
+  gp3.name = "gp3";
+  gp3.iops = 3000;
+  gp3.max_iops = 16000;
+  gp3.throughput = 125;
+  gp3.max_throughput = 1000;
+  VolumeTypeConfig io2;
+  io2.name = "io2";
+  io2.max_iops = 64000;
+  io2.max_iops_per_gib = 500;
+  io2.iops_required = true;
+  return {standard, gp3, io2};
+}
+
 namespace {
 
 Status Bad(const std::string& origin, const std::string& key, const std::string& why) {
@@ -57,11 +75,50 @@ Result<std::vector<std::string>> StrList(const toml::table& t, const char* key,
   return out;
 }
 
+Result<VolumeTypeConfig> ParseVolumeType(const toml::table& t, const std::string& origin,
+                                         size_t index) {
+  const std::string w = "server.volume_type[" + std::to_string(index) + "].";
+  VBS_RETURN_IF_ERROR(CheckKeys(t,
+                                {"name", "iops", "max_iops", "max_iops_per_gib", "iops_required",
+                                 "throughput", "max_throughput"},
+                                origin, w));
+  VolumeTypeConfig v;
+  VBS_ASSIGN_OR_RETURN(auto name, Str(t, "name", origin, w));
+  if (!name || !IsValidName(*name)) return Bad(origin, w + "name", "a type name is required");
+  v.name = *name;
+  struct Field {
+    const char* key;
+    int64_t* into;
+  };
+  for (const Field& f : {Field{"iops", &v.iops}, Field{"max_iops", &v.max_iops},
+                         Field{"max_iops_per_gib", &v.max_iops_per_gib},
+                         Field{"throughput", &v.throughput},
+                         Field{"max_throughput", &v.max_throughput}}) {
+    VBS_ASSIGN_OR_RETURN(auto n, Int(t, f.key, origin, w));
+    if (n) *f.into = *n;
+  }
+  if (const toml::node* r = t.get("iops_required")) {
+    if (!r->is_boolean()) return Bad(origin, w + "iops_required", "must be true or false");
+    v.iops_required = r->as_boolean()->get();
+  }
+  if (v.iops > v.max_iops && v.max_iops > 0) {
+    return Bad(origin, w + "iops", "is above max_iops");
+  }
+  if (v.throughput > v.max_throughput && v.max_throughput > 0) {
+    return Bad(origin, w + "throughput", "is above max_throughput");
+  }
+  if (v.iops_required && v.max_iops == 0) {
+    return Bad(origin, w + "iops_required", "needs max_iops");
+  }
+  return v;
+}
+
 Result<ServerConfig> ParseServer(const toml::table& t, const std::string& origin) {
   const std::string w = "server.";
-  VBS_RETURN_IF_ERROR(
-      CheckKeys(t, {"id", "listen", "database", "pki_dir", "names", "op_timeout", "node_timeout"},
-                origin, w));
+  VBS_RETURN_IF_ERROR(CheckKeys(t,
+                                {"id", "listen", "database", "pki_dir", "names", "op_timeout",
+                                 "node_timeout", "volume_type", "default_volume_type"},
+                                origin, w));
   ServerConfig c;
   VBS_ASSIGN_OR_RETURN(auto id, Str(t, "id", origin, w));
   if (id) {
@@ -85,6 +142,29 @@ Result<ServerConfig> ParseServer(const toml::table& t, const std::string& origin
   VBS_ASSIGN_OR_RETURN(auto nt, Int(t, "node_timeout", origin, w));
   if (opt) c.op_timeout_seconds = *opt;
   if (nt) c.node_timeout_seconds = *nt;
+  if (const toml::node* types = t.get("volume_type")) {
+    const toml::array* a = types->as_array();
+    if (!a) return Bad(origin, w + "volume_type", "must be a list of tables ([[server.volume_type]])");
+    c.volume_types.clear();
+    std::set<std::string> seen;
+    for (size_t i = 0; i < a->size(); ++i) {
+      const toml::table* e = (*a)[i].as_table();
+      if (!e) return Bad(origin, w + "volume_type", "must be a list of tables");
+      VBS_ASSIGN_OR_RETURN(auto vt, ParseVolumeType(*e, origin, i));
+      if (!seen.insert(vt.name).second) {
+        return Bad(origin, w + "volume_type", "type '" + vt.name + "' is defined twice");
+      }
+      c.volume_types.push_back(std::move(vt));
+    }
+  }
+  VBS_ASSIGN_OR_RETURN(auto dvt, Str(t, "default_volume_type", origin, w));
+  if (dvt) c.default_volume_type = *dvt;
+  bool known = false;
+  for (const auto& vt : c.volume_types) known |= vt.name == c.default_volume_type;
+  if (!known) {
+    return Bad(origin, w + "default_volume_type",
+               "'" + c.default_volume_type + "' is not a defined volume type");
+  }
   return c;
 }
 

@@ -45,6 +45,21 @@ struct HostPort {
 // "host:port", "[v6]:port"; port 0 allowed (pick a free one).
 Result<HostPort> ParseHostPort(const std::string& text);
 
+// An operator-defined volume type ([[server.volume_type]]): the QoS settings its volumes may
+// have (core/volume_types.h). Zero means "none" throughout.
+struct VolumeTypeConfig {
+  std::string name;
+  int64_t iops = 0;              // IOPS a volume gets when it names none; 0: unlimited
+  int64_t max_iops = 0;          // highest settable IOPS; 0: IOPS cannot be set
+  int64_t max_iops_per_gib = 0;  // IOPS at most this many per GiB of size; 0: no ratio
+  bool iops_required = false;    // a volume must name its IOPS (io2)
+  int64_t throughput = 0;        // MiB/s a volume gets when it names none; 0: unlimited
+  int64_t max_throughput = 0;    // highest settable MiB/s; 0: throughput cannot be set
+};
+// standard (no limits), gp3 (3000 IOPS and 125 MiB/s, up to 16000 and 1000), io2 (IOPS
+// required, up to 64000 and 500 per GiB).
+std::vector<VolumeTypeConfig> DefaultVolumeTypes();
+
 struct ServerConfig {
   std::string id;  // empty: the only server (certificate pki_dir/server.crt)
   HostPort listen{"127.0.0.1", 8443};
@@ -53,6 +68,8 @@ struct ServerConfig {
   std::vector<std::string> names;
   int64_t op_timeout_seconds = 600;
   int64_t node_timeout_seconds = 30;
+  std::vector<VolumeTypeConfig> volume_types = DefaultVolumeTypes();
+  std::string default_volume_type = "standard";
 };
 
 struct PoolConfig {

@@ -136,6 +136,8 @@ Result<AttachmentRecord> AttachmentService::Attach(const Caller& caller, const A
                              {"instance_kind", inst->kind}, {"mode", a.mode},
                              {"device", a.device},          {"size", v->size}};
     if (a.consumer_uid) params["uid"] = *a.consumer_uid;
+    params["iops"] = v->iops;
+    params["throughput"] = v->throughput;
     return EnqueueOperation(tx, opkind::kAttach, a.id, target, params.dump());
   });
   if (!st.ok()) return st;

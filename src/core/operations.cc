@@ -83,7 +83,8 @@ Status ApplyAttachmentOutcome(Transaction& tx, const OperationRecord& op, bool o
   return Status::Ok();
 }
 
-// resize_volume and resize_attachments: the modification they belong to moves on.
+// resize_volume, resize_attachments and qos_attachments: the modification they belong to
+// moves on.
 Status ApplyModificationOutcome(Transaction& tx, const OperationRecord& op, bool ok,
                                 const std::string& message) {
   const int64_t now = NowMillis();
@@ -126,20 +127,28 @@ Status ApplyModificationOutcome(Transaction& tx, const OperationRecord& op, bool
     for (const auto& node : nodes) {
       PoolRecord target = *pool;
       target.node = node;
-      nlohmann::json params = {
-          {"volume_id", v->id}, {"size", m->target_size}, {"instance_ids", instances[node]}};
+      nlohmann::json params = {{"volume_id", v->id},
+                               {"size", m->target_size},
+                               {"instance_ids", instances[node]},
+                               {"iops", v->iops},
+                               {"throughput", v->throughput}};
       VBS_RETURN_IF_ERROR(
           EnqueueOperation(tx, opkind::kResizeAttachments, m->id, target, params.dump()));
     }
     return Status::Ok();
   }
-  // resize_attachments: the volume has grown; this host has passed it on (or not).
+  // resize_attachments / qos_attachments: this host has passed the change on (or not).
   if (m->state != state::kOptimizing) return Status::Ok();
   m->updated_at = now;
   if (!ok) {
     std::string e =
-        "the volume grew to " + std::to_string(m->target_size) + " bytes, but node '" + op.node +
-        "' could not pass the new size to its consumers (detach and attach again): " + message;
+        op.kind == opkind::kQosAttachments
+            ? "node '" + op.node + "' could not apply the new limits (detach and attach again): " +
+                  message
+            : "the volume grew to " + std::to_string(m->target_size) + " bytes, but node '" +
+                  op.node +
+                  "' could not pass the new size to its consumers (detach and attach again): " +
+                  message;
     m->error = m->error ? *m->error + "; " + e : e;
   }
   OperationFilter of;
@@ -197,7 +206,8 @@ Status ApplyOperationSuccess(Transaction& tx, const OperationRecord& op,
   if (op.kind == opkind::kAttach || op.kind == opkind::kDetach) {
     return ApplyAttachmentOutcome(tx, op, true, result_json, "");
   }
-  if (op.kind == opkind::kResizeVolume || op.kind == opkind::kResizeAttachments) {
+  if (op.kind == opkind::kResizeVolume || op.kind == opkind::kResizeAttachments ||
+      op.kind == opkind::kQosAttachments) {
     return ApplyModificationOutcome(tx, op, true, "");
   }
   if (op.kind == opkind::kCreateVolume || op.kind == opkind::kDeleteVolume) {
@@ -239,7 +249,8 @@ Status ApplyOperationFailure(Transaction& tx, const OperationRecord& op,
   if (op.kind == opkind::kAttach || op.kind == opkind::kDetach) {
     return ApplyAttachmentOutcome(tx, op, false, "{}", message);
   }
-  if (op.kind == opkind::kResizeVolume || op.kind == opkind::kResizeAttachments) {
+  if (op.kind == opkind::kResizeVolume || op.kind == opkind::kResizeAttachments ||
+      op.kind == opkind::kQosAttachments) {
     return ApplyModificationOutcome(tx, op, false, message);
   }
   if (op.kind == opkind::kCreateVolume || op.kind == opkind::kDeleteVolume) {

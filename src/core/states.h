@@ -58,6 +58,9 @@ inline constexpr const char* kResizeVolume = "resize_volume";
 // Make a host's exports and QEMU devices of a grown volume show its new size (one per node
 // with live attachments of the volume; resource = the modification).
 inline constexpr const char* kResizeAttachments = "resize_attachments";
+// Apply a volume's new IOPS and throughput limits on a host that serves it (one per node with
+// live attachments; resource = the modification).
+inline constexpr const char* kQosAttachments = "qos_attachments";
 
 // Fencing a dead node out of a pool's storage (Ceph: blocklist its client, break its image
 // lock) before a volume moves; and lifting that once the node is back (design.md §4).

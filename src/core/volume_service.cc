@@ -1,6 +1,7 @@
 #include "core/volume_service.h"
 
 #include <algorithm>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
@@ -42,14 +43,25 @@ Result<std::optional<VolumeModificationRecord>> InFlightModification(Transaction
 Result<VolumeModificationRecord> VolumeService::Resize(const Caller& caller,
                                                        const std::string& volume_id,
                                                        uint64_t new_size) {
+  return Modify(caller, volume_id, new_size, QosRequest{});
+}
+
+Result<VolumeModificationRecord> VolumeService::Modify(const Caller& caller,
+                                                       const std::string& volume_id,
+                                                       std::optional<uint64_t> new_size,
+                                                       const QosRequest& qos) {
   VBS_RETURN_IF_ERROR(ValidateVolumeId(volume_id));
-  VBS_RETURN_IF_ERROR(ValidateVolumeSize(new_size));
+  if (new_size) VBS_RETURN_IF_ERROR(ValidateVolumeSize(*new_size));
+  if (!new_size && qos.empty()) {
+    return Status::InvalidArgument("MissingParameter",
+                                   "name what to change: a size, a type, iops or throughput");
+  }
   VolumeModificationRecord m;
   Status st = store_.Transact([&](Transaction& tx) -> Status {
     VBS_ASSIGN_OR_RETURN(auto v, LoadOwned(tx, caller, volume_id));
     if (v.state != state::kAvailable && v.state != state::kInUse) {
       return IncorrectState("the volume '" + volume_id + "' is " + v.state +
-                            "; only available or in-use volumes can be resized");
+                            "; only available or in-use volumes can be modified");
     }
     VBS_ASSIGN_OR_RETURN(auto busy, InFlightModification(tx, volume_id));
     if (busy) {
@@ -57,36 +69,79 @@ Result<VolumeModificationRecord> VolumeService::Resize(const Caller& caller,
                               "the volume '" + volume_id + "' is already being modified (" +
                                   busy->id + " is " + busy->state + ")");
     }
-    if (new_size <= v.size) {
+    if (new_size && *new_size <= v.size) {
       return Status::InvalidArgument("InvalidParameterValue",
-                                     "volumes only grow: the new size " + FormatSize(new_size) +
+                                     "volumes only grow: the new size " + FormatSize(*new_size) +
                                          " is not larger than the current " + FormatSize(v.size) +
                                          " (" + std::to_string(v.size) + " bytes)");
     }
+    const VolumeQos current{v.volume_type, v.iops, v.throughput};
+    VolumeQos target = current;
+    if (!qos.empty()) {
+      VBS_ASSIGN_OR_RETURN(target, types_.ForModify(qos, current, new_size.value_or(v.size)));
+      if (!new_size && target == current) {
+        return Status::InvalidArgument("InvalidParameterValue",
+                                       "the volume '" + volume_id + "' already has type '" +
+                                           current.type + "' with these limits");
+      }
+    }
     VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(v.pool));
     if (!pool) return Status::Internal("volume " + v.id + " is in unknown pool " + v.pool);
-    PoolRecord target = *pool;
-    VBS_ASSIGN_OR_RETURN(target.node, StorageNodeFor(tx, target, policy_));
-    const uint64_t growth = new_size - v.size;
-    VBS_ASSIGN_OR_RETURN(bool reserved, tx.TryReserve(v.pool, growth));
-    if (!reserved) {
-      const uint64_t free = pool->capacity > pool->reserved ? pool->capacity - pool->reserved : 0;
-      return Status(StatusKind::kInsufficientCapacity, "InsufficientVolumeCapacity",
-                    "there is not enough capacity in pool '" + v.pool + "' to grow the volume by " +
-                        FormatSize(growth) + " (" + FormatSize(free) + " free)");
-    }
     m = VolumeModificationRecord{};
     m.id = NewId("mod");
     m.volume_id = v.id;
     m.owner = v.owner;
-    m.state = state::kModifying;
     m.original_size = v.size;
-    m.target_size = new_size;
-    m.progress = 0;
+    m.target_size = new_size.value_or(v.size);
+    m.original_type = current.type;
+    m.original_iops = current.iops;
+    m.original_throughput = current.throughput;
+    m.target_type = target.type;
+    m.target_iops = target.iops;
+    m.target_throughput = target.throughput;
     m.created_at = m.updated_at = NowMillis();
+    // New limits are the volume's at once; hosts apply them (with a resize, when it is done).
+    v.volume_type = target.type;
+    v.iops = target.iops;
+    v.throughput = target.throughput;
+    v.updated_at = m.created_at;
+    VBS_RETURN_IF_ERROR(tx.UpdateVolume(v));
+    if (new_size) {
+      PoolRecord target_pool = *pool;
+      VBS_ASSIGN_OR_RETURN(target_pool.node, StorageNodeFor(tx, target_pool, policy_));
+      const uint64_t growth = *new_size - v.size;
+      VBS_ASSIGN_OR_RETURN(bool reserved, tx.TryReserve(v.pool, growth));
+      if (!reserved) {
+        const uint64_t free = pool->capacity > pool->reserved ? pool->capacity - pool->reserved : 0;
+        return Status(StatusKind::kInsufficientCapacity, "InsufficientVolumeCapacity",
+                      "there is not enough capacity in pool '" + v.pool +
+                          "' to grow the volume by " + FormatSize(growth) + " (" +
+                          FormatSize(free) + " free)");
+      }
+      m.state = state::kModifying;
+      m.progress = 0;
+      VBS_RETURN_IF_ERROR(tx.InsertVolumeModification(m));
+      nlohmann::json params = {{"volume_id", v.id}, {"size", *new_size}};
+      return EnqueueOperation(tx, opkind::kResizeVolume, m.id, target_pool, params.dump());
+    }
+    // Limits only: every host serving the volume applies them.
+    AttachmentFilter af;
+    af.volume_id = v.id;
+    VBS_ASSIGN_OR_RETURN(auto live, tx.ListAttachments(af));
+    std::set<std::string> nodes;
+    for (const auto& a : live) nodes.insert(a.node);
+    m.state = nodes.empty() ? state::kCompleted : state::kOptimizing;
+    m.progress = nodes.empty() ? 100 : 50;
     VBS_RETURN_IF_ERROR(tx.InsertVolumeModification(m));
-    nlohmann::json params = {{"volume_id", v.id}, {"size", new_size}};
-    return EnqueueOperation(tx, opkind::kResizeVolume, m.id, target, params.dump());
+    for (const auto& node : nodes) {
+      PoolRecord host = *pool;
+      host.node = node;
+      nlohmann::json params = {
+          {"volume_id", v.id}, {"iops", target.iops}, {"throughput", target.throughput}};
+      VBS_RETURN_IF_ERROR(
+          EnqueueOperation(tx, opkind::kQosAttachments, m.id, host, params.dump()));
+    }
+    return Status::Ok();
   });
   if (!st.ok()) return st;
   notifier_.Notify();
@@ -169,6 +224,8 @@ Result<VolumeRecord> VolumeService::Create(const Caller& caller, const CreateVol
                                            std::to_string(snap->size) + " bytes)");
       }
     }
+    // QoS first: a refused setting must not reserve anything.
+    VBS_ASSIGN_OR_RETURN(VolumeQos qos, types_.ForCreate(req.qos, size));
     VBS_ASSIGN_OR_RETURN(PoolRecord placed, PlaceAndReserve(tx, pool, size, policy_));
     VBS_ASSIGN_OR_RETURN(placed.node, StorageNodeFor(tx, placed, policy_));
     v = VolumeRecord{};
@@ -180,6 +237,9 @@ Result<VolumeRecord> VolumeService::Create(const Caller& caller, const CreateVol
     v.snapshot_id = req.snapshot_id;
     v.tags = req.tags;
     v.client_token = req.client_token;
+    v.volume_type = qos.type;
+    v.iops = qos.iops;
+    v.throughput = qos.throughput;
     v.created_at = v.updated_at = NowMillis();
     VBS_RETURN_IF_ERROR(tx.InsertVolume(v));
     nlohmann::json params = {{"size", size}};

@@ -12,6 +12,7 @@
 #include "core/caller.h"
 #include "core/revision_notifier.h"
 #include "core/scheduler.h"
+#include "core/volume_types.h"
 #include "store/metadata_store.h"
 
 namespace vbs {
@@ -22,6 +23,7 @@ struct CreateVolumeRequest {
   std::optional<std::string> snapshot_id;
   Tags tags;
   std::optional<std::string> client_token;  // idempotency: same token → same volume
+  QosRequest qos;                           // type, IOPS, throughput (volume_types.h)
 };
 
 struct VolumeListFilter {
@@ -32,8 +34,9 @@ struct VolumeListFilter {
 
 class VolumeService {
  public:
-  VolumeService(MetadataStore& store, RevisionNotifier& notifier, PlacementPolicy policy = {})
-      : store_(store), notifier_(notifier), policy_(policy) {}
+  VolumeService(MetadataStore& store, RevisionNotifier& notifier, PlacementPolicy policy = {},
+                VolumeTypes types = VolumeTypes())
+      : store_(store), notifier_(notifier), policy_(policy), types_(std::move(types)) {}
 
   Result<VolumeRecord> Create(const Caller& caller, const CreateVolumeRequest& req);
   Result<VolumeRecord> Get(const Caller& caller, const std::string& id);
@@ -45,6 +48,11 @@ class VolumeService {
   // reservation back) as the storage node grows the volume and hosts pass the new size on.
   Result<VolumeModificationRecord> Resize(const Caller& caller, const std::string& volume_id,
                                           uint64_t new_size);
+  // Changes the size and/or the QoS settings (volume_types.h), online. New limits take effect
+  // at once in the volume's record; a volume attached somewhere stays `optimizing` until
+  // every host serving it applies them (completed), or one could not (failed, named).
+  Result<VolumeModificationRecord> Modify(const Caller& caller, const std::string& volume_id,
+                                          std::optional<uint64_t> new_size, const QosRequest& qos);
   // Modifications of the given volumes (empty: every volume of the caller; admins: all),
   // oldest first.
   Result<std::vector<VolumeModificationRecord>> ListModifications(
@@ -57,6 +65,7 @@ class VolumeService {
   MetadataStore& store_;
   RevisionNotifier& notifier_;
   PlacementPolicy policy_;
+  VolumeTypes types_;
 };
 
 }  // namespace vbs

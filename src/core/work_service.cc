@@ -331,9 +331,9 @@ Result<PoolInventory> WorkService::Inventory(const std::string& node, const std:
 
 namespace vbs {
 
-Result<std::vector<std::pair<AttachmentRecord, std::string>>> WorkService::NodeAttachments(
+Result<std::vector<WorkService::NodeAttachment>> WorkService::NodeAttachments(
     const std::string& node) {
-  std::vector<std::pair<AttachmentRecord, std::string>> out;
+  std::vector<NodeAttachment> out;
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
     out.clear();
     AttachmentFilter f;
@@ -341,7 +341,7 @@ Result<std::vector<std::pair<AttachmentRecord, std::string>>> WorkService::NodeA
     VBS_ASSIGN_OR_RETURN(auto live, tx.ListAttachments(f));
     for (auto& a : live) {
       VBS_ASSIGN_OR_RETURN(auto v, tx.GetVolume(a.volume_id));
-      out.emplace_back(a, v ? v->pool : "");
+      out.push_back(NodeAttachment{a, v ? v->pool : "", v ? v->iops : 0, v ? v->throughput : 0});
     }
     return Status::Ok();
   }));

@@ -74,9 +74,15 @@ class WorkService {
   // are gone, and their attachments are ended (the export removed by a detach operation).
   Status ReportInstances(const std::string& node, const std::vector<InstanceRecord>& seen);
   Result<PoolInventory> Inventory(const std::string& node, const std::string& pool);
-  // Live attachments served by `node`, with the pool of each volume (re-export at start).
-  Result<std::vector<std::pair<AttachmentRecord, std::string>>> NodeAttachments(
-      const std::string& node);
+  // Live attachments served by `node`, with the pool and QoS limits of each volume (what an
+  // agent needs to re-export them at start).
+  struct NodeAttachment {
+    AttachmentRecord attachment;
+    std::string pool;
+    int64_t iops = 0;        // 0: unlimited
+    int64_t throughput = 0;  // MiB/s; 0: unlimited
+  };
+  Result<std::vector<NodeAttachment>> NodeAttachments(const std::string& node);
 
   const WorkPolicy& policy() const { return policy_; }
 

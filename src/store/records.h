@@ -23,6 +23,10 @@ struct VolumeRecord {
   std::optional<std::string> client_token;  // idempotency token of the create call
   int64_t created_at = 0;                   // unix milliseconds
   int64_t updated_at = 0;
+  // QoS (core/volume_types.h): the volume type and its limits, 0 = unlimited.
+  std::string volume_type = "standard";
+  int64_t iops = 0;
+  int64_t throughput = 0;  // MiB/s
 };
 
 struct SnapshotRecord {
@@ -122,6 +126,10 @@ struct VolumeModificationRecord {
   std::string state;  // modifying, optimizing, completed, failed
   uint64_t original_size = 0;
   uint64_t target_size = 0;
+  // QoS before and after (equal when only the size changes).
+  std::string original_type = "standard", target_type = "standard";
+  int64_t original_iops = 0, target_iops = 0;
+  int64_t original_throughput = 0, target_throughput = 0;
   int progress = 0;
   std::optional<std::string> error;
   int64_t created_at = 0;

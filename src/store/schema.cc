@@ -156,6 +156,19 @@ CREATE INDEX storage_clients_node ON storage_clients (node);
       R"sql(
 ALTER TABLE attachments ADD COLUMN consumer_uid BIGINT;
 )sql",
+      // 7: QoS. A volume's type and its IOPS and throughput limits (0: none); modifications
+      // record them before and after.
+      R"sql(
+ALTER TABLE volumes ADD COLUMN volume_type TEXT NOT NULL DEFAULT 'standard';
+ALTER TABLE volumes ADD COLUMN iops BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE volumes ADD COLUMN throughput BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE volume_modifications ADD COLUMN original_type TEXT NOT NULL DEFAULT 'standard';
+ALTER TABLE volume_modifications ADD COLUMN target_type TEXT NOT NULL DEFAULT 'standard';
+ALTER TABLE volume_modifications ADD COLUMN original_iops BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE volume_modifications ADD COLUMN target_iops BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE volume_modifications ADD COLUMN original_throughput BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE volume_modifications ADD COLUMN target_throughput BIGINT NOT NULL DEFAULT 0;
+)sql",
   };
   return kMigrations;
 }

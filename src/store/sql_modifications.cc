@@ -11,7 +11,8 @@ using sqlv::OptText;
 
 const char* kModificationColumns =
     "id, volume_id, owner, state, original_size, target_size, progress, error, created_at, "
-    "updated_at";
+    "updated_at, original_type, target_type, original_iops, target_iops, original_throughput, "
+    "target_throughput";
 
 VolumeModificationRecord ModificationFromRow(const SqlRow& r) {
   VolumeModificationRecord m;
@@ -25,6 +26,12 @@ VolumeModificationRecord ModificationFromRow(const SqlRow& r) {
   m.error = OptText(r, 7);
   m.created_at = r.Int(8);
   m.updated_at = r.Int(9);
+  m.original_type = r.Text(10);
+  m.target_type = r.Text(11);
+  m.original_iops = r.Int(12);
+  m.target_iops = r.Int(13);
+  m.original_throughput = r.Int(14);
+  m.target_throughput = r.Int(15);
   return m;
 }
 
@@ -62,10 +69,11 @@ Result<std::vector<VolumeModificationRecord>> SqlTransaction::ListVolumeModifica
 Status SqlTransaction::InsertVolumeModification(const VolumeModificationRecord& m) {
   return ExecOne(
       db_.Exec(std::string("INSERT INTO volume_modifications (") + kModificationColumns +
-                   ") VALUES (?,?,?,?,?,?,?,?,?,?)",
+                   ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                {m.id, m.volume_id, m.owner, m.state, static_cast<int64_t>(m.original_size),
                 static_cast<int64_t>(m.target_size), static_cast<int64_t>(m.progress), Opt(m.error),
-                m.created_at, m.updated_at}),
+                m.created_at, m.updated_at, m.original_type, m.target_type, m.original_iops,
+                m.target_iops, m.original_throughput, m.target_throughput}),
       "insert volume modification");
 }
 

@@ -39,7 +39,7 @@ void AddFilter(std::string& sql, std::vector<SqlValue>& params, const char* colu
 
 const char* kVolumeColumns =
     "id, owner, size, pool, state, snapshot_id, error, tags, client_token, created_at, "
-    "updated_at";
+    "updated_at, volume_type, iops, throughput";
 VolumeRecord VolumeFromRow(const SqlRow& r) {
   VolumeRecord v;
   v.id = r.Text(0);
@@ -53,6 +53,9 @@ VolumeRecord VolumeFromRow(const SqlRow& r) {
   v.client_token = OptText(r, 8);
   v.created_at = r.Int(9);
   v.updated_at = r.Int(10);
+  v.volume_type = r.Text(11);
+  v.iops = r.Int(12);
+  v.throughput = r.Int(13);
   return v;
 }
 
@@ -152,18 +155,21 @@ Result<std::optional<VolumeRecord>> SqlTransaction::FindVolumeByToken(const std:
 
 Status SqlTransaction::InsertVolume(const VolumeRecord& v) {
   return ExecOne(
-      db_.Exec("INSERT INTO volumes (id, owner, size, pool, state, snapshot_id, error, tags, "
-               "client_token, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+      db_.Exec(std::string("INSERT INTO volumes (") + kVolumeColumns +
+                   ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                {v.id, v.owner, I(v.size), v.pool, v.state, Opt(v.snapshot_id), Opt(v.error),
-                TagsToJson(v.tags), Opt(v.client_token), v.created_at, v.updated_at}),
+                TagsToJson(v.tags), Opt(v.client_token), v.created_at, v.updated_at,
+                v.volume_type, v.iops, v.throughput}),
       "insert volume");
 }
 
 Status SqlTransaction::UpdateVolume(const VolumeRecord& v) {
   return ExecOne(db_.Exec("UPDATE volumes SET owner=?, size=?, pool=?, state=?, snapshot_id=?, "
-                          "error=?, tags=?, client_token=?, updated_at=? WHERE id=?",
+                          "error=?, tags=?, client_token=?, updated_at=?, volume_type=?, iops=?, "
+                          "throughput=? WHERE id=?",
                           {v.owner, I(v.size), v.pool, v.state, Opt(v.snapshot_id), Opt(v.error),
-                           TagsToJson(v.tags), Opt(v.client_token), v.updated_at, v.id}),
+                           TagsToJson(v.tags), Opt(v.client_token), v.updated_at, v.volume_type,
+                           v.iops, v.throughput, v.id}),
                  "update volume " + v.id);
 }
 

@@ -169,9 +169,11 @@ void RestApi::AddAgentRoutes() {
           auto live = work.NodeAttachments(ctx.identity.common_name);
           if (!live.ok()) return ErrorResponse(live.status());
           nlohmann::json arr = nlohmann::json::array();
-          for (const auto& [a, pool] : *live) {
-            nlohmann::json j = AttachmentJson(a);
-            j["pool"] = pool;
+          for (const auto& n : *live) {
+            nlohmann::json j = AttachmentJson(n.attachment);
+            j["pool"] = n.pool;
+            j["iops"] = n.iops;
+            j["throughput"] = n.throughput;
             arr.push_back(j);
           }
           return JsonResponse(200, {{"attachments", arr}});
