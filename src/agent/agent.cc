@@ -180,7 +180,8 @@ void Agent::RunOp(const AgentOp& op) {
   if (options_.fault_op_delay.count() > 0 && !Sleep(options_.fault_op_delay)) return;
   nlohmann::json result = nlohmann::json::object();
   Status st;
-  if (op.kind == "attach" || op.kind == "detach" || op.kind == "resize_attachments") {
+  if (op.kind == "attach" || op.kind == "detach" || op.kind == "resize_attachments" ||
+      op.kind == "qos_attachments") {
     st = host_.Execute(op, &result);
   } else if (op.kind == "create_snapshot") {
     st = Snapshot(op);

@@ -30,6 +30,19 @@ constexpr std::chrono::seconds kForcedDetachTimeout{10};
 constexpr std::chrono::seconds kCleanupDetachTimeout{10};
 constexpr int64_t kMaxConsumerUid = 4294967294;  // (uid_t)-1 is "no uid" to the kernel
 
+// The limits an op or attachment carries: "iops" and "throughput" (MiB/s), 0 or absent: none.
+nbd::QosLimits LimitsOf(int64_t iops, int64_t throughput_mib) {
+  return nbd::QosLimits{static_cast<uint64_t>(std::max<int64_t>(0, iops)),
+                        static_cast<uint64_t>(std::max<int64_t>(0, throughput_mib)) << 20};
+}
+nbd::QosLimits LimitsOf(const nlohmann::json& params) {
+  auto num = [&](const char* key) {
+    auto it = params.find(key);
+    return it != params.end() && it->is_number_integer() ? it->get<int64_t>() : int64_t{0};
+  };
+  return LimitsOf(num("iops"), num("throughput"));
+}
+
 nlohmann::json ConsumerToJson(const nbd::Consumer& c) {
   switch (c.kind()) {
     case nbd::Consumer::Kind::kUid:
@@ -100,7 +113,9 @@ Result<nlohmann::json> HostRole::Handover(std::chrono::milliseconds timeout) {
                          {"volume_id", info.volume_id},
                          {"pool", info.pool},
                          {"read_only", info.read_only},
-                         {"consumer", ConsumerToJson(info.consumer)}});
+                         {"consumer", ConsumerToJson(info.consumer)},
+                         {"iops", info.limits.iops},
+                         {"throughput", info.limits.bytes_per_second >> 20}});
     }
   }
   VBS_ASSIGN_OR_RETURN(nbd::ServerHandover nbd, nbd_.Handover(timeout));
@@ -123,7 +138,8 @@ Status HostRole::Adopt(const nlohmann::json& h) {
       const std::string name = e.at("name").get<std::string>();
       Status st = Export(name, e.at("pool").get<std::string>(),
                          e.at("volume_id").get<std::string>(), e.at("read_only").get<bool>(),
-                         ConsumerFromJson(e.value("consumer", nlohmann::json::object())));
+                         ConsumerFromJson(e.value("consumer", nlohmann::json::object())),
+                         LimitsOf(e));
       if (!st.ok()) {
         spdlog::error("agent {}: cannot take over an export of {}: {}", options_.node,
                       e.at("volume_id").get<std::string>(), st.ToString());
@@ -236,6 +252,8 @@ Status HostRole::ResizeAttachments(const AgentOp& op, const std::string& volume_
     return Status::InvalidArgument("InvalidParameterValue", "resize_attachments without a size");
   }
   const uint64_t size = op.params["size"].get<uint64_t>();
+  // A modification of size and limits together: the limits come along.
+  if (op.params.contains("iops")) VBS_RETURN_IF_ERROR(ApplyQos(op, volume_id));
   // NBD cannot tell a client that an export grew: its clients reconnect, which opens the
   // grown volume afresh, and learn the new size in the handshake.
   for (const auto& name : ExportsOf(volume_id)) {
@@ -266,7 +284,7 @@ Status HostRole::ResizeAttachments(const AgentOp& op, const std::string& volume_
 
 Status HostRole::Export(const std::string& name, const std::string& pool,
                         const std::string& volume_id, bool read_only,
-                        const nbd::Consumer& consumer) {
+                        const nbd::Consumer& consumer, nbd::QosLimits limits) {
   // Not while a snapshot holds the volume's writes: a new export would escape the hold.
   auto volume_lock = VolumeLock(volume_id);
   std::lock_guard<std::mutex> volume_turn(*volume_lock);
@@ -287,9 +305,37 @@ Status HostRole::Export(const std::string& name, const std::string& pool,
   eo.description = volume_id;
   eo.lease = read_only ? nullptr : lease_;  // a rw export writes only under the node's lease
   eo.consumer = consumer;
+  eo.throttle = ThrottleFor(volume_id, limits);
   VBS_RETURN_IF_ERROR(nbd_.AddExport(name, factory, read_only, std::move(eo)));
   std::lock_guard<std::mutex> l(mu_);
-  exports_[name] = ExportInfo{volume_id, pool, read_only, consumer};
+  exports_[name] = ExportInfo{volume_id, pool, read_only, consumer, limits};
+  return Status::Ok();
+}
+
+std::shared_ptr<nbd::Throttle> HostRole::ThrottleFor(const std::string& volume_id,
+                                                     nbd::QosLimits limits) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto& t = throttles_[volume_id];
+  if (!t) {
+    t = std::make_shared<nbd::Throttle>(limits);
+  } else if (t->limits().iops != limits.iops ||
+             t->limits().bytes_per_second != limits.bytes_per_second) {
+    t->SetLimits(limits);
+  }
+  return t;
+}
+
+Status HostRole::ApplyQos(const AgentOp& op, const std::string& volume_id) {
+  const nbd::QosLimits limits = LimitsOf(op.params);
+  ThrottleFor(volume_id, limits);  // every export of the volume, and those made later
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& [name, info] : exports_) {
+      if (info.volume_id == volume_id) info.limits = limits;
+    }
+  }
+  spdlog::info("agent {}: {} now limited to {} IOPS, {} MiB/s (0: none)", options_.node,
+               volume_id, limits.iops, limits.bytes_per_second >> 20);
   return Status::Ok();
 }
 
@@ -361,7 +407,8 @@ Status HostRole::AttachQemu(const AgentOp& op, const std::string& volume_id, boo
     auto consumer = nbd::Consumer::Process((*qmp)->peer_pid());
     if (!consumer.ok()) return consumer.status();
     if (!exported_here) {
-      VBS_RETURN_IF_ERROR(Export(name, op.pool, volume_id, read_only, *consumer));
+      VBS_RETURN_IF_ERROR(
+          Export(name, op.pool, volume_id, read_only, *consumer, LimitsOf(op.params)));
     }
     st = QemuAttach(qmp->get(), AttachOptions(kDetachTimeout)).Attach(spec);
   }
@@ -429,7 +476,8 @@ Status HostRole::Execute(const AgentOp& op, nlohmann::json* result) {
     }
     const std::string name = "vbs-" + RandomHex(16);
     VBS_RETURN_IF_ERROR(
-        Export(name, op.pool, volume_id, read_only, nbd::Consumer::Uid(static_cast<uid_t>(uid))));
+        Export(name, op.pool, volume_id, read_only, nbd::Consumer::Uid(static_cast<uid_t>(uid)),
+               LimitsOf(op.params)));
     (*result)["export_name"] = name;
     (*result)["nbd_uri"] = UriOf(name);
     spdlog::info("agent {}: exported {} ({}) for uid {}", options_.node, volume_id,
@@ -437,6 +485,7 @@ Status HostRole::Execute(const AgentOp& op, nlohmann::json* result) {
     return Status::Ok();
   }
   if (op.kind == "resize_attachments") return ResizeAttachments(op, volume_id);
+  if (op.kind == "qos_attachments") return ApplyQos(op, volume_id);
   if (op.kind == "detach") {
     if (op.params.value("instance_id", "").rfind("i-", 0) == 0) return DetachQemu(op, volume_id);
     const std::string name = op.params.value("export_name", "");
@@ -515,7 +564,7 @@ void HostRole::Reconcile(const std::vector<AgentAttachment>& attachments) {
                                             "InstanceGone", a.instance_id + " is not running"));
     }
     Status st = consumer.ok() ? Export(a.export_name, a.pool, a.volume_id, a.mode == "ro",
-                                       *consumer)
+                                       *consumer, LimitsOf(a.iops, a.throughput))
                               : consumer.status();
     if (st.ok()) {
       spdlog::info("agent {}: re-exported {} for {}", options_.node, a.volume_id,

@@ -93,7 +93,11 @@ class HostRole {
 
  private:
   Status Export(const std::string& name, const std::string& pool, const std::string& volume_id,
-                bool read_only, const nbd::Consumer& consumer);
+                bool read_only, const nbd::Consumer& consumer, nbd::QosLimits limits);
+  // The token bucket every export of `volume_id` on this node shares, set to `limits`.
+  std::shared_ptr<nbd::Throttle> ThrottleFor(const std::string& volume_id, nbd::QosLimits limits);
+  // qos_attachments: the volume's new limits.
+  Status ApplyQos(const AgentOp& op, const std::string& volume_id);
   // The consumer of a VM's exports: its QEMU process, as the QMP socket's peer.
   Result<nbd::Consumer> QemuConsumer(const std::string& qmp_socket);
   Status Unexport(const std::string& name);
@@ -122,9 +126,11 @@ class HostRole {
     std::string pool;
     bool read_only = false;
     nbd::Consumer consumer;
+    nbd::QosLimits limits;
   };
   std::map<std::string, ExportInfo> exports_;                    // by export name
   std::map<std::string, std::shared_ptr<std::mutex>> vm_locks_;  // instance id → its QMP turn
+  std::map<std::string, std::shared_ptr<nbd::Throttle>> throttles_;  // volume id → its bucket
   // volume id → held while a snapshot holds its writes (exports wait for it)
   std::map<std::string, std::shared_ptr<std::mutex>> volume_locks_;
 };

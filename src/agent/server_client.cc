@@ -146,7 +146,10 @@ Result<std::vector<AgentAttachment>> ServerClient::Attachments() {
       x.mode = text(a, "mode");
       x.state = text(a, "state");
       x.export_name = text(a, "export_name");
-      if (a.contains("uid") && a["uid"].is_number_integer()) x.uid = a["uid"].get<int64_t>();
+      for (auto [key, into] : {std::pair{"uid", &x.uid}, std::pair{"iops", &x.iops},
+                               std::pair{"throughput", &x.throughput}}) {
+        if (a.contains(key) && a[key].is_number_integer()) *into = a[key].get<int64_t>();
+      }
       out.push_back(std::move(x));
     }
   }

@@ -62,6 +62,20 @@ Result<Json> ApiClient::ListOf(const std::string& target, const char* key) {
   return std::move(doc[key]);
 }
 
+namespace {
+void AddQos(const QosSettings& q, Json* body) {
+  if (q.type) (*body)["volume_type"] = *q.type;
+  if (q.iops) (*body)["iops"] = *q.iops;
+  if (q.throughput) (*body)["throughput"] = *q.throughput;
+}
+}  // namespace
+
+Result<Json> ApiClient::ModifyVolume(const std::string& id, const QosSettings& qos) {
+  Json body = Json::object();
+  AddQos(qos, &body);
+  return Call("POST", "/v1/volumes/" + PercentEncode(id) + "/modify", body);
+}
+
 Result<Json> ApiClient::CreateVolume(const VolumeCreateRequest& req) {
   Json body = Json::object();
   if (req.size) body["size"] = *req.size;
@@ -69,6 +83,7 @@ Result<Json> ApiClient::CreateVolume(const VolumeCreateRequest& req) {
   if (req.snapshot_id) body["snapshot_id"] = *req.snapshot_id;
   if (!req.tags.empty()) body["tags"] = req.tags;
   if (req.client_token) body["client_token"] = *req.client_token;
+  AddQos(req.qos, &body);
   return Call("POST", "/v1/volumes", body);
 }
 

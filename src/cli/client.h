@@ -25,12 +25,21 @@ namespace vbs::cli {
 
 using Json = nlohmann::json;
 
+// A volume type and its limits (the server checks them against its types).
+struct QosSettings {
+  std::optional<std::string> type;
+  std::optional<int64_t> iops;
+  std::optional<int64_t> throughput;  // MiB/s
+  bool empty() const { return !type && !iops && !throughput; }
+};
+
 struct VolumeCreateRequest {
   std::optional<std::string> size;  // as typed: "10G"
   std::optional<std::string> pool;
   std::optional<std::string> snapshot_id;
   std::map<std::string, std::string> tags;
   std::optional<std::string> client_token;  // idempotency: the same token, the same volume
+  QosSettings qos;
 };
 
 struct VolumeFilter {
@@ -75,6 +84,7 @@ class ApiClient {
   Result<Json> DeleteVolume(const std::string& id);
   // size as typed ("20G") or digits; the modification.
   Result<Json> ResizeVolume(const std::string& id, const std::string& size);
+  Result<Json> ModifyVolume(const std::string& id, const QosSettings& qos);
   Result<Json> ListModifications(const std::string& id);  // the array, oldest first
   Result<Json> ForceVolumeState(const std::string& id, const std::string& state);
 

@@ -168,6 +168,18 @@ std::string InstancesTable(const Json& instances) {
   return RenderTable({"ID", "NODE", "KIND", "STATE", "LAST SEEN"}, rows);
 }
 
+// "gp3, 3000 IOPS, 125 MiB/s"; a type without limits is its name alone.
+std::string QosText(const Json& o, const char* type, const char* iops, const char* throughput) {
+  std::string text = FieldText(o, type);
+  for (const auto& [key, unit] : {std::pair{iops, " IOPS"}, std::pair{throughput, " MiB/s"}}) {
+    const Json* n = Find(o, key);
+    if (n != nullptr && n->is_number_integer() && n->get<int64_t>() > 0) {
+      text += ", " + std::to_string(n->get<int64_t>()) + unit;
+    }
+  }
+  return text;
+}
+
 std::string VolumeDetails(const Json& v) {
   std::string size = SizeText(v, "size");
   if (const Json* s = Find(v, "size"); s != nullptr && s->is_number_unsigned()) {
@@ -181,6 +193,7 @@ std::string VolumeDetails(const Json& v) {
       {"size", size},
       {"state", FieldText(v, "state")},
       {"pool", FieldText(v, "pool")},
+      {"type", QosText(v, "volume_type", "iops", "throughput")},
       {"snapshot", FieldText(v, "snapshot_id")},
       {"owner", FieldText(v, "owner")},
       {"created", FieldText(v, "created_at")},
@@ -215,8 +228,10 @@ std::string ModificationDetails(const Json& m) {
       {"volume", FieldText(m, "volume_id")},
       {"state", FieldText(m, "state")},
       {"progress", ProgressText(m)},
-      {"from", SizeText(m, "original_size")},
-      {"to", SizeText(m, "target_size")},
+      {"from", SizeText(m, "original_size") + ", " +
+                   QosText(m, "original_volume_type", "original_iops", "original_throughput")},
+      {"to", SizeText(m, "target_size") + ", " +
+                 QosText(m, "target_volume_type", "target_iops", "target_throughput")},
       {"created", FieldText(m, "created_at")},
   };
   if (Find(m, "error") != nullptr) rows.emplace_back("error", FieldText(m, "error"));

@@ -38,6 +38,8 @@ std::string AttachmentsBlock(const Json& volume);
 
 // One object as "key: value" lines, keys aligned.
 std::string VolumeDetails(const Json& volume);
+// A volume type and its limits from the named fields: "gp3, 3000 IOPS, 125 MiB/s".
+std::string QosText(const Json& o, const char* type, const char* iops, const char* throughput);
 std::string SnapshotDetails(const Json& snapshot);
 std::string WhoAmIDetails(const Json& whoami);
 std::string AttachmentDetails(const Json& attachment);

@@ -1,4 +1,4 @@
-// vbs volume create | list | show | delete | resize.
+// vbs volume create | list | show | delete | resize | modify.
 #include <fmt/format.h>
 
 #include "cli/args.h"
@@ -20,6 +20,7 @@ struct CreateArgs {
   std::string snapshot;
   std::string pool;
   std::string client_token;
+  QosSettings qos;
   bool wait = false;
 };
 
@@ -34,6 +35,21 @@ struct ResizeArgs {
   std::string size;
   bool wait = false;
 };
+
+struct ModifyArgs {
+  std::string id;
+  QosSettings qos;
+  bool wait = false;
+};
+
+// --type, --iops, --throughput of create and modify.
+void AddQosOptions(CLI::App* cmd, QosSettings* q) {
+  cmd->add_option("--type", q->type, "Volume type: standard, gp3, io2, or one the operator made")
+      ->type_name("T");
+  cmd->add_option("--iops", q->iops, "IOPS limit (gp3, io2)")->type_name("N");
+  cmd->add_option("--throughput", q->throughput, "Throughput limit in MiB/s (gp3)")
+      ->type_name("MIB");
+}
 
 struct IdArgs {
   std::string id;
@@ -51,6 +67,7 @@ Status Create(Context& ctx, const CreateArgs& a) {
   VBS_ASSIGN_OR_RETURN(req.tags, ParseTags(a.tags, a.name));
   if (!a.snapshot.empty()) req.snapshot_id = a.snapshot;
   if (!a.pool.empty()) req.pool = a.pool;
+  req.qos = a.qos;
   // The HTTPS client resends a request to the next endpoint when the server it was talking
   // to went away mid-call; the token makes that resend answer with the same volume.
   req.client_token = a.client_token.empty() ? RandomHex(16) : a.client_token;
@@ -106,16 +123,15 @@ Status Delete(Context& ctx, const IdArgs& a) {
       "vbs volume show " + id, VolumeDetails);
 }
 
-Status Resize(Context& ctx, const ResizeArgs& a) {
-  VBS_RETURN_IF_ERROR(CheckVolumeSize(a.size).status());
-  VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
-  VBS_ASSIGN_OR_RETURN(Json mod, api->ResizeVolume(a.id, a.size));
-  if (!a.wait) {
+// Prints a new modification, or follows it until it is final.
+Status FollowModification(Context& ctx, ApiClient* api, const std::string& volume_id, Json mod,
+                          bool wait) {
+  if (!wait) {
     ctx.PrintObject(mod, ModificationDetails);
     return Status::Ok();
   }
   // The volume carries its latest modification: follow that one until it is final.
-  std::string id = a.id, mod_id = FieldText(mod, "id");
+  std::string id = volume_id, mod_id = FieldText(mod, "id");
   PollFn poll = [api, id, mod_id]() -> Result<Json> {
     VBS_ASSIGN_OR_RETURN(Json v, api->GetVolume(id));
     if (v.contains("modification") && v["modification"].is_object() &&
@@ -131,6 +147,20 @@ Status Resize(Context& ctx, const ResizeArgs& a) {
   WaitSpec spec{.done_states = {"completed"}, .failed_states = {"failed"}};
   return ctx.WaitAndPrint(mod, poll, spec, /*show_progress=*/false, "vbs volume show " + id,
                           ModificationDetails);
+}
+
+Status Resize(Context& ctx, const ResizeArgs& a) {
+  VBS_RETURN_IF_ERROR(CheckVolumeSize(a.size).status());
+  VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
+  VBS_ASSIGN_OR_RETURN(Json mod, api->ResizeVolume(a.id, a.size));
+  return FollowModification(ctx, api, a.id, std::move(mod), a.wait);
+}
+
+Status Modify(Context& ctx, const ModifyArgs& a) {
+  if (a.qos.empty()) return UsageError("name what to change: --type, --iops or --throughput");
+  VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
+  VBS_ASSIGN_OR_RETURN(Json mod, api->ModifyVolume(a.id, a.qos));
+  return FollowModification(ctx, api, a.id, std::move(mod), a.wait);
 }
 
 }  // namespace
@@ -150,6 +180,7 @@ void AddVolumeCommands(CLI::App& app, Context& ctx) {
   c->add_option("--snapshot", create->snapshot, "Create from this snapshot (size optional)")
       ->type_name("SNAP");
   c->add_option("--pool", create->pool, "Pool to place it in")->type_name("P");
+  AddQosOptions(c, &create->qos);
   c->add_option("--client-token", create->client_token,
                 "Idempotency token, 1-64 characters (default: a random one per call)")
       ->type_name("T");
@@ -175,6 +206,14 @@ void AddVolumeCommands(CLI::App& app, Context& ctx) {
       ->required();
   r->add_flag("--wait", resize->wait, "Wait until attached consumers see the new size");
   r->callback([&ctx, resize] { ctx.action = [&ctx, resize] { return Resize(ctx, *resize); }; });
+
+  auto modify = std::make_shared<ModifyArgs>();
+  CLI::App* m = volume->add_subcommand(
+      "modify", "Change a volume's type, IOPS or throughput (also while it is attached)");
+  m->add_option("ID", modify->id, "Volume id (vol-…)")->required();
+  AddQosOptions(m, &modify->qos);
+  m->add_flag("--wait", modify->wait, "Wait until every host serving it applies the limits");
+  m->callback([&ctx, modify] { ctx.action = [&ctx, modify] { return Modify(ctx, *modify); }; });
 
   auto del = std::make_shared<IdArgs>();
   CLI::App* d = volume->add_subcommand("delete", "Delete a volume");

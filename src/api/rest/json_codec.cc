@@ -55,6 +55,9 @@ nlohmann::json VolumeJson(const VolumeRecord& v, const std::vector<AttachmentRec
           {"snapshot_id", OptJson(v.snapshot_id)},
           {"error", OptJson(v.error)},
           {"tags", v.tags},
+          {"volume_type", v.volume_type},
+          {"iops", v.iops > 0 ? nlohmann::json(v.iops) : nlohmann::json(nullptr)},
+          {"throughput", v.throughput > 0 ? nlohmann::json(v.throughput) : nlohmann::json(nullptr)},
           {"created_at", FormatIso8601(v.created_at)},
           {"attachments", attachments}};
 }
@@ -65,6 +68,12 @@ nlohmann::json ModificationJson(const VolumeModificationRecord& m) {
           {"state", m.state},
           {"original_size", m.original_size},
           {"target_size", m.target_size},
+          {"original_volume_type", m.original_type},
+          {"target_volume_type", m.target_type},
+          {"original_iops", m.original_iops},
+          {"target_iops", m.target_iops},
+          {"original_throughput", m.original_throughput},
+          {"target_throughput", m.target_throughput},
           {"progress", m.progress},
           {"error", OptJson(m.error)},
           {"created_at", FormatIso8601(m.created_at)},
@@ -143,6 +152,21 @@ Result<std::optional<bool>> OptBool(const nlohmann::json& obj, const std::string
   if (it == obj.end() || it->is_null()) return std::optional<bool>();
   if (!it->is_boolean()) return BadField(key, "true or false");
   return std::optional<bool>(it->get<bool>());
+}
+
+Result<std::optional<int64_t>> OptInt(const nlohmann::json& obj, const std::string& key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return std::optional<int64_t>();
+  if (!it->is_number_integer()) return BadField(key, "an integer");
+  return std::optional<int64_t>(it->get<int64_t>());
+}
+
+Result<QosRequest> OptQos(const nlohmann::json& obj) {
+  QosRequest q;
+  VBS_ASSIGN_OR_RETURN(q.type, OptString(obj, "volume_type"));
+  VBS_ASSIGN_OR_RETURN(q.iops, OptInt(obj, "iops"));
+  VBS_ASSIGN_OR_RETURN(q.throughput, OptInt(obj, "throughput"));
+  return q;
 }
 
 Result<Tags> OptTags(const nlohmann::json& obj, const std::string& key) {

@@ -10,6 +10,7 @@
 
 #include "api/http_server.h"
 #include "common/status.h"
+#include "core/volume_types.h"
 #include "store/records.h"
 
 namespace vbs {
@@ -33,6 +34,9 @@ Result<nlohmann::json> ParseJsonObject(const HttpRequest& req,
 // Typed field access: missing → nullopt; wrong type → InvalidParameterValue naming the field.
 Result<std::optional<std::string>> OptString(const nlohmann::json& obj, const std::string& key);
 Result<std::optional<bool>> OptBool(const nlohmann::json& obj, const std::string& key);
+Result<std::optional<int64_t>> OptInt(const nlohmann::json& obj, const std::string& key);
+// volume_type, iops and throughput of a create or modify body (core/volume_types.h).
+Result<QosRequest> OptQos(const nlohmann::json& obj);
 Result<Tags> OptTags(const nlohmann::json& obj, const std::string& key);
 // A size: a non-negative integer of bytes, or a string with units ("10G").
 Result<std::optional<uint64_t>> OptSize(const nlohmann::json& obj, const std::string& key);

@@ -54,7 +54,8 @@ HttpResponse Reply(int status, const Result<T>& r, F to_json) {
 
 HttpResponse CreateVolume(const HttpRequest& req, const PathParams&, RestContext& ctx,
                           VolumeService& volumes) {
-  auto body = ParseJsonObject(req, {"size", "pool", "snapshot_id", "tags", "client_token"});
+  auto body = ParseJsonObject(req, {"size", "pool", "snapshot_id", "tags", "client_token",
+                                    "volume_type", "iops", "throughput"});
   if (!body.ok()) return ErrorResponse(body.status());
   CreateVolumeRequest cr;
   auto size = OptSize(*body, "size");
@@ -71,6 +72,9 @@ HttpResponse CreateVolume(const HttpRequest& req, const PathParams&, RestContext
   cr.snapshot_id = *snap;
   cr.tags = *tags;
   cr.client_token = *token;
+  auto qos = OptQos(*body);
+  if (!qos.ok()) return ErrorResponse(qos.status());
+  cr.qos = *qos;
   return Reply(202, volumes.Create(CallerOf(ctx.identity), cr),
                [](const VolumeRecord& v) { return VolumeJson(v); });
 }
@@ -160,6 +164,17 @@ HttpResponse ResizeVolume(const HttpRequest& req, const std::string& id, RestCon
   return Reply(202, volumes.Resize(CallerOf(ctx.identity), id, **size), ModificationJson);
 }
 
+HttpResponse ModifyVolume(const HttpRequest& req, const std::string& id, RestContext& ctx,
+                          VolumeService& volumes) {
+  auto body = ParseJsonObject(req, {"size", "volume_type", "iops", "throughput"});
+  if (!body.ok()) return ErrorResponse(body.status());
+  auto size = OptSize(*body, "size");
+  if (!size.ok()) return ErrorResponse(size.status());
+  auto qos = OptQos(*body);
+  if (!qos.ok()) return ErrorResponse(qos.status());
+  return Reply(202, volumes.Modify(CallerOf(ctx.identity), id, *size, *qos), ModificationJson);
+}
+
 HttpResponse AttachVolume(const HttpRequest& req, const std::string& id, RestContext& ctx,
                           AttachmentService& attachments) {
   auto body = ParseJsonObject(req, {"instance_id", "mode", "device", "uid"});
@@ -224,6 +239,10 @@ void RestApi::AddUserRoutes() {
   r.Add("POST", "/v1/volumes/{id}/resize",
         [&volumes](const HttpRequest& req, const PathParams& p, RestContext& ctx) {
           return ResizeVolume(req, p.at("id"), ctx, volumes);
+        });
+  r.Add("POST", "/v1/volumes/{id}/modify",
+        [&volumes](const HttpRequest& req, const PathParams& p, RestContext& ctx) {
+          return ModifyVolume(req, p.at("id"), ctx, volumes);
         });
   r.Add("GET", "/v1/volumes/{id}/modifications",
         [&volumes](const HttpRequest&, const PathParams& p, RestContext& ctx) {
