@@ -191,7 +191,11 @@ Result<VolumeRecord> VolumeService::Create(const Caller& caller, const CreateVol
       VBS_ASSIGN_OR_RETURN(auto prior, tx.FindVolumeByToken(caller.user, *req.client_token));
       if (prior) {
         // The same request again: answer with the volume it made, if it asked the same.
-        if ((req.size && *req.size != prior->size) || req.snapshot_id != prior->snapshot_id) {
+        const bool same_qos = (!req.qos.type || *req.qos.type == prior->volume_type) &&
+                              (!req.qos.iops || *req.qos.iops == prior->iops) &&
+                              (!req.qos.throughput || *req.qos.throughput == prior->throughput);
+        if ((req.size && *req.size != prior->size) || req.snapshot_id != prior->snapshot_id ||
+            !same_qos) {
           return Status::InvalidArgument(
               "IdempotentParameterMismatch",
               "the client token was already used for a different request");

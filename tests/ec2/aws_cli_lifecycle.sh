@@ -2,7 +2,8 @@
 # The stock aws CLI (Debian's awscli 2.9.19) drives a volume's whole life on `vbsd dev` over
 # HTTPS with the VBS CA bundle: zones → create with tags → wait volume-available → describe
 # with filters and --page-size → snapshot → wait snapshot-completed → volume from the snapshot
-# → modify-volume (grow) → copy-snapshot → attach to / detach from the node's host instance → tags → delete → wait volume-deleted.
+# → modify-volume (grow) → copy-snapshot → attach to / detach from the node's host instance
+# (and new IOPS while attached) → tags → delete → wait volume-deleted.
 . "$(dirname "$0")/lib.sh"
 ec2_init aws_cli_lifecycle
 ec2_start
@@ -17,11 +18,13 @@ assert_eq available "$(jo '.AvailabilityZones[0].State')" "zone state"
 assert_eq us-east-1 "$(jo '.AvailabilityZones[0].RegionName')" "region is the client's"
 
 aws_ok "create" create-volume --size 1 --availability-zone default --volume-type gp3 \
+  --iops 4000 --throughput 250 \
   --tag-specifications 'ResourceType=volume,Tags=[{Key=Name,Value=lifecycle},{Key=env,Value=test}]'
 VOL=$(jo .VolumeId)
 assert_match '^vol-[0-9a-f]{17}$' "$VOL" "volume id"
 assert_eq creating "$(jo .State)" "state at create"
 assert_eq 1 "$(jo .Size)" "size in GiB"
+assert_eq "gp3 4000 250" "$(jo '"\(.VolumeType) \(.Iops) \(.Throughput)"')" "type and limits at create"
 assert_eq lifecycle "$(jo '.Tags[] | select(.Key=="Name") | .Value')" "Name tag at create"
 aws_ok "wait available" wait volume-available --volume-ids "$VOL"
 # The same volume through the native API: one set of rules behind both faces.
@@ -32,6 +35,8 @@ assert_status 200 "REST sees the EC2-made volume"
 assert_field .owner alice "owner is the access key's user"
 assert_field .size 1073741824 "size in bytes"
 assert_field .state available "REST state"
+assert_field .volume_type gp3 "REST volume type"
+assert_field .iops 4000 "REST iops"
 
 # Six more for pagination: the CLI follows nextToken by itself with --page-size.
 for i in 1 2 3 4 5 6; do
@@ -125,6 +130,27 @@ aws_ok "volume status" describe-volume-status --volume-ids "$VOL"
 assert_eq ok "$(jo '.VolumeStatuses[0].VolumeStatus.Status')" "volume status"
 assert_eq host-local "$(jo '.VolumeStatuses[0].AttachmentStatuses[0].InstanceId')" "status attachment"
 aws_err VolumeInUse "delete while attached" delete-volume --volume-id "$VOL"
+
+# New limits online: the host serving the attached volume applies them (optimizing → completed).
+aws_err MissingParameter "modify nothing" modify-volume --volume-id "$VOL"
+aws_err InvalidParameterValue "modify above gp3's maximum" modify-volume --volume-id "$VOL" \
+  --iops 16001
+aws_ok "modify iops" modify-volume --volume-id "$VOL" --iops 5000
+assert_eq "4000 5000" "$(jo '"\(.VolumeModification.OriginalIops) \(.VolumeModification.TargetIops)"')" \
+  "original and target iops"
+assert_match '^(optimizing|completed)$' "$(jo .VolumeModification.ModificationState)" \
+  "an IOPS change of an attached volume"
+deadline=$((SECONDS + WAIT_TIMEOUT))
+while aws_ok "iops modification" describe-volumes-modifications --volume-ids "$VOL" &&
+  [ "$(jo '.VolumesModifications[-1].ModificationState')" != completed ]; do
+  [ "$(jo '.VolumesModifications[-1].ModificationState')" != failed ] || fail "iops change failed: $OUT"
+  [ $SECONDS -lt $deadline ] || fail "iops change never completed: $OUT"
+  sleep 0.5
+done
+assert_eq "4000 5000 250" "$(jo '.VolumesModifications[-1] | "\(.OriginalIops) \(.TargetIops) \(.TargetThroughput)"')" \
+  "the completed modification"
+aws_ok "new limits" describe-volumes --volume-ids "$VOL"
+assert_eq "5000 250" "$(jo '.Volumes[0] | "\(.Iops) \(.Throughput)"')" "iops and throughput after"
 
 aws_ok "tags" create-tags --resources "$VOL" "$SNAP" --tags Key=team,Value=db Key=empty,Value=
 aws_ok "describe tags" describe-tags --filters Name=key,Values=team

@@ -171,6 +171,70 @@ check(error_code(alice.describe_volumes, MaxResults=5, VolumeIds=[vol])
 check(error_code(alice.describe_volumes, MaxResults=2) == ("InvalidParameterValue", 400),
       "MaxResults below 5")
 
+# --- volume types, IOPS and throughput (core/volume_types.h) -------------------------------
+made = volume_ids(alice)
+q = alice.create_volume(Size=10, AvailabilityZone="default", VolumeType="gp3", Iops=4000,
+                        Throughput=250)
+check((q["VolumeType"], q.get("Iops"), q.get("Throughput")) == ("gp3", 4000, 250),
+      f"create gp3 answers its limits (got {q['VolumeType']} {q.get('Iops')} "
+      f"{q.get('Throughput')})")
+qv = q["VolumeId"]
+alice.get_waiter("volume_available").wait(VolumeIds=[qv], WaiterConfig={"Delay": 1})
+d = alice.describe_volumes(VolumeIds=[qv])["Volumes"][0]
+check((d["VolumeType"], d.get("Iops"), d.get("Throughput")) == ("gp3", 4000, 250),
+      "describe_volumes reads gp3 / 4000 IOPS / 250 MiB/s back")
+check([x["VolumeId"] for x in alice.describe_volumes(
+    Filters=[{"Name": "volume-type", "Values": ["gp3"]}])["Volumes"]] == [qv],
+      "volume-type filter")
+plain = alice.describe_volumes(VolumeIds=[vol])["Volumes"][0]
+check(plain["VolumeType"] == "standard" and "Iops" not in plain and "Throughput" not in plain,
+      "a standard volume has no Iops or Throughput")
+made.append(qv)
+for name, kwargs, code in [
+        ("io2 with more IOPS than 500 per GiB", dict(VolumeType="io2", Iops=1000),
+         "InvalidParameterValue"),
+        ("io2 without Iops", dict(VolumeType="io2"), "InvalidParameterCombination"),
+        ("Iops on standard", dict(VolumeType="standard", Iops=100),
+         "InvalidParameterCombination"),
+        ("Throughput on the default type", dict(Throughput=100), "InvalidParameterCombination"),
+        ("gp3 above its maximum IOPS", dict(VolumeType="gp3", Iops=16001),
+         "InvalidParameterValue"),
+        ("negative Iops", dict(VolumeType="gp3", Iops=-5), "InvalidParameterValue"),
+        ("unknown type", dict(VolumeType="sc1"), "InvalidParameterValue")]:
+    got = error_code(alice.create_volume, Size=1, AvailabilityZone="default", **kwargs)
+    check(got == (code, 400), f"create {name}: {code} (got {got})")
+check(volume_ids(alice) == sorted(made), "refused creates made no volume")
+
+m = alice.modify_volume(VolumeId=qv, Iops=5000)["VolumeModification"]
+check((m["OriginalIops"], m["TargetIops"], m["OriginalThroughput"], m["TargetThroughput"],
+       m["OriginalVolumeType"], m["TargetVolumeType"]) == (4000, 5000, 250, 250, "gp3", "gp3"),
+      f"modify_volume Iops=5000: both sides in the answer (got {m})")
+deadline, mods = time.time() + 60, []
+while time.time() < deadline:
+    mods = alice.describe_volumes_modifications(VolumeIds=[qv])["VolumesModifications"]
+    if mods and mods[-1]["ModificationState"] in ("completed", "failed"):
+        break
+    time.sleep(0.2)
+check(len(mods) == 1 and mods[0]["ModificationState"] == "completed"
+      and (mods[0]["OriginalIops"], mods[0]["TargetIops"]) == (4000, 5000)
+      and mods[0]["Progress"] == 100,
+      f"describe_volumes_modifications: 4000 -> 5000, completed (got {mods})")
+check(alice.describe_volumes(VolumeIds=[qv])["Volumes"][0]["Iops"] == 5000,
+      "describe_volumes shows the new IOPS")
+filtered = alice.describe_volumes_modifications(
+    Filters=[{"Name": "target-iops", "Values": ["5000"]},
+             {"Name": "original-volume-type", "Values": ["gp3"]}])["VolumesModifications"]
+check([x["VolumeId"] for x in filtered] == [qv], "target-iops / original-volume-type filters")
+for name, kwargs, code in [
+        ("with nothing to change", {}, "MissingParameter"),
+        ("to the same limits", dict(Iops=5000), "InvalidParameterValue"),
+        ("to io2 without Iops", dict(VolumeType="io2"), "InvalidParameterCombination"),
+        ("with a negative Throughput", dict(Throughput=-1), "InvalidParameterValue")]:
+    got = error_code(alice.modify_volume, VolumeId=qv, **kwargs)
+    check(got == (code, 400), f"modify {name}: {code} (got {got})")
+check(len(alice.describe_volumes_modifications(VolumeIds=[qv])["VolumesModifications"]) == 1,
+      "refused modifications started none")
+
 # --- bad input as raw signed requests: code, status, and nothing changed -------------------
 before = volume_ids(alice)
 akid, secret = keys("alice")
@@ -221,12 +285,26 @@ cases = [
     ("reserved tag key", dict(body=f"Action=CreateTags&Version=2016-11-15&ResourceId.1={vol}"
                                    "&Tag.1.Key=vbs%3Ax&Tag.1.Value=b"), 400,
      "InvalidParameterValue"),
-    ("modify without a size", dict(body=f"Action=ModifyVolume&Version=2016-11-15&VolumeId={vol}"),
+    ("modify with nothing", dict(body=f"Action=ModifyVolume&Version=2016-11-15&VolumeId={vol}"),
      400, "MissingParameter"),
     ("modify to the same size", dict(body=f"Action=ModifyVolume&Version=2016-11-15&VolumeId={vol}"
                                           "&Size=1"), 400, "InvalidParameterValue"),
-    ("modify with iops", dict(body=f"Action=ModifyVolume&Version=2016-11-15&VolumeId={vol}"
+    ("modify a standard volume with iops", dict(body=f"Action=ModifyVolume&Version=2016-11-15&VolumeId={vol}"
                                    "&Size=2&Iops=3000"), 400, "InvalidParameterCombination"),
+    ("modify with malformed iops", dict(body=f"Action=ModifyVolume&Version=2016-11-15"
+                                             f"&VolumeId={vol}&Iops=many"), 400,
+     "InvalidParameterValue"),
+    ("malformed iops", dict(body="Action=CreateVolume&Version=2016-11-15&Size=1&VolumeType=gp3"
+                                 "&Iops=4k"), 400, "InvalidParameterValue"),
+    ("negative throughput", dict(body="Action=CreateVolume&Version=2016-11-15&Size=1"
+                                      "&VolumeType=gp3&Throughput=-250"), 400,
+     "InvalidParameterValue"),
+    ("io2 iops on a small volume", dict(body="Action=CreateVolume&Version=2016-11-15&Size=1"
+                                             "&VolumeType=io2&Iops=1000"), 400,
+     "InvalidParameterValue"),
+    ("iops on standard", dict(body="Action=CreateVolume&Version=2016-11-15&Size=1"
+                                   "&VolumeType=standard&Iops=100"), 400,
+     "InvalidParameterCombination"),
     ("dry run", dict(body="Action=CreateVolume&Version=2016-11-15&Size=1&DryRun=true"), 412,
      "DryRunOperation"),
 ]

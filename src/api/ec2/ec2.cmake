@@ -15,3 +15,9 @@ if(VBS_FUZZ)
   target_link_options(vbs_ec2_fuzz PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_libraries(vbs_ec2_fuzz PRIVATE vbs_common OpenSSL::Crypto)
 endif()
+
+# Test only: the handler tests (handlers_test.cc) run the EC2 handlers over core on a real
+# SQLite store (core/core_test_util.h), as core's own tests do.
+if(TARGET vbs_api_ec2_test)
+  target_link_libraries(vbs_api_ec2_test PRIVATE vbs_store_sqlite)
+endif()

@@ -1,66 +1,41 @@
-// ModifyVolume (grow) and DescribeVolumesModifications (reference/ec2-ebs-api.md §4.6–4.7)
-// over VolumeService::Resize / ListModifications.
+// ModifyVolume (grow, and/or change type, IOPS, throughput) and DescribeVolumesModifications
+// (reference/ec2-ebs-api.md §4.6–4.7) over VolumeService::Modify / ListModifications.
 #include "api/ec2/handler_util.h"
 #include "api/ec2/shapes.h"
+#include "api/ec2/volume_params.h"
 #include "core/validation.h"
 
 namespace vbs::ec2 {
 namespace {
 
-void WriteModificationMembers(XmlWriter& x, const VolumeModificationRecord& m) {
-  x.Text("volumeId", m.volume_id).Text("modificationState", m.state);
-  if (m.error) x.Text("statusMessage", *m.error);
-  x.Int("targetSize", ToGiB(m.target_size))
-      .Text("targetVolumeType", "standard")
-      .Bool("targetMultiAttachEnabled", false)
-      .Int("originalSize", ToGiB(m.original_size))
-      .Text("originalVolumeType", "standard")
-      .Bool("originalMultiAttachEnabled", false)
-      .Int("progress", m.state == "completed" ? 100 : m.progress)
-      .Text("startTime", Ec2Time(m.created_at));
-  if (m.state == "completed" || m.state == "failed") x.Text("endTime", Ec2Time(m.updated_at));
-}
-
 Status ModifyVolume(const Ec2Request& r, XmlWriter& x, VolumeService& volumes) {
   const Params& p = r.params;
   VBS_ASSIGN_OR_RETURN(std::string id, p.Required("VolumeId"));
-  for (const char* unsupported : {"Iops", "Throughput"}) {
-    if (p.Get(unsupported)) {
-      return Status::InvalidArgument("InvalidParameterCombination",
-                                     std::string("VBS volumes do not support ") + unsupported);
-    }
-  }
   VBS_ASSIGN_OR_RETURN(bool multi, p.Bool("MultiAttachEnabled"));
   if (multi) {
     return Status::InvalidArgument(
         "InvalidParameterValue",
         "multi-attach is read-only sharing in VBS: use vbs attach --mode ro");
   }
-  if (auto type = p.Get("VolumeType")) {
-    static const std::set<std::string> kTypes = {"standard", "io1", "io2", "gp2",
-                                                 "sc1",      "st1", "gp3"};
-    if (!kTypes.count(*type)) {
-      return Status::InvalidArgument("InvalidParameterValue",
-                                     "Value (" + *type + ") for parameter volumeType is invalid");
-    }
-  }
-  VBS_ASSIGN_OR_RETURN(auto size, p.Int("Size"));
-  if (!size) {
+  VBS_ASSIGN_OR_RETURN(auto size, SizeParam(p));
+  VBS_ASSIGN_OR_RETURN(auto qos, QosParams(p));
+  if (!size && qos.empty()) {
     return Status::InvalidArgument("MissingParameter",
-                                   "The request must contain the parameter Size (VBS volumes "
-                                   "change only in size)");
-  }
-  if (*size < 1 || *size > 16384) {
-    return Status::InvalidArgument(
-        "InvalidParameterValue",
-        "Volume size " + std::to_string(*size) + " GiB is out of range: 1 to 16384 GiB");
+                                   "The request must contain at least one of the parameters "
+                                   "Size, VolumeType, Iops or Throughput");
   }
   if (r.dry_run) return DryRunAnswer(volumes.Get(r.caller, id).status());
-  VBS_ASSIGN_OR_RETURN(auto m, volumes.Resize(r.caller, id, static_cast<uint64_t>(*size) * kGiB));
+  VBS_ASSIGN_OR_RETURN(auto m, volumes.Modify(r.caller, id, size, qos));
   x.Open("volumeModification");
   WriteModificationMembers(x, m);
   x.Close();
   return Status::Ok();
+}
+
+// Limits of 0 (none) match no value, as AWS reports none for types without them.
+std::vector<std::string> LimitField(int64_t value) {
+  if (value == 0) return {};
+  return {std::to_string(value)};
 }
 
 std::vector<std::string> ModificationField(const VolumeModificationRecord& m,
@@ -68,11 +43,14 @@ std::vector<std::string> ModificationField(const VolumeModificationRecord& m,
   if (n == "modification-state") return {m.state};
   if (n == "original-size") return {std::to_string(ToGiB(m.original_size))};
   if (n == "target-size") return {std::to_string(ToGiB(m.target_size))};
-  if (n == "original-volume-type" || n == "target-volume-type") return {"standard"};
+  if (n == "original-volume-type") return {m.original_type};
+  if (n == "target-volume-type") return {m.target_type};
+  if (n == "original-iops") return LimitField(m.original_iops);
+  if (n == "target-iops") return LimitField(m.target_iops);
   if (n == "originalMultiAttachEnabled" || n == "targetMultiAttachEnabled") return {"false"};
   if (n == "start-time") return {Ec2Time(m.created_at)};
   if (n == "volume-id") return {m.volume_id};
-  return {};  // original-iops, target-iops: VBS has none
+  return {};
 }
 
 Status DescribeVolumesModifications(const Ec2Request& r, XmlWriter& x, VolumeService& volumes,

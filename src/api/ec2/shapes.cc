@@ -16,6 +16,15 @@ std::string Ec2Device(const AttachmentRecord& a) {
   return a.device.rfind('/', 0) == 0 ? a.device : "/dev/" + a.device;
 }
 
+namespace {
+
+// A QoS limit: omitted when 0 (none), as AWS omits Iops/Throughput for types without them.
+void WriteLimit(XmlWriter& x, const std::string& name, int64_t value) {
+  if (value > 0) x.Int(name, value);
+}
+
+}  // namespace
+
 void WriteTagSet(XmlWriter& x, const Tags& tags) {
   if (tags.empty()) {
     x.Empty("tagSet");
@@ -35,6 +44,23 @@ void WriteAttachmentMembers(XmlWriter& x, const AttachmentRecord& a) {
       .Bool("deleteOnTermination", false);
 }
 
+void WriteModificationMembers(XmlWriter& x, const VolumeModificationRecord& m) {
+  x.Text("volumeId", m.volume_id).Text("modificationState", m.state);
+  if (m.error) x.Text("statusMessage", *m.error);
+  x.Int("targetSize", ToGiB(m.target_size));
+  WriteLimit(x, "targetIops", m.target_iops);
+  x.Text("targetVolumeType", m.target_type);
+  WriteLimit(x, "targetThroughput", m.target_throughput);
+  x.Bool("targetMultiAttachEnabled", false).Int("originalSize", ToGiB(m.original_size));
+  WriteLimit(x, "originalIops", m.original_iops);
+  x.Text("originalVolumeType", m.original_type);
+  WriteLimit(x, "originalThroughput", m.original_throughput);
+  x.Bool("originalMultiAttachEnabled", false)
+      .Int("progress", m.state == "completed" ? 100 : m.progress)
+      .Text("startTime", Ec2Time(m.created_at));
+  if (m.state == "completed" || m.state == "failed") x.Text("endTime", Ec2Time(m.updated_at));
+}
+
 void WriteVolumeMembers(XmlWriter& x, const VolumeRecord& v,
                         const std::vector<AttachmentRecord>& attachments) {
   x.Text("volumeId", v.id).Int("size", ToGiB(v.size));
@@ -46,9 +72,10 @@ void WriteVolumeMembers(XmlWriter& x, const VolumeRecord& v,
   x.Text("availabilityZone", v.pool)
       .Text("status", v.state)
       .Text("createTime", Ec2Time(v.created_at))
-      .Text("volumeType", "standard")
-      .Bool("encrypted", false)
-      .Bool("multiAttachEnabled", false);
+      .Text("volumeType", v.volume_type);
+  WriteLimit(x, "iops", v.iops);
+  WriteLimit(x, "throughput", v.throughput);
+  x.Bool("encrypted", false).Bool("multiAttachEnabled", false);
   if (attachments.empty()) {
     x.Empty("attachmentSet");
   } else {

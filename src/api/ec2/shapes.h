@@ -1,6 +1,8 @@
 // The EC2 shapes of VBS objects (reference/ec2-ebs-api.md §4): Volume, VolumeAttachment,
-// Snapshot, tag sets. Sizes are GiB on this face (rounded up: VBS sizes are MiB multiples);
-// the availability zone of a volume or snapshot is its pool; ownerId is the user name.
+// VolumeModification, Snapshot, tag sets. Sizes are GiB on this face (rounded up: VBS sizes
+// are MiB multiples); the availability zone of a volume or snapshot is its pool; ownerId is
+// the user name. The volume type is the volume's; IOPS and throughput (MiB/s) are written
+// only when the volume has them (0 is "none": AWS omits them for types without them).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +25,8 @@ void WriteAttachmentMembers(XmlWriter& x, const AttachmentRecord& a);
 // The members of a Volume (no wrapper element).
 void WriteVolumeMembers(XmlWriter& x, const VolumeRecord& v,
                         const std::vector<AttachmentRecord>& attachments);
+// The members of a VolumeModification (no wrapper element).
+void WriteModificationMembers(XmlWriter& x, const VolumeModificationRecord& m);
 void WriteSnapshotMembers(XmlWriter& x, const SnapshotRecord& s);
 
 }  // namespace vbs::ec2

@@ -5,24 +5,16 @@
 
 #include "api/ec2/handler_util.h"
 #include "api/ec2/shapes.h"
+#include "api/ec2/volume_params.h"
 #include "core/validation.h"
 
 namespace vbs::ec2 {
 namespace {
 
-constexpr int64_t kMaxSizeGiB = 16384;
-
-// VBS has one class of volume; the EC2 types are accepted and reported as "standard".
+// Options VBS cannot honour are refused, not ignored. VolumeType, Iops and Throughput are
+// core's volume types and limits (volume_params.h, core/volume_types.h).
 Status CheckVolumeOptions(const Params& p) {
-  if (auto type = p.Get("VolumeType")) {
-    static const std::set<std::string> kTypes = {"standard", "io1", "io2", "gp2",
-                                                 "sc1",      "st1", "gp3"};
-    if (!kTypes.count(*type)) {
-      return Status::InvalidArgument("InvalidParameterValue",
-                                     "Value (" + *type + ") for parameter volumeType is invalid");
-    }
-  }
-  for (const char* unsupported : {"Iops", "Throughput", "KmsKeyId", "OutpostArn"}) {
+  for (const char* unsupported : {"KmsKeyId", "OutpostArn"}) {
     if (p.Get(unsupported)) {
       return Status::InvalidArgument("InvalidParameterCombination",
                                      std::string("VBS volumes do not support ") + unsupported);
@@ -47,15 +39,8 @@ Status CreateVolume(const Ec2Request& r, XmlWriter& x, VolumeService& volumes,
   const Params& p = r.params;
   VBS_RETURN_IF_ERROR(CheckVolumeOptions(p));
   CreateVolumeRequest req;
-  VBS_ASSIGN_OR_RETURN(auto size, p.Int("Size"));
-  if (size) {
-    if (*size < 1 || *size > kMaxSizeGiB) {
-      return Status::InvalidArgument(
-          "InvalidParameterValue",
-          "Volume size " + std::to_string(*size) + " GiB is out of range: 1 to 16384 GiB");
-    }
-    req.size = static_cast<uint64_t>(*size) * kGiB;
-  }
+  VBS_ASSIGN_OR_RETURN(req.size, SizeParam(p));
+  VBS_ASSIGN_OR_RETURN(req.qos, QosParams(p));
   req.snapshot_id = p.Get("SnapshotId");
   req.pool = p.Get("AvailabilityZone");
   if (!req.pool) req.pool = p.Get("AvailabilityZoneId");
@@ -122,7 +107,7 @@ std::vector<std::string> VolumeField(const VolumeRecord& v,
   if (name == "snapshot-id") return {v.snapshot_id.value_or("")};
   if (name == "status") return {v.state};
   if (name == "volume-id") return {v.id};
-  if (name == "volume-type") return {"standard"};
+  if (name == "volume-type") return {v.volume_type};
   std::vector<std::string> out;
   for (const auto& a : atts) {
     if (name == "attachment.attach-time") out.push_back(Ec2Time(a.created_at));
