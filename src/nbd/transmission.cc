@@ -66,10 +66,12 @@ bool Connection::TakeCharge(Request* req) {
   if (charged_ + cost > kChargeAllowance && env_.memory != nullptr) {
     if (!env_.memory->TryTake(cost)) {
       env_.memory->NotifyOnGive(wake_fd_);  // (the poll's timeout covers a Give just before)
+      budget_wait_ = true;
       return false;
     }
     shared = true;
   }
+  budget_wait_ = false;
   charged_ += cost;
   req->charge = static_cast<uint32_t>(cost);
   req->shared_charge = shared;
@@ -529,7 +531,9 @@ void Connection::Serve(Negotiated& neg) {
           std::chrono::nanoseconds(1000), throttled_until_ - std::chrono::steady_clock::now());
       ts = {static_cast<time_t>(left.count() / 1'000'000'000), static_cast<long>(left.count() % 1'000'000'000)};
     }
-    if (::ppoll(p, 2, stalled_ ? &ts : nullptr, nullptr) < 0 && errno != EINTR) break;
+    // Stalled on this connection's own limit: its sends and completions wake it, no timer.
+    const bool timed = stalled_ && (budget_wait_ || throttled_until_ != decltype(throttled_until_){});
+    if (::ppoll(p, 2, timed ? &ts : nullptr, nullptr) < 0 && errno != EINTR) break;
     if (p[1].revents & POLLIN) {
       uint64_t v;
       (void)!::read(wake_fd_, &v, sizeof v);
