@@ -136,10 +136,10 @@ Status HostRole::Adopt(const nlohmann::json& h) {
     // The exports first: the connections go on serving them.
     for (const auto& e : h.at("exports")) {
       const std::string name = e.at("name").get<std::string>();
-      Status st = Export(name, e.at("pool").get<std::string>(),
-                         e.at("volume_id").get<std::string>(), e.at("read_only").get<bool>(),
-                         ConsumerFromJson(e.value("consumer", nlohmann::json::object())),
-                         LimitsOf(e));
+      Status st =
+          Export(name, e.at("pool").get<std::string>(), e.at("volume_id").get<std::string>(),
+                 e.at("read_only").get<bool>(),
+                 ConsumerFromJson(e.value("consumer", nlohmann::json::object())), LimitsOf(e));
       if (!st.ok()) {
         spdlog::error("agent {}: cannot take over an export of {}: {}", options_.node,
                       e.at("volume_id").get<std::string>(), st.ToString());
@@ -283,8 +283,8 @@ Status HostRole::ResizeAttachments(const AgentOp& op, const std::string& volume_
 }
 
 Status HostRole::Export(const std::string& name, const std::string& pool,
-                        const std::string& volume_id, bool read_only,
-                        const nbd::Consumer& consumer, nbd::QosLimits limits) {
+                        const std::string& volume_id, bool read_only, const nbd::Consumer& consumer,
+                        nbd::QosLimits limits) {
   // Not while a snapshot holds the volume's writes: a new export would escape the hold.
   auto volume_lock = VolumeLock(volume_id);
   std::lock_guard<std::mutex> volume_turn(*volume_lock);
@@ -334,8 +334,8 @@ Status HostRole::ApplyQos(const AgentOp& op, const std::string& volume_id) {
       if (info.volume_id == volume_id) info.limits = limits;
     }
   }
-  spdlog::info("agent {}: {} now limited to {} IOPS, {} MiB/s (0: none)", options_.node,
-               volume_id, limits.iops, limits.bytes_per_second >> 20);
+  spdlog::info("agent {}: {} now limited to {} IOPS, {} MiB/s (0: none)", options_.node, volume_id,
+               limits.iops, limits.bytes_per_second >> 20);
   return Status::Ok();
 }
 
@@ -475,9 +475,8 @@ Status HostRole::Execute(const AgentOp& op, nlohmann::json* result) {
       return Status::InvalidArgument("InvalidParameterValue", "bad consumer uid");
     }
     const std::string name = "vbs-" + RandomHex(16);
-    VBS_RETURN_IF_ERROR(
-        Export(name, op.pool, volume_id, read_only, nbd::Consumer::Uid(static_cast<uid_t>(uid)),
-               LimitsOf(op.params)));
+    VBS_RETURN_IF_ERROR(Export(name, op.pool, volume_id, read_only,
+                               nbd::Consumer::Uid(static_cast<uid_t>(uid)), LimitsOf(op.params)));
     (*result)["export_name"] = name;
     (*result)["nbd_uri"] = UriOf(name);
     spdlog::info("agent {}: exported {} ({}) for uid {}", options_.node, volume_id,
@@ -556,9 +555,9 @@ void HostRole::Reconcile(const std::vector<AgentAttachment>& attachments) {
     }
     Result<nbd::Consumer> consumer = nbd::Consumer::Uid(static_cast<uid_t>(a.uid));
     if (IsQemuInstanceId(a.instance_id)) {
-      auto vm = options_.qmp_dir.empty()
-                    ? Result<hypervisor::QemuInstance>(Status::NotFound("InstanceGone", "no QMP directory"))
-                    : InstanceDiscovery(options_.qmp_dir).Find(a.instance_id);
+      auto vm = options_.qmp_dir.empty() ? Result<hypervisor::QemuInstance>(
+                                               Status::NotFound("InstanceGone", "no QMP directory"))
+                                         : InstanceDiscovery(options_.qmp_dir).Find(a.instance_id);
       consumer = vm.ok() && vm->alive ? QemuConsumer(vm->qmp_socket)
                                       : Result<nbd::Consumer>(Status::NotFound(
                                             "InstanceGone", a.instance_id + " is not running"));

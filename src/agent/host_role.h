@@ -128,8 +128,8 @@ class HostRole {
     nbd::Consumer consumer;
     nbd::QosLimits limits;
   };
-  std::map<std::string, ExportInfo> exports_;                    // by export name
-  std::map<std::string, std::shared_ptr<std::mutex>> vm_locks_;  // instance id → its QMP turn
+  std::map<std::string, ExportInfo> exports_;                        // by export name
+  std::map<std::string, std::shared_ptr<std::mutex>> vm_locks_;      // instance id → its QMP turn
   std::map<std::string, std::shared_ptr<nbd::Throttle>> throttles_;  // volume id → its bucket
   // volume id → held while a snapshot holds its writes (exports wait for it)
   std::map<std::string, std::shared_ptr<std::mutex>> volume_locks_;

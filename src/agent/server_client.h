@@ -50,7 +50,7 @@ struct AgentAttachment {
   std::string mode;
   std::string state;
   std::string export_name;
-  int64_t uid = 0;  // a host attachment's consumer (nbd/peer.h)
+  int64_t uid = 0;         // a host attachment's consumer (nbd/peer.h)
   int64_t iops = 0;        // the volume's QoS limits, 0: none
   int64_t throughput = 0;  // MiB/s
 };

@@ -57,8 +57,9 @@ int RunServe(ServeArgs a) {
   }
   // Anyone who reaches the port could read and write the file: say so explicitly.
   if (!a.listen.empty() && a.tls.ca_file.empty() && !a.no_client_auth) {
-    return Fail("TCP needs --tls-ca to authenticate clients by certificate (or "
-                "--no-client-auth to serve anyone who can connect)");
+    return Fail(
+        "TCP needs --tls-ca to authenticate clients by certificate (or "
+        "--no-client-auth to serve anyone who can connect)");
   }
   if (a.no_client_auth && !a.tls.ca_file.empty()) {
     return Fail("--no-client-auth and --tls-ca contradict each other");

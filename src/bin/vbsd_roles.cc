@@ -117,9 +117,9 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
   PlacementPolicy placement{config.node_timeout_seconds * 1000};
   WorkPolicy work;
   ReconcilePolicy reconcile{config.op_timeout_seconds * 1000, 1000};
-  role->volumes_ = std::make_unique<VolumeService>(
-      *role->store_, role->notifier_, placement,
-      VolumeTypes(config.volume_types, config.default_volume_type));
+  role->volumes_ =
+      std::make_unique<VolumeService>(*role->store_, role->notifier_, placement,
+                                      VolumeTypes(config.volume_types, config.default_volume_type));
   role->snapshots_ = std::make_unique<SnapshotService>(*role->store_, role->notifier_, placement);
   role->work_ = std::make_unique<WorkService>(*role->store_, role->notifier_, work, placement);
   role->admin_ = std::make_unique<AdminService>(*role->store_, placement);

@@ -90,10 +90,10 @@ Result<VolumeTypeConfig> ParseVolumeType(const toml::table& t, const std::string
     const char* key;
     int64_t* into;
   };
-  for (const Field& f : {Field{"iops", &v.iops}, Field{"max_iops", &v.max_iops},
-                         Field{"max_iops_per_gib", &v.max_iops_per_gib},
-                         Field{"throughput", &v.throughput},
-                         Field{"max_throughput", &v.max_throughput}}) {
+  for (const Field& f :
+       {Field{"iops", &v.iops}, Field{"max_iops", &v.max_iops},
+        Field{"max_iops_per_gib", &v.max_iops_per_gib}, Field{"throughput", &v.throughput},
+        Field{"max_throughput", &v.max_throughput}}) {
     VBS_ASSIGN_OR_RETURN(auto n, Int(t, f.key, origin, w));
     if (n) *f.into = *n;
   }
@@ -144,7 +144,8 @@ Result<ServerConfig> ParseServer(const toml::table& t, const std::string& origin
   if (nt) c.node_timeout_seconds = *nt;
   if (const toml::node* types = t.get("volume_type")) {
     const toml::array* a = types->as_array();
-    if (!a) return Bad(origin, w + "volume_type", "must be a list of tables ([[server.volume_type]])");
+    if (!a)
+      return Bad(origin, w + "volume_type", "must be a list of tables ([[server.volume_type]])");
     c.volume_types.clear();
     std::set<std::string> seen;
     for (size_t i = 0; i < a->size(); ++i) {

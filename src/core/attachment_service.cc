@@ -54,9 +54,9 @@ Result<AttachmentRecord> AttachmentService::Attach(const Caller& caller, const A
     return Status::InvalidArgument("InvalidParameterValue", "device names are 1-32 of a-z 0-9 - _");
   }
   if (req.uid && (*req.uid < 0 || *req.uid > kMaxUid)) {
-    return Status::InvalidArgument("InvalidParameterValue",
-                                   "uid is a local user id from 0 to " + std::to_string(kMaxUid) +
-                                       ", not " + std::to_string(*req.uid));
+    return Status::InvalidArgument("InvalidParameterValue", "uid is a local user id from 0 to " +
+                                                                std::to_string(kMaxUid) + ", not " +
+                                                                std::to_string(*req.uid));
   }
   AttachmentRecord a;
   Status st = store_.Transact([&](Transaction& tx) -> Status {

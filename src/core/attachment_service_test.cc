@@ -89,7 +89,9 @@ TEST_F(AttachmentServiceTest, RefusesWhatCannotAttach) {
   EXPECT_EQ(Attach(creating, "i-0000000000000000f").status().code(), "InvalidInstanceID.NotFound");
   EXPECT_EQ(Attach(creating, "vm1").status().code(), "InvalidInstanceID.Malformed");
   EXPECT_EQ(Attach(creating, kVm1, "rx").status().code(), "InvalidParameterValue");
-  EXPECT_EQ(attachments_->Attach(bob_, {creating.id, kVm1, "rw", std::nullopt, std::nullopt}).status().code(),
+  EXPECT_EQ(attachments_->Attach(bob_, {creating.id, kVm1, "rw", std::nullopt, std::nullopt})
+                .status()
+                .code(),
             "InvalidVolume.NotFound");
   ASSERT_TRUE(volumes_->Delete(alice_, creating.id).ok());
   RunAgent();

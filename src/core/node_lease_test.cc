@@ -46,7 +46,8 @@ class NodeLeaseTest : public CoreTest {
     auto v = volumes_->Create(alice_, req);
     EXPECT_TRUE(v.ok()) << v.status().ToString();
     RunNode(v->id);
-    auto a = attachments_->Attach(alice_, {v->id, "host-" + node, "rw", std::nullopt, std::nullopt});
+    auto a =
+        attachments_->Attach(alice_, {v->id, "host-" + node, "rw", std::nullopt, std::nullopt});
     EXPECT_TRUE(a.ok()) << a.status().ToString();
     RunNode(a->id);
     auto live = attachments_->List(alice_, v->id);
@@ -166,7 +167,8 @@ TEST_F(NodeLeaseTest, ADeadNodesAttachmentsEndAndTheVolumeMoves) {
   EXPECT_EQ(Node("n2").epoch, n2_epoch_ + 1);
   EXPECT_EQ(work_->Heartbeat("n2", n2_epoch_).status().code(), "LeaseExpired");
   // No admin needed: the volume attaches rw on another node of the pool.
-  auto moved = attachments_->Attach(alice_, {a.volume_id, "host-n3", "rw", std::nullopt, std::nullopt});
+  auto moved =
+      attachments_->Attach(alice_, {a.volume_id, "host-n3", "rw", std::nullopt, std::nullopt});
   ASSERT_TRUE(moved.ok()) << moved.status().ToString();
   EXPECT_EQ(moved->node, "n3");
   EXPECT_EQ(*rec.SweepOnce(), 0);  // nothing ends twice

@@ -143,8 +143,8 @@ Status ApplyModificationOutcome(Transaction& tx, const OperationRecord& op, bool
   if (!ok) {
     std::string e =
         op.kind == opkind::kQosAttachments
-            ? "node '" + op.node + "' could not apply the new limits (detach and attach again): " +
-                  message
+            ? "node '" + op.node +
+                  "' could not apply the new limits (detach and attach again): " + message
             : "the volume grew to " + std::to_string(m->target_size) + " bytes, but node '" +
                   op.node +
                   "' could not pass the new size to its consumers (detach and attach again): " +

@@ -28,7 +28,7 @@ TEST(VolumeTypesTest, DefaultsAndRefusals) {
     const char* code;
   };
   const Case refused[] = {
-      {{"gp9", std::nullopt, std::nullopt}, kGiB, "InvalidParameterValue"},     // unknown type
+      {{"gp9", std::nullopt, std::nullopt}, kGiB, "InvalidParameterValue"},    // unknown type
       {{"standard", 100, std::nullopt}, kGiB, "InvalidParameterCombination"},  // no iops there
       {{std::nullopt, std::nullopt, 50}, kGiB, "InvalidParameterCombination"},
       {{"io2", std::nullopt, std::nullopt}, kGiB, "InvalidParameterCombination"},  // needs iops
@@ -60,8 +60,7 @@ class VolumeQosTest : public CoreTest {
   void SetUp() override {
     CoreTest::SetUp();
     attachments_ = std::make_unique<AttachmentService>(*store_, notifier_);
-    ASSERT_TRUE(
-        work_->ReportInstances("n1", {InstanceRecord{"host-n1", "", "host", "", 0}}).ok());
+    ASSERT_TRUE(work_->ReportInstances("n1", {InstanceRecord{"host-n1", "", "host", "", 0}}).ok());
   }
   std::unique_ptr<AttachmentService> attachments_;
 };
@@ -90,7 +89,8 @@ TEST_F(VolumeQosTest, ModifyingAnAttachedVolumeReachesItsHost) {
   auto v = volumes_->Create(alice_, req);
   ASSERT_TRUE(v.ok());
   RunAgent();
-  ASSERT_TRUE(attachments_->Attach(alice_, {v->id, "host-n1", "rw", std::nullopt, std::nullopt}).ok());
+  ASSERT_TRUE(
+      attachments_->Attach(alice_, {v->id, "host-n1", "rw", std::nullopt, std::nullopt}).ok());
   auto attach = work_->Poll("n1", std::chrono::milliseconds(0));
   ASSERT_EQ(attach->ops.size(), 1u);
   auto params = nlohmann::json::parse(attach->ops[0].params);
@@ -101,10 +101,9 @@ TEST_F(VolumeQosTest, ModifyingAnAttachedVolumeReachesItsHost) {
   EXPECT_EQ(volumes_->Modify(alice_, v->id, std::nullopt, {}).status().code(), "MissingParameter");
   EXPECT_EQ(volumes_->Modify(alice_, v->id, std::nullopt, {"gp3", 3000, 125}).status().code(),
             "InvalidParameterValue");  // nothing would change
-  EXPECT_EQ(volumes_->Modify(alice_, v->id, std::nullopt, {"gp3", 20000, std::nullopt})
-                .status()
-                .code(),
-            "InvalidParameterValue");
+  EXPECT_EQ(
+      volumes_->Modify(alice_, v->id, std::nullopt, {"gp3", 20000, std::nullopt}).status().code(),
+      "InvalidParameterValue");
   EXPECT_EQ(volumes_->Get(alice_, v->id)->iops, 3000);  // refused: unchanged
 
   auto m = volumes_->Modify(alice_, v->id, std::nullopt, {std::nullopt, 1000, std::nullopt});
@@ -125,7 +124,8 @@ TEST_F(VolumeQosTest, ModifyingAnAttachedVolumeReachesItsHost) {
   // Detached: a modification completes at once.
   ASSERT_TRUE(attachments_->Detach(alice_, v->id, std::nullopt, false).ok());
   RunAgent();
-  auto done = volumes_->Modify(alice_, v->id, std::nullopt, {"standard", std::nullopt, std::nullopt});
+  auto done =
+      volumes_->Modify(alice_, v->id, std::nullopt, {"standard", std::nullopt, std::nullopt});
   ASSERT_TRUE(done.ok()) << done.status().ToString();
   EXPECT_EQ(done->state, "completed");
   EXPECT_EQ(volumes_->Get(alice_, v->id)->volume_type, "standard");

@@ -137,7 +137,9 @@ TEST_F(VolumeResizeTest, AttachedVolumeWaitsForItsHosts) {
       work_->ReportInstances("n1", {InstanceRecord{"i-00000000000000001", "", "qemu", "", 0}})
           .ok());
   VolumeRecord v = Available();
-  ASSERT_TRUE(attachments.Attach(alice_, {v.id, "i-00000000000000001", "rw", std::nullopt, std::nullopt}).ok());
+  ASSERT_TRUE(
+      attachments.Attach(alice_, {v.id, "i-00000000000000001", "rw", std::nullopt, std::nullopt})
+          .ok());
   RunAgent();
   ASSERT_TRUE(volumes_->Resize(alice_, v.id, 40 * kMiB).ok());
   RunAgent();  // the storage node grows it

@@ -1,8 +1,8 @@
 #include "core/volume_service.h"
 
 #include <algorithm>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/clock.h"
 #include "common/ids.h"
@@ -138,8 +138,7 @@ Result<VolumeModificationRecord> VolumeService::Modify(const Caller& caller,
       host.node = node;
       nlohmann::json params = {
           {"volume_id", v.id}, {"iops", target.iops}, {"throughput", target.throughput}};
-      VBS_RETURN_IF_ERROR(
-          EnqueueOperation(tx, opkind::kQosAttachments, m.id, host, params.dump()));
+      VBS_RETURN_IF_ERROR(EnqueueOperation(tx, opkind::kQosAttachments, m.id, host, params.dump()));
     }
     return Status::Ok();
   });

@@ -43,8 +43,7 @@ class VolumeTypes {
   Result<VolumeQos> ForCreate(const QosRequest& req, uint64_t size) const;
   // The settings after a modification of a volume that has `current` and `size`: a new type
   // starts from its own defaults; the same type keeps what the request leaves out.
-  Result<VolumeQos> ForModify(const QosRequest& req, const VolumeQos& current,
-                              uint64_t size) const;
+  Result<VolumeQos> ForModify(const QosRequest& req, const VolumeQos& current, uint64_t size) const;
   const std::vector<VolumeTypeConfig>& types() const { return types_; }
 
  private:

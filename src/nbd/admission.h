@@ -19,7 +19,8 @@ namespace vbs::nbd {
 
 class Admission {
  public:
-  Admission(size_t max_total, size_t max_per_uid) : max_total_(max_total), max_per_uid_(max_per_uid) {}
+  Admission(size_t max_total, size_t max_per_uid)
+      : max_total_(max_total), max_per_uid_(max_per_uid) {}
 
   // A slot for `peer`'s handshake, or false when the bounds are reached.
   bool Enter(const Peer& peer);

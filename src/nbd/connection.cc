@@ -1,5 +1,5 @@
-#include "nbd/tls.h"
 #include "nbd/connection.h"
+#include "nbd/tls.h"
 
 #include <fcntl.h>
 #include <poll.h>

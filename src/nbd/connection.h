@@ -153,10 +153,10 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   size_t out_head_sent_ = 0;
   size_t out_bytes_ = 0;
   bool disc_ = false;
-  size_t charged_ = 0;    // charges of requests parsed whose replies are not yet sent
-  bool stalled_ = false;  // ProcessInput stopped: no charge for the next request yet
-  bool budget_wait_ = false;  // ... because the server's shared budget was used up
-  Throttle* throttle_ = nullptr;            // the export's QoS limits, null: none
+  size_t charged_ = 0;            // charges of requests parsed whose replies are not yet sent
+  bool stalled_ = false;          // ProcessInput stopped: no charge for the next request yet
+  bool budget_wait_ = false;      // ... because the server's shared budget was used up
+  Throttle* throttle_ = nullptr;  // the export's QoS limits, null: none
   std::chrono::steady_clock::time_point throttled_until_{};  // stalled_ by the throttle
 
   std::mutex cmu_;

@@ -240,9 +240,9 @@ Result<uint16_t> NbdServer::ListenTcp(const std::string& host, uint16_t port,
   VBS_ASSIGN_OR_RETURN(SslCtxPtr ctx, MakeServerTlsContext(tls));
   VBS_ASSIGN_OR_RETURN(int fd, BindTcp(host, port));
   uint16_t bound = BoundPort(fd);
-  VBS_RETURN_IF_ERROR(AddListener(fd, std::move(ctx), /*tls_required=*/true, /*tcp=*/true,
-                                  tls.ca_file.empty() ? std::vector<std::string>{}
-                                                      : tls.client_roles));
+  VBS_RETURN_IF_ERROR(
+      AddListener(fd, std::move(ctx), /*tls_required=*/true, /*tcp=*/true,
+                  tls.ca_file.empty() ? std::vector<std::string>{} : tls.client_roles));
   return bound;
 }
 

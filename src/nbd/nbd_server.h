@@ -30,8 +30,8 @@
 #include "common/status.h"
 #include "nbd/admission.h"
 #include "nbd/export_registry.h"
-#include "nbd/memory_budget.h"
 #include "nbd/handover.h"
+#include "nbd/memory_budget.h"
 #include "nbd/tls.h"
 #include "nbd/worker_pool.h"
 

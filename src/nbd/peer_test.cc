@@ -47,7 +47,7 @@ TEST(PeerTest, ConsumerByUidAdmitsThatUidOnTheLocalSocketOnly) {
   EXPECT_TRUE(c.Admits(LocalPeer(1234, 1000)));
   EXPECT_FALSE(c.Admits(LocalPeer(1234, 1001)));
   EXPECT_FALSE(c.Admits(LocalPeer(1234, 0)));  // root is not every uid's consumer
-  Peer remote;                                  // TCP: no kernel-given credentials
+  Peer remote;                                 // TCP: no kernel-given credentials
   remote.uid = 1000;
   EXPECT_FALSE(c.Admits(remote));
   EXPECT_TRUE(Consumer::Anyone().Admits(remote));
@@ -125,8 +125,8 @@ TEST_F(ConsumerRegistryTest, HandshakeRefusesListingAndNonConsumers) {
     types.push_back(r.type);
     EXPECT_EQ(r.data.find("vol-alice"), std::string::npos);
   }
-  EXPECT_EQ(types, (std::vector<uint32_t>{kRepErrUnknown, kRepAck, kRepErrUnknown,
-                                          kRepErrUnknown}));
+  EXPECT_EQ(types,
+            (std::vector<uint32_t>{kRepErrUnknown, kRepAck, kRepErrUnknown, kRepErrUnknown}));
   // EXPORT_NAME cannot answer an error: the connection is dropped.
   out.clear();
   Handshake old_style(&registry_, opts, LocalPeer(1, 1001));

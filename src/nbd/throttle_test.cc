@@ -59,7 +59,8 @@ TEST(ThrottleTest, HoldsTheThroughputLimitAndChangesOnline) {
   EXPECT_NEAR(RunFor(t, Req(kCmdRead, 4096), 5), 15000, 200);
   t.SetLimits(QosLimits{});
   EXPECT_TRUE(t.limits().unlimited());
-  EXPECT_EQ(t.Delay(Req(kCmdRead, 4096), Throttle::Clock::now()), Throttle::Clock::duration::zero());
+  EXPECT_EQ(t.Delay(Req(kCmdRead, 4096), Throttle::Clock::now()),
+            Throttle::Clock::duration::zero());
 }
 
 }  // namespace

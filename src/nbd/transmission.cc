@@ -529,10 +529,12 @@ void Connection::Serve(Negotiated& neg) {
     if (throttled_until_ != std::chrono::steady_clock::time_point{}) {
       const auto left = std::max<std::chrono::nanoseconds>(
           std::chrono::nanoseconds(1000), throttled_until_ - std::chrono::steady_clock::now());
-      ts = {static_cast<time_t>(left.count() / 1'000'000'000), static_cast<long>(left.count() % 1'000'000'000)};
+      ts = {static_cast<time_t>(left.count() / 1'000'000'000),
+            static_cast<long>(left.count() % 1'000'000'000)};
     }
     // Stalled on this connection's own limit: its sends and completions wake it, no timer.
-    const bool timed = stalled_ && (budget_wait_ || throttled_until_ != decltype(throttled_until_){});
+    const bool timed =
+        stalled_ && (budget_wait_ || throttled_until_ != decltype(throttled_until_){});
     if (::ppoll(p, 2, timed ? &ts : nullptr, nullptr) < 0 && errno != EINTR) break;
     if (p[1].revents & POLLIN) {
       uint64_t v;

@@ -154,13 +154,12 @@ Result<std::optional<VolumeRecord>> SqlTransaction::FindVolumeByToken(const std:
 }
 
 Status SqlTransaction::InsertVolume(const VolumeRecord& v) {
-  return ExecOne(
-      db_.Exec(std::string("INSERT INTO volumes (") + kVolumeColumns +
-                   ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-               {v.id, v.owner, I(v.size), v.pool, v.state, Opt(v.snapshot_id), Opt(v.error),
-                TagsToJson(v.tags), Opt(v.client_token), v.created_at, v.updated_at,
-                v.volume_type, v.iops, v.throughput}),
-      "insert volume");
+  return ExecOne(db_.Exec(std::string("INSERT INTO volumes (") + kVolumeColumns +
+                              ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                          {v.id, v.owner, I(v.size), v.pool, v.state, Opt(v.snapshot_id),
+                           Opt(v.error), TagsToJson(v.tags), Opt(v.client_token), v.created_at,
+                           v.updated_at, v.volume_type, v.iops, v.throughput}),
+                 "insert volume");
 }
 
 Status SqlTransaction::UpdateVolume(const VolumeRecord& v) {
