@@ -19,6 +19,11 @@ Status BadField(const std::string& key, const std::string& expected) {
 
 }  // namespace
 
+// A QoS limit: null when there is none (0).
+static nlohmann::json LimitJson(int64_t limit) {
+  return limit > 0 ? nlohmann::json(limit) : nlohmann::json(nullptr);
+}
+
 nlohmann::json AttachmentJson(const AttachmentRecord& a) {
   return {{"id", a.id},
           {"volume_id", a.volume_id},
@@ -56,8 +61,8 @@ nlohmann::json VolumeJson(const VolumeRecord& v, const std::vector<AttachmentRec
           {"error", OptJson(v.error)},
           {"tags", v.tags},
           {"volume_type", v.volume_type},
-          {"iops", v.iops > 0 ? nlohmann::json(v.iops) : nlohmann::json(nullptr)},
-          {"throughput", v.throughput > 0 ? nlohmann::json(v.throughput) : nlohmann::json(nullptr)},
+          {"iops", LimitJson(v.iops)},
+          {"throughput", LimitJson(v.throughput)},
           {"created_at", FormatIso8601(v.created_at)},
           {"attachments", attachments}};
 }
@@ -70,10 +75,10 @@ nlohmann::json ModificationJson(const VolumeModificationRecord& m) {
           {"target_size", m.target_size},
           {"original_volume_type", m.original_type},
           {"target_volume_type", m.target_type},
-          {"original_iops", m.original_iops},
-          {"target_iops", m.target_iops},
-          {"original_throughput", m.original_throughput},
-          {"target_throughput", m.target_throughput},
+          {"original_iops", LimitJson(m.original_iops)},
+          {"target_iops", LimitJson(m.target_iops)},
+          {"original_throughput", LimitJson(m.original_throughput)},
+          {"target_throughput", LimitJson(m.target_throughput)},
           {"progress", m.progress},
           {"error", OptJson(m.error)},
           {"created_at", FormatIso8601(m.created_at)},
