@@ -180,6 +180,13 @@ std::string QosText(const Json& o, const char* type, const char* iops, const cha
   return text;
 }
 
+namespace {
+// ", gp3, 3000 IOPS" after a size; nothing from a server that reports no types.
+std::string QosSuffix(const Json& o, const char* type, const char* iops, const char* throughput) {
+  return Find(o, type) == nullptr ? "" : ", " + QosText(o, type, iops, throughput);
+}
+}  // namespace
+
 std::string VolumeDetails(const Json& v) {
   std::string size = SizeText(v, "size");
   if (const Json* s = Find(v, "size"); s != nullptr && s->is_number_unsigned()) {
@@ -228,10 +235,10 @@ std::string ModificationDetails(const Json& m) {
       {"volume", FieldText(m, "volume_id")},
       {"state", FieldText(m, "state")},
       {"progress", ProgressText(m)},
-      {"from", SizeText(m, "original_size") + ", " +
-                   QosText(m, "original_volume_type", "original_iops", "original_throughput")},
-      {"to", SizeText(m, "target_size") + ", " +
-                 QosText(m, "target_volume_type", "target_iops", "target_throughput")},
+      {"from", SizeText(m, "original_size") +
+                   QosSuffix(m, "original_volume_type", "original_iops", "original_throughput")},
+      {"to", SizeText(m, "target_size") +
+                 QosSuffix(m, "target_volume_type", "target_iops", "target_throughput")},
       {"created", FieldText(m, "created_at")},
   };
   if (Find(m, "error") != nullptr) rows.emplace_back("error", FieldText(m, "error"));

@@ -10,7 +10,8 @@ namespace {
 const Json kVolume = Json::parse(R"({
   "id":"vol-0123456789abcdef0","owner":"alice","size":10737418240,"pool":"default",
   "state":"available","snapshot_id":null,"error":null,"tags":{"Name":"db","env":"prod"},
-  "created_at":"2026-11-24T10:00:00Z","attachments":[]})");
+  "created_at":"2026-11-24T10:00:00Z","attachments":[],"volume_type":"gp3","iops":3000,
+  "throughput":125})");
 
 const Json kSnapshot = Json::parse(R"({
   "id":"snap-0123456789abcdef0","owner":"alice","volume_id":"vol-0123456789abcdef0",
@@ -73,6 +74,7 @@ TEST(Details, KeyValueLines) {
             "size:        10G (10737418240 bytes)\n"
             "state:       available\n"
             "pool:        default\n"
+            "type:        gp3, 3000 IOPS, 125 MiB/s\n"
             "snapshot:    -\n"
             "owner:       alice\n"
             "created:     2026-11-24T10:00:00Z\n"

@@ -46,6 +46,25 @@ TEST_F(ResizeTest, SendsTheSizeAsTypedAndPrintsTheModification) {
   EXPECT_NE(h.out.find("to:       2G\n"), std::string::npos) << h.out;
 }
 
+TEST_F(ResizeTest, ModifySendsTheLimitsAndShowsBothSides) {
+  Json mod = Modification("optimizing", 50);
+  mod["original_volume_type"] = "gp3";
+  mod["target_volume_type"] = "gp3";
+  mod["original_iops"] = 3000;
+  mod["target_iops"] = 5000;
+  mod["original_throughput"] = 125;
+  mod["target_throughput"] = 125;
+  Route("POST " + kVolPath + "/modify", {JsonResponse(202, mod)});
+  EXPECT_EQ(h.Run({"volume", "modify", kVol, "--iops", "5000"}), 0) << h.err;
+  ASSERT_EQ(h.server->requests.size(), 1u);
+  EXPECT_EQ(Json::parse(h.server->requests[0].body), Json::parse(R"({"iops":5000})"));
+  EXPECT_NE(h.out.find("from:     1G, gp3, 3000 IOPS, 125 MiB/s\n"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("to:       2G, gp3, 5000 IOPS, 125 MiB/s\n"), std::string::npos) << h.out;
+  // Nothing to change is a usage error, before any request.
+  EXPECT_EQ(h.Run({"volume", "modify", kVol}), kExitUsage);
+  EXPECT_EQ(h.server->requests.size(), 1u);
+}
+
 TEST_F(ResizeTest, WaitFollowsTheModificationToCompleted) {
   Route("POST " + kVolPath + "/resize", {JsonResponse(202, Modification("modifying", 0))});
   Route("GET " + kVolPath, {JsonResponse(200, VolumeWith(Modification("optimizing", 50))),
