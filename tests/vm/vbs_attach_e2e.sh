@@ -325,11 +325,19 @@ e2fsck -fn "$(vol_file "$VOL2")" >/dev/null || fail "host e2fsck -fn of the grow
 log "+ a paused VM cannot release the disk: detach --force still fences it off the export"
 attach_wait "$VOL" "$VM2"
 URI=$(jf .nbd_uri "$ATT")
+EXPORT2=$(jf .export_name "$ATT")
 find_disk "$VM2" "$SERIAL" >/dev/null || fail "$VM2 never showed the disk"
-nbdinfo --size "$URI" >/dev/null || fail "the attachment's URI does not work while attached: $URI"
+# probe_export N: VM2's QEMU, the export's only consumer, opens it again as node probeN.
+probe_export() {
+  hqmp "$VM2" blockdev-add "{\"driver\":\"nbd\",\"node-name\":\"probe$1\",\"read-only\":true,
+    \"server\":{\"type\":\"unix\",\"path\":\"$DATA/run/nbd.sock\"},\"export\":\"$EXPORT2\"}" >/dev/null
+}
+probe_export 1 || fail "the attachment's export does not open for its VM's QEMU while attached"
+hqmp "$VM2" blockdev-del '{"node-name":"probe1"}' >/dev/null || fail "removing the probe node"
+if nbdinfo --size "$URI" >/dev/null 2>&1; then fail "root opened $VM2's export: only its QEMU may"; fi
 hqmp "$VM2" stop >/dev/null || fail "pausing $VM2"
 detach_wait "$VOL" --force
-if nbdinfo --size "$URI" >/dev/null 2>&1; then fail "the export is still served after detach --force"; fi
+if probe_export 2 2>/dev/null; then fail "the export is still served after detach --force"; fi
 hqmp "$VM2" cont >/dev/null || fail "resuming $VM2"
 disk_gone "$VM2" "$SERIAL" || fail "$VM2 did not drop the disk once resumed (its unplug was pending)"
 wait_state volume "$VOL" available
