@@ -305,7 +305,7 @@ Status HostRole::Export(const std::string& name, const std::string& pool,
   eo.description = volume_id;
   eo.lease = read_only ? nullptr : lease_;  // a rw export writes only under the node's lease
   eo.consumer = consumer;
-  eo.throttle = ThrottleFor(volume_id, limits);
+  eo.throttle = ThrottleFor(volume_id, limits, /*update=*/false);
   VBS_RETURN_IF_ERROR(nbd_.AddExport(name, factory, read_only, std::move(eo)));
   std::lock_guard<std::mutex> l(mu_);
   exports_[name] = ExportInfo{volume_id, pool, read_only, consumer, limits};
@@ -313,13 +313,13 @@ Status HostRole::Export(const std::string& name, const std::string& pool,
 }
 
 std::shared_ptr<nbd::Throttle> HostRole::ThrottleFor(const std::string& volume_id,
-                                                     nbd::QosLimits limits) {
+                                                     nbd::QosLimits limits, bool update) {
   std::lock_guard<std::mutex> l(mu_);
   auto& t = throttles_[volume_id];
   if (!t) {
     t = std::make_shared<nbd::Throttle>(limits);
-  } else if (t->limits().iops != limits.iops ||
-             t->limits().bytes_per_second != limits.bytes_per_second) {
+  } else if (update && (t->limits().iops != limits.iops ||
+                        t->limits().bytes_per_second != limits.bytes_per_second)) {
     t->SetLimits(limits);
   }
   return t;
@@ -327,7 +327,7 @@ std::shared_ptr<nbd::Throttle> HostRole::ThrottleFor(const std::string& volume_i
 
 Status HostRole::ApplyQos(const AgentOp& op, const std::string& volume_id) {
   const nbd::QosLimits limits = LimitsOf(op.params);
-  ThrottleFor(volume_id, limits);  // every export of the volume, and those made later
+  ThrottleFor(volume_id, limits, /*update=*/true);  // its exports, and those made later
   {
     std::lock_guard<std::mutex> l(mu_);
     for (auto& [name, info] : exports_) {
@@ -344,7 +344,14 @@ Status HostRole::Unexport(const std::string& name) {
   Status st = nbd_.RemoveExport(name);  // disconnects its clients: fencing
   if (!st.ok() && st.kind() != StatusKind::kNotFound) return st;
   std::lock_guard<std::mutex> l(mu_);
-  exports_.erase(name);
+  auto it = exports_.find(name);
+  if (it == exports_.end()) return Status::Ok();
+  const std::string volume_id = it->second.volume_id;
+  exports_.erase(it);
+  // The volume's last export here: a later attach starts from the limits it carries.
+  bool others = false;
+  for (const auto& [n, info] : exports_) others |= info.volume_id == volume_id;
+  if (!others) throttles_.erase(volume_id);
   return Status::Ok();
 }
 

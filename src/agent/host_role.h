@@ -94,8 +94,12 @@ class HostRole {
  private:
   Status Export(const std::string& name, const std::string& pool, const std::string& volume_id,
                 bool read_only, const nbd::Consumer& consumer, nbd::QosLimits limits);
-  // The token bucket every export of `volume_id` on this node shares, set to `limits`.
-  std::shared_ptr<nbd::Throttle> ThrottleFor(const std::string& volume_id, nbd::QosLimits limits);
+  // The token bucket every export of `volume_id` on this node shares: made with `limits`, or
+  // the existing one, set to `limits` only when `update` (a qos_attachments op may run before
+  // the attach that was queued ahead of it: the attach's older limits must not win). The
+  // bucket goes with the volume's last export.
+  std::shared_ptr<nbd::Throttle> ThrottleFor(const std::string& volume_id, nbd::QosLimits limits,
+                                             bool update);
   // qos_attachments: the volume's new limits.
   Status ApplyQos(const AgentOp& op, const std::string& volume_id);
   // The consumer of a VM's exports: its QEMU process, as the QMP socket's peer.
