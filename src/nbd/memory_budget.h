@@ -5,7 +5,9 @@
 // WRITE its payload; the charge is given back when its reply has been sent. A connection
 // over its own limit, or one that needs the shared budget when none is left, stops reading
 // its socket (backpressure: the client's requests wait in the kernel, nothing is refused).
-// Node memory for requests is then at most the budget plus every connection's allowance.
+// A connection with nothing outstanding always gets its next request, even past the budget,
+// so hogs holding the budget cannot starve a well-behaved client. Node memory for requests is
+// then at most the budget plus, per connection, its allowance or one request (32 MiB).
 // Thread-safe.
 #pragma once
 
@@ -32,6 +34,8 @@ class MemoryBudget {
     return true;
   }
   // Gives bytes back and wakes the connections waiting for some.
+  // Takes `bytes` even past the limit (a connection's one request of progress).
+  void Take(size_t bytes) { used_.fetch_add(bytes, std::memory_order_relaxed); }
   void Give(size_t bytes) {
     used_.fetch_sub(bytes, std::memory_order_relaxed);
     std::vector<int> waiting;

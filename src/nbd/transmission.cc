@@ -64,7 +64,13 @@ bool Connection::TakeCharge(Request* req) {
   if (charged_ > 0 && charged_ + cost > kMaxConnectionCharge) return false;
   bool shared = false;
   if (charged_ + cost > kChargeAllowance && env_.memory != nullptr) {
-    if (!env_.memory->TryTake(cost)) {
+    // A connection with nothing outstanding always gets its next request, over the budget if
+    // need be: otherwise clients that never read their replies could hold the whole budget
+    // and starve a well-behaved client's large requests for good. (So the shared budget can
+    // be exceeded by at most one request per connection.)
+    if (charged_ == 0) {
+      env_.memory->Take(cost);
+    } else if (!env_.memory->TryTake(cost)) {
       env_.memory->NotifyOnGive(wake_fd_);  // (the poll's timeout covers a Give just before)
       budget_wait_ = true;
       return false;
