@@ -109,13 +109,17 @@ Result<nlohmann::json> HostRole::Handover(std::chrono::milliseconds timeout) {
   {
     std::lock_guard<std::mutex> l(mu_);
     for (const auto& [name, info] : exports_) {
+      // The volume's bucket holds its current limits (a qos_attachments op changes it).
+      auto bucket = throttles_.find(info.volume_id);
+      const nbd::QosLimits limits =
+          bucket != throttles_.end() ? bucket->second->limits() : nbd::QosLimits{};
       exports.push_back({{"name", name},
                          {"volume_id", info.volume_id},
                          {"pool", info.pool},
                          {"read_only", info.read_only},
                          {"consumer", ConsumerToJson(info.consumer)},
-                         {"iops", info.limits.iops},
-                         {"throughput", info.limits.bytes_per_second >> 20}});
+                         {"iops", limits.iops},
+                         {"throughput", limits.bytes_per_second >> 20}});
     }
   }
   VBS_ASSIGN_OR_RETURN(nbd::ServerHandover nbd, nbd_.Handover(timeout));
@@ -308,7 +312,7 @@ Status HostRole::Export(const std::string& name, const std::string& pool,
   eo.throttle = ThrottleFor(volume_id, limits, /*update=*/false);
   VBS_RETURN_IF_ERROR(nbd_.AddExport(name, factory, read_only, std::move(eo)));
   std::lock_guard<std::mutex> l(mu_);
-  exports_[name] = ExportInfo{volume_id, pool, read_only, consumer, limits};
+  exports_[name] = ExportInfo{volume_id, pool, read_only, consumer};
   return Status::Ok();
 }
 
@@ -328,12 +332,6 @@ std::shared_ptr<nbd::Throttle> HostRole::ThrottleFor(const std::string& volume_i
 Status HostRole::ApplyQos(const AgentOp& op, const std::string& volume_id) {
   const nbd::QosLimits limits = LimitsOf(op.params);
   ThrottleFor(volume_id, limits, /*update=*/true);  // its exports, and those made later
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    for (auto& [name, info] : exports_) {
-      if (info.volume_id == volume_id) info.limits = limits;
-    }
-  }
   spdlog::info("agent {}: {} now limited to {} IOPS, {} MiB/s (0: none)", options_.node, volume_id,
                limits.iops, limits.bytes_per_second >> 20);
   return Status::Ok();

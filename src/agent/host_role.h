@@ -130,7 +130,6 @@ class HostRole {
     std::string pool;
     bool read_only = false;
     nbd::Consumer consumer;
-    nbd::QosLimits limits;
   };
   std::map<std::string, ExportInfo> exports_;                        // by export name
   std::map<std::string, std::shared_ptr<std::mutex>> vm_locks_;      // instance id → its QMP turn

@@ -113,7 +113,7 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   void Complete(const Request& req, Reply r);
   // Charges `req` before it is parsed (memory_budget.h); false: not now (backpressure).
   bool TakeCharge(Request* req);
-  void ReleaseCharge(const Reply& r);
+  void ReleaseCharge(const Charge& c);
   void WaitIdle();
   bool Backpressured() const;
 

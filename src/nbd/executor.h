@@ -30,9 +30,7 @@ struct Reply {
   size_t ext_len = 0;
   uint64_t ext_off = 0;
   size_t total() const { return len + ext_len; }
-  // The request's charge (Request::charge), given back once the reply is sent.
-  uint32_t charge = 0;
-  bool shared_charge = false;
+  Charge charge;  // the request's, given back once the reply is sent
 };
 
 // How reads may run on the connection thread.

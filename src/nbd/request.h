@@ -12,14 +12,20 @@
 
 namespace vbs::nbd {
 
+// The memory a request holds until its reply is sent, and whether it came from the server's
+// shared budget (memory_budget.h).
+struct Charge {
+  uint32_t bytes = 0;
+  bool shared = false;
+};
+
 struct Request {
   uint16_t flags = 0;
   uint16_t type = 0;
   uint64_t handle = 0;
   uint64_t offset = 0;
   uint32_t length = 0;
-  // Not on the wire: the memory this request holds until its reply is sent, and whether it
-  // came from the server's shared budget (memory_budget.h).
+  // Not on the wire: set by the connection (memory_budget.h).
   uint32_t charge = 0;
   bool shared_charge = false;
 

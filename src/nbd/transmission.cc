@@ -49,6 +49,10 @@ class TransmissionJob final : public Job {
 
 namespace {
 
+Charge ChargeOf(const Request& req) {
+  return Charge{req.charge, req.shared_charge};
+}
+
 bool IsWriteType(uint16_t type) {
   return type == kCmdWrite || type == kCmdWriteZeroes || type == kCmdTrim;
 }
@@ -84,21 +88,19 @@ bool Connection::TakeCharge(Request* req) {
   return true;
 }
 
-void Connection::ReleaseCharge(const Reply& r) {
-  charged_ -= r.charge;
-  if (r.shared_charge) env_.memory->Give(r.charge);
+void Connection::ReleaseCharge(const Charge& c) {
+  charged_ -= c.bytes;
+  if (c.shared) env_.memory->Give(c.bytes);
 }
 
 void Connection::Queue(const Request& req, Reply reply) {
-  reply.charge = req.charge;
-  reply.shared_charge = req.shared_charge;
+  reply.charge = ChargeOf(req);
   out_bytes_ += reply.total();
   outq_.push_back(std::move(reply));
 }
 
 void Connection::Complete(const Request& req, Reply r) {
-  r.charge = req.charge;
-  r.shared_charge = req.shared_charge;
+  r.charge = ChargeOf(req);
   bool wake;
   {
     std::lock_guard lock(cmu_);
@@ -409,7 +411,7 @@ bool Connection::FlushOut(bool* blocked) {
 }
 
 void Connection::PopSent() {
-  ReleaseCharge(outq_.front());
+  ReleaseCharge(outq_.front().charge);
   out_bytes_ -= outq_.front().total();
   out_head_sent_ = 0;
   pool_.Put(std::move(outq_.front().buf));
@@ -425,7 +427,7 @@ void Connection::WaitIdle() {
     (void)!::read(wake_fd_, &v, sizeof v);
   }
   DrainCompleted();
-  for (const Reply& r : outq_) ReleaseCharge(r);
+  for (const Reply& r : outq_) ReleaseCharge(r.charge);
   outq_.clear();
 }
 
@@ -550,10 +552,7 @@ void Connection::Serve(Negotiated& neg) {
     if ((p[0].revents & POLLHUP) && !want_read && inflight_.load() == 0) break;
   }
   if (in_payload_) {  // cut off in the middle of a payload: its request never runs
-    Reply none;
-    none.charge = preq_.charge;
-    none.shared_charge = preq_.shared_charge;
-    ReleaseCharge(none);
+    ReleaseCharge(ChargeOf(preq_));
     in_payload_ = false;
   }
   if (pentered_) gate_->Leave();  // cut off in the middle of a payload received in place
