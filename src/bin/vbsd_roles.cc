@@ -176,6 +176,11 @@ Result<std::unique_ptr<BlockBackend>> OpenBackend(const PoolConfig& pc) {
     return std::unique_ptr<BlockBackend>(std::move(b).value());
   }
   VBS_ASSIGN_OR_RETURN(auto dir, DirBackend::OpenPool(pc.path, pc.shared));
+  // Fault injection for the crash tests (tests/system): see DirBackend::set_copy_chunk_delay.
+  if (const char* delay = std::getenv("VBS_FAULT_COPY_CHUNK_DELAY_MS")) {
+    dir->set_copy_chunk_delay(std::chrono::milliseconds(std::atoi(delay)));
+    spdlog::warn("pool {}: fault injection: every copied chunk waits {} ms", pc.name, delay);
+  }
   return std::unique_ptr<BlockBackend>(std::move(dir));
 }
 

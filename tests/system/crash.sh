@@ -6,7 +6,8 @@
 # byte-identical to its source. Last, vbsd is killed and left down for a while: the work still
 # finishes once it is back.
 # VBS_FAULT_OP_DELAY_MS=4000 holds every claimed operation for 4 s, so the kill lands while
-# the operation is claimed/running.
+# the operation is claimed/running; VBS_FAULT_COPY_CHUNK_DELAY_MS=50 stretches a 1 GiB copy to
+# over 6 s, so the checks made during it cannot race its end on a fast disk.
 . "$(dirname "$0")/lib.sh"
 t_init crash
 MiB=1048576
@@ -28,7 +29,7 @@ assert_state() {
   assert_status 200 "GET $1 $2"
   assert_field .state "$3" "state of $1 $2"
 }
-start_delayed() { VBS_FAULT_OP_DELAY_MS=$DELAY vbsd_start; }
+start_delayed() { VBS_FAULT_OP_DELAY_MS=$DELAY VBS_FAULT_COPY_CHUNK_DELAY_MS=50 vbsd_start; }
 
 # --- setup (no fault injection) ------------------------------------------------------------------
 vbsd_start

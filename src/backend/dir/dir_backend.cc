@@ -16,6 +16,7 @@
 #include <limits>
 #include <optional>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -475,6 +476,7 @@ Status DirBackend::SparseCopy(int src, int dst, uint64_t src_size, const Progres
       }
       off += moved;
       copied += moved;
+      if (copy_chunk_delay_.count() > 0) std::this_thread::sleep_for(copy_chunk_delay_);
       // The data may have grown since the first walk if a writer was not quiesced: cap at 99
       // until the object is complete.
       reporter.Report(total == 0 ? 99

@@ -76,6 +76,9 @@ class DirBackend final : public BlockBackend {
   void set_copy_range_enabled(bool on) { copy_range_enabled_ = on; }
   // Least time between two progress reports (0 and 100 are always reported).
   void set_progress_interval(std::chrono::milliseconds ms) { progress_interval_ = ms; }
+  // Fault injection for the crash tests: a pause after every copied chunk (8 MiB), so that a
+  // kill can land in the middle of a copy however fast the disk is.
+  void set_copy_chunk_delay(std::chrono::milliseconds ms) { copy_chunk_delay_ = ms; }
 
  private:
   DirBackend(std::string root, bool shared) : root_(std::move(root)), shared_(shared) {}
@@ -91,6 +94,7 @@ class DirBackend final : public BlockBackend {
   std::atomic<bool> reflink_enabled_{true};
   std::atomic<bool> copy_range_enabled_{true};
   std::chrono::milliseconds progress_interval_{100};
+  std::chrono::milliseconds copy_chunk_delay_{0};
   std::atomic<uint64_t> reflinks_{0};
   std::atomic<uint64_t> copies_{0};
 };
