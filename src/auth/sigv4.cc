@@ -193,6 +193,12 @@ Result<SigV4Auth> ParseSigV4(const SigV4Request& req, const SigV4Policy& policy)
       return Incomplete("X-Amz-Expires must be a number of seconds");
     }
     auth.expires_seconds = std::stoll(expires);
+    // Its signature covers the URL only: a body would add parameters nobody signed.
+    if (!req.body.empty()) {
+      return Status::Unauthenticated("AuthFailure",
+                                     "a presigned request carries its parameters in its URL and "
+                                     "takes no body");
+    }
     if (auth.expires_seconds < 1 || auth.expires_seconds > policy.max_expires_seconds) {
       return Incomplete("X-Amz-Expires must be 1 to " + std::to_string(policy.max_expires_seconds) +
                         " seconds");
@@ -250,13 +256,9 @@ std::string SigV4CanonicalRequest(const SigV4Request& req, const SigV4Auth& auth
     headers +=
         name + ":" + (it == req.headers.end() ? "" : CanonicalHeaderValue(it->second)) + "\n";
   }
-  std::string payload_hash;
-  auto content_sha = req.headers.find("x-amz-content-sha256");
-  if (content_sha != req.headers.end()) {
-    payload_hash = content_sha->second;
-  } else {
-    payload_hash = Sha256Hex(auth.presigned ? std::string() : req.body);
-  }
+  // Always the body's own hash: a client's x-amz-content-sha256 is checked against it
+  // (VerifySigV4), never taken on trust.
+  const std::string payload_hash = Sha256Hex(auth.presigned ? std::string() : req.body);
   std::string path = req.path.empty() ? "/" : SigV4UriEncode(req.path, true);
   return req.method + "\n" + path + "\n" + query + "\n" + headers + "\n" + auth.signed_headers +
          "\n" + payload_hash;
@@ -272,6 +274,13 @@ std::string SigV4SigningKey(const std::string& secret, const SigV4Auth& auth) {
   k = HmacSha256(k, auth.region);
   k = HmacSha256(k, auth.service);
   return HmacSha256(k, "aws4_request");
+}
+
+Status CredentialsNotValidated() {
+  return Status::Unauthenticated("AuthFailure",
+                                 "AWS was not able to validate the provided access credentials "
+                                 "(check the access key, its secret, the endpoint host:port and "
+                                 "the clock)");
 }
 
 Status VerifySigV4(const SigV4Request& req, const SigV4Auth& auth, const std::string& secret,
@@ -293,14 +302,22 @@ Status VerifySigV4(const SigV4Request& req, const SigV4Auth& auth, const std::st
                                        std::to_string(policy.max_skew_seconds / 60) +
                                        " minutes from the server's clock (check NTP)");
   }
+  auto content_sha = req.headers.find("x-amz-content-sha256");
+  if (content_sha != req.headers.end()) {
+    if ((";" + auth.signed_headers + ";").find(";x-amz-content-sha256;") == std::string::npos) {
+      return Status::Unauthenticated("AuthFailure",
+                                     "x-amz-content-sha256 must be a signed header when sent");
+    }
+    if (Trim(content_sha->second) != Sha256Hex(auth.presigned ? std::string() : req.body)) {
+      return Status::Unauthenticated("AuthFailure",
+                                     "x-amz-content-sha256 is not the SHA-256 of the body");
+    }
+  }
   const std::string expected = HexEncode(HmacSha256(
       SigV4SigningKey(secret, auth), SigV4StringToSign(auth, SigV4CanonicalRequest(req, auth))));
   if (expected.size() != auth.signature.size() ||
       CRYPTO_memcmp(expected.data(), auth.signature.data(), expected.size()) != 0) {
-    return Status::PermissionDenied(
-        "SignatureDoesNotMatch",
-        "the request signature does not match the one computed with the access key's secret "
-        "(check the secret, the endpoint host:port and the clock)");
+    return CredentialsNotValidated();
   }
   return Status::Ok();
 }

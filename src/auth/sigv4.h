@@ -10,7 +10,11 @@
 //
 // Errors (Status codes, as EC2 answers them): MissingAuthenticationToken (401, no auth at all),
 // IncompleteSignature (401, a part missing or malformed), RequestExpired (400, outside the
-// clock-skew window or past a presigned URL's expiry), SignatureDoesNotMatch (403).
+// clock-skew window or past a presigned URL's expiry), AuthFailure (401): a wrong signature
+// and an unknown access key answer the same (CredentialsNotValidated), so keys cannot be
+// enumerated; a presigned request with a body, and an x-amz-content-sha256 header that is not
+// signed or not the body's hash, are AuthFailure too. The payload hash in the canonical
+// request is always computed from the body.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +53,8 @@ struct SigV4Policy {
 };
 
 Result<SigV4Auth> ParseSigV4(const SigV4Request& req, const SigV4Policy& policy = {});
+// The one answer to an unknown access key and to a signature that does not match.
+Status CredentialsNotValidated();
 // `now_unix` is the server's clock in seconds.
 Status VerifySigV4(const SigV4Request& req, const SigV4Auth& auth, const std::string& secret,
                    int64_t now_unix, const SigV4Policy& policy = {});

@@ -4,6 +4,7 @@ Environment: ENDPOINT (https://127.0.0.1:PORT), CA (the VBS CA bundle), CREDS (a
 with alice.aws-credentials and bob.aws-credentials written by `vbs admin user create`)."""
 import configparser
 import datetime
+import hashlib
 import os
 import ssl
 import sys
@@ -242,8 +243,8 @@ now = datetime.datetime.utcnow()
 describe = "Action=DescribeVolumes&Version=2016-11-15"
 cases = [
     ("no signature", dict(body=describe, sign=False), 401, "MissingAuthenticationToken"),
-    ("wrong secret", dict(body=describe, akid=akid, secret="x" * 40), 403,
-     "SignatureDoesNotMatch"),
+    ("wrong secret", dict(body=describe, akid=akid, secret="x" * 40), 401,
+     "AuthFailure"),
     ("expired date", dict(body=describe, when=now - datetime.timedelta(minutes=20)), 400,
      "RequestExpired"),
     ("date in the future", dict(body=describe, when=now + datetime.timedelta(minutes=20)), 400,
@@ -330,6 +331,39 @@ SigV4QueryAuth(Credentials(akid, secret), "ec2", REGION, expires=60).add_auth(pr
 with urllib.request.urlopen(presign.prepare().url,
                             context=ssl.create_default_context(cafile=CA)) as resp:
     check(resp.status == 200 and vol.encode() in resp.read(), "presigned GET")
+
+
+# A signature binds the whole request (issue 13): a presigned DescribeVolumes URL POSTed with
+# a form body that deletes a volume, and a signed x-amz-content-sha256 of a harmless body sent
+# with another body, are both refused, and the volume is still there.
+def send(url, data, headers):
+    r = urllib.request.Request(url, data=data, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(r, context=ssl.create_default_context(cafile=CA)) as resp:
+            return resp.status, None
+    except urllib.error.HTTPError as e:
+        return e.code, ET.fromstring(e.read()).findtext("Errors/Error/Code")
+
+
+form = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+delete_body = f"Action=DeleteVolume&Version=2016-11-15&VolumeId={vol}".encode()
+presigned = alice.generate_presigned_url("describe_volumes", ExpiresIn=60)
+check(send(presigned, delete_body, form) == (401, "AuthFailure"),
+      "a presigned URL POSTed with a body is refused")
+harmless = "Action=DescribeVolumes&Version=2016-11-15"
+req = AWSRequest(method="POST", url=ENDPOINT + "/", data=harmless, headers={
+    **form, "X-Amz-Content-SHA256": hashlib.sha256(harmless.encode()).hexdigest()})
+SigV4Auth(Credentials(akid, secret), "ec2", REGION).add_auth(req)
+check(send(ENDPOINT + "/", delete_body, dict(req.prepare().headers)) == (401, "AuthFailure"),
+      "a signed x-amz-content-sha256 of another body is refused")
+req = AWSRequest(method="POST", url=ENDPOINT + "/", data=harmless, headers=form)
+SigV4Auth(Credentials(akid, secret), "ec2", REGION).add_auth(req)
+unsigned = dict(req.prepare().headers)
+unsigned["X-Amz-Content-SHA256"] = hashlib.sha256(harmless.encode()).hexdigest()
+check(send(ENDPOINT + "/", harmless.encode(), unsigned) == (401, "AuthFailure"),
+      "an unsigned x-amz-content-sha256 is refused")
+check([v["State"] for v in alice.describe_volumes(VolumeIds=[vol])["Volumes"]] == ["available"],
+      "the volume is still there")
 
 # Clean up, as a user would.
 for v in alice.describe_volumes()["Volumes"]:

@@ -32,12 +32,7 @@ Result<Caller> Ec2Api::Authenticate(const HttpRequest& req, const Params&, std::
   SigV4Request sr{req.method, req.path, req.query, req.headers, req.body};
   VBS_ASSIGN_OR_RETURN(SigV4Auth auth, ParseSigV4(sr, options_.sigv4));
   VBS_ASSIGN_OR_RETURN(auto owner, s_.resolve_key(auth.access_key_id));
-  if (!owner) {
-    return Status::Unauthenticated("AuthFailure",
-                                   "AWS was not able to validate the provided "
-                                   "access credentials: the access key '" +
-                                       auth.access_key_id + "' is not known");
-  }
+  if (!owner) return CredentialsNotValidated();  // as a wrong signature: no key enumeration
   if (req.headers.count("x-amz-security-token")) {
     return Status::Unauthenticated("AuthFailure",
                                    "session tokens are not supported: use an access key from "
