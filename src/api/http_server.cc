@@ -72,6 +72,10 @@ struct Conn {
   std::optional<Stream> stream;
   std::thread thread;
   std::atomic<bool> done{false};
+  std::atomic<bool> authenticated{false};  // a response was marked authenticated
+  // A whole request has arrived: the connection no longer counts against the limits of
+  // unauthenticated ones (it is being answered, and closed unless it authenticates).
+  std::atomic<bool> delivered{false};
   long first_verify_error = X509_V_OK;  // written by the verify callback on this thread
   std::string remote_address;
   // A dup of the socket, so Stop() can shutdown(2) a connection whose thread is busy in the
@@ -217,8 +221,16 @@ void Drain(Conn& c) {
 
 void Serve(Shared& sh, Conn& c) {
   const auto idle = std::chrono::seconds(std::max(1, sh.options.idle_timeout_seconds));
-  const auto handshake_timeout =
-      std::min<std::chrono::steady_clock::duration>(idle, std::chrono::seconds(30));
+  // Until the caller is authenticated, everything (handshake, the first request's header and
+  // body) must arrive by one deadline: a client trickling bytes cannot extend it.
+  const auto first_deadline =
+      std::chrono::steady_clock::now() +
+      std::chrono::seconds(std::max(1, sh.options.first_request_timeout_seconds));
+  auto budget = [&]() -> std::chrono::steady_clock::duration {
+    if (c.authenticated) return idle;
+    return std::max<std::chrono::steady_clock::duration>(
+        first_deadline - std::chrono::steady_clock::now(), std::chrono::milliseconds(1));
+  };
   Stream& s = *c.stream;
 
   // Accept any client certificate at the TLS layer but remember the first problem, so the
@@ -233,7 +245,7 @@ void Serve(Shared& sh, Conn& c) {
       },
       ec);
   if (ec || sh.stopping) return;
-  ec = RunOp(c, handshake_timeout,
+  ec = RunOp(c, budget(),
              [&](auto h) { s.async_handshake(ssl::stream_base::server, std::move(h)); });
   if (ec) return;  // port scanners, plain-HTTP clients, clients that distrust us: nothing to say
   const PeerCert peer = ReadPeer(c);
@@ -247,14 +259,15 @@ void Serve(Shared& sh, Conn& c) {
     std::optional<Response> reply;
     bool unread_body = false;
 
-    ec = RunOp(c, idle, [&](auto h) { http::async_read_header(s, buffer, parser, std::move(h)); });
+    ec = RunOp(c, budget(),
+               [&](auto h) { http::async_read_header(s, buffer, parser, std::move(h)); });
     if (!ec && beast::iequals(parser.get()[http::field::expect], "100-continue") &&
         !parser.is_done()) {
       http::response<http::empty_body> cont{http::status::continue_, 11};
-      ec = RunOp(c, idle, [&](auto h) { http::async_write(s, cont, std::move(h)); });
+      ec = RunOp(c, budget(), [&](auto h) { http::async_write(s, cont, std::move(h)); });
     }
     if (!ec && !parser.is_done()) {
-      ec = RunOp(c, idle, [&](auto h) { http::async_read(s, buffer, parser, std::move(h)); });
+      ec = RunOp(c, budget(), [&](auto h) { http::async_read(s, buffer, parser, std::move(h)); });
     }
     if (ec == http::error::body_limit) {
       unread_body = true;
@@ -266,6 +279,7 @@ void Serve(Shared& sh, Conn& c) {
     } else if (ec) {
       break;  // closed, reset, timed out, or stopped: nobody to answer
     } else {
+      c.delivered = true;
       auto& req = parser.get();
       HttpRequest request;
       Status built = BuildRequest(req, c, peer, &request);
@@ -284,7 +298,9 @@ void Serve(Shared& sh, Conn& c) {
           response = HttpResponse{
               500, "application/json", ErrorBody("InternalError", "internal error"), {}};
         }
-        reply = MakeResponse(response, req.version(), req.keep_alive());
+        if (response.authenticated) c.authenticated = true;
+        // An unauthenticated answer (a failed authentication) ends the connection.
+        reply = MakeResponse(response, req.version(), req.keep_alive() && response.authenticated);
       }
     }
     close = !reply->keep_alive();
@@ -405,17 +421,20 @@ class Server final : public HttpServer {
   void Launch(const std::shared_ptr<Conn>& c, tcp::socket socket) {
     std::lock_guard lock(sh_->mu);
     Reap();
-    if (static_cast<int>(conns_.size()) >= std::max(1, sh_->options.max_connections)) {
+    error_code ec;
+    auto remote = socket.remote_endpoint(ec);
+    if (!ec) c->remote_address = remote.address().to_string();
+    if (const char* full = Refusal(c->remote_address)) {
       // Closing (rather than queueing) lets a client fail over to another server at once.
-      spdlog::warn("http: connection limit {} reached; refusing a connection",
-                   sh_->options.max_connections);
+      // Logged once per burst: a flood must not flood the log too.
+      if (refused_++ % 1000 == 0) {
+        spdlog::warn("http: refusing a connection from {}: {} ({} refused so far)",
+                     c->remote_address, full, refused_);
+      }
       error_code ignored;
       socket.close(ignored);
       return;
     }
-    error_code ec;
-    auto remote = socket.remote_endpoint(ec);
-    if (!ec) c->remote_address = remote.address().to_string();
     socket.set_option(tcp::no_delay(true), ec);
     c->shutdown_fd = ::fcntl(socket.native_handle(), F_DUPFD_CLOEXEC, 0);
     c->stream.emplace(std::move(socket), sh_->tls);
@@ -446,6 +465,27 @@ class Server final : public HttpServer {
     }
   }
 
+  // Why a new connection from `peer` is refused, or nullptr. Called with sh_->mu held.
+  const char* Refusal(const std::string& peer) const {
+    const auto& o = sh_->options;
+    if (static_cast<int>(conns_.size()) >= std::max(1, o.max_connections)) {
+      return "the connection limit is reached";
+    }
+    int unauthenticated = 0, from_peer = 0;
+    for (const auto& [id, c] : conns_) {
+      if (c->authenticated || c->delivered) continue;
+      ++unauthenticated;
+      if (c->remote_address == peer) ++from_peer;
+    }
+    if (unauthenticated >= std::max(1, o.max_unauthenticated)) {
+      return "the limit of unauthenticated connections is reached";
+    }
+    if (from_peer >= std::max(1, o.max_unauthenticated_per_peer)) {
+      return "the limit of unauthenticated connections from one address is reached";
+    }
+    return nullptr;
+  }
+
   // Joins threads of finished connections. Called with sh_->mu held.
   void Reap() {
     for (auto it = conns_.begin(); it != conns_.end();) {
@@ -469,6 +509,7 @@ class Server final : public HttpServer {
   bool stopped_ = false;
   std::map<uint64_t, std::shared_ptr<Conn>> conns_;
   uint64_t next_id_ = 0;
+  uint64_t refused_ = 0;
 };
 
 Status SetUpTls(Shared& sh) {

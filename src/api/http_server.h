@@ -6,6 +6,14 @@
 // listener. Each connection is served by its own thread (handlers may block, e.g. agents'
 // long polls); connections beyond max_connections are refused. Bodies over max_body_bytes
 // get 413 without reaching the handler; malformed HTTP gets 400 and the connection closes.
+//
+// Connections that have not yet delivered a whole first request are bounded apart (an
+// unauthenticated client must not hold the slots users and agents need): at most
+// max_unauthenticated of them, and at most max_unauthenticated_per_peer from one address (more
+// are closed at accept); the TLS handshake and the first request must arrive within
+// first_request_timeout_seconds; and a response the handler does not mark `authenticated` (an
+// authentication failure) closes the connection after it is written. So a connection past
+// its first response is an authenticated caller's, under idle_timeout_seconds.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +55,9 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Set by the handler when the request's caller was authenticated: the connection may stay
+  // open for more requests. Unset: it is closed after this response.
+  bool authenticated = false;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
@@ -59,7 +70,10 @@ struct HttpServerOptions {
   std::string ca_file;  // CA that client certificates must chain to
   size_t max_body_bytes = 1 << 20;
   int max_connections = 512;
-  int idle_timeout_seconds = 120;  // also bounds each read/write of a request or response
+  int idle_timeout_seconds = 120;          // also bounds each read/write of a request or response
+  int max_unauthenticated = 128;           // total; the rest of max_connections stays for callers
+  int max_unauthenticated_per_peer = 32;   // also bounds a burst of new clients behind one NAT
+  int first_request_timeout_seconds = 10;  // TLS handshake + the first whole request
   // Stop() waits this long for handlers still running (e.g. long polls), then leaves them to
   // finish on detached threads (their responses are dropped). Owners should wake their long
   // polls before Stop(); a handler must not use objects destroyed after Stop() returns.

@@ -51,7 +51,9 @@ HttpResponse Echo(const HttpRequest& r) {
     j["cn"] = r.peer.identity->common_name;
     j["role"] = RoleName(r.peer.identity->role);
   }
-  return HttpResponse{200, "application/json", j.dump(), {{"X-Echo", "1"}}};
+  HttpResponse resp{200, "application/json", j.dump(), {{"X-Echo", "1"}}};
+  resp.authenticated = true;  // as an API does for a caller it authenticated: keep-alive
+  return resp;
 }
 
 struct CurlResult {
@@ -83,15 +85,40 @@ CurlResult Curl(const std::string& args) {
 // A raw TLS connection (no certificate verification: it tests the server, not TLS trust).
 class RawTls {
  public:
-  explicit RawTls(uint16_t port, const std::string& cert = "", const std::string& key = "")
+  explicit RawTls(uint16_t port, const std::string& cert = "", const std::string& key = "",
+                  const std::string& source = "", bool handshake = true)
       : ctx_(ssl::context::tls_client) {
     if (!cert.empty()) {
       ctx_.use_certificate_chain_file(cert);
       ctx_.use_private_key_file(key, ssl::context::pem);
     }
     stream_ = std::make_unique<ssl::stream<tcp::socket>>(ioc_, ctx_);
-    stream_->next_layer().connect({asio::ip::make_address("127.0.0.1"), port}, error_code_);
-    if (!error_code_) stream_->handshake(ssl::stream_base::client, error_code_);
+    if (!source.empty()) {  // another loopback address: another peer to the server
+      stream_->next_layer().open(tcp::v4());
+      stream_->next_layer().bind({asio::ip::make_address(source), 0}, error_code_);
+    }
+    if (!error_code_) {
+      stream_->next_layer().connect({asio::ip::make_address("127.0.0.1"), port}, error_code_);
+    }
+    if (!error_code_ && handshake) stream_->handshake(ssl::stream_base::client, error_code_);
+  }
+  // A plain TCP connection from `source` that never starts TLS.
+  static std::unique_ptr<RawTls> Idle(uint16_t port, const std::string& source) {
+    return std::make_unique<RawTls>(port, "", "", source, /*handshake=*/false);
+  }
+  // True when the server has closed the connection (a read sees EOF or a reset) within `wait`.
+  bool ClosedWithin(std::chrono::milliseconds wait) {
+    auto& s = stream_->next_layer();
+    s.non_blocking(true);
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    char buf[4096];  // what TLS left unread (session tickets, alerts) is drained on the way
+    do {
+      boost::system::error_code ec;
+      s.read_some(asio::buffer(buf), ec);
+      if (ec && ec != asio::error::would_block) return true;
+      if (ec) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    } while (std::chrono::steady_clock::now() < deadline);
+    return false;
   }
   RawTls(const RawTls&) = delete;
   bool ok() const { return !error_code_; }
@@ -300,7 +327,8 @@ TEST_F(HttpServerTest, HandlerCannotBreakFraming) {
                         {{"Content-Length", "999"},
                          {"X-Split", "a\r\nEvil: 1"},
                          {"Connection", "close"},
-                         {"X-Fine", "ok"}}};
+                         {"X-Fine", "ok"}},
+                        /*authenticated=*/true};
   });
   RawTls raw(server_->port());
   ASSERT_TRUE(raw.ok());
@@ -317,6 +345,7 @@ TEST_F(HttpServerTest, HandlerCannotBreakFraming) {
 TEST_F(HttpServerTest, IdleConnectionIsClosed) {
   HttpServerOptions o;
   o.idle_timeout_seconds = 1;
+  o.first_request_timeout_seconds = 1;
   StartServer(o);
   RawTls raw(server_->port());
   ASSERT_TRUE(raw.ok());
@@ -330,6 +359,73 @@ TEST_F(HttpServerTest, IdleConnectionIsClosed) {
   start = Clock::now();
   slow.ReadAll();
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST_F(HttpServerTest, AnUnauthenticatedAnswerClosesTheConnection) {
+  StartServer({}, [](const HttpRequest& r) {
+    HttpResponse resp{401, "application/json", "{}", {}};
+    resp.authenticated = r.path == "/ok";
+    if (resp.authenticated) resp.status = 200;
+    return resp;
+  });
+  RawTls raw(server_->port());
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(raw.Request("/ok").result_int(), 200);
+  EXPECT_EQ(raw.Request("/ok").result_int(), 200) << "authenticated: kept alive";
+  EXPECT_EQ(raw.Request("/fail").result_int(), 401);
+  EXPECT_TRUE(raw.ClosedWithin(std::chrono::seconds(5))) << "closed after the 401";
+}
+
+TEST_F(HttpServerTest, UnauthenticatedConnectionsAreBoundedPerPeerAndInTotal) {
+  HttpServerOptions o;
+  o.max_unauthenticated_per_peer = 3;
+  o.max_unauthenticated = 5;
+  StartServer(o);
+  std::vector<std::unique_ptr<RawTls>> idle;
+  for (int i = 0; i < 3; ++i) idle.push_back(RawTls::Idle(server_->port(), "127.0.0.2"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (auto& c : idle) EXPECT_FALSE(c->ClosedWithin(std::chrono::milliseconds(50)));
+  auto fourth = RawTls::Idle(server_->port(), "127.0.0.2");
+  EXPECT_TRUE(fourth->ClosedWithin(std::chrono::seconds(5))) << "over the per-peer limit";
+  // Another address still gets in, up to the total.
+  auto other1 = RawTls::Idle(server_->port(), "127.0.0.3");
+  auto other2 = RawTls::Idle(server_->port(), "127.0.0.3");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(other2->ClosedWithin(std::chrono::milliseconds(50)));
+  auto over_total = RawTls::Idle(server_->port(), "127.0.0.4");
+  EXPECT_TRUE(over_total->ClosedWithin(std::chrono::seconds(5))) << "over the total limit";
+  // Authenticated connections do not count: free one slot, authenticate on it, and the
+  // unauthenticated slots it held are free for others.
+  idle.pop_back();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  RawTls authed(server_->port(), "", "", "127.0.0.4");
+  ASSERT_TRUE(authed.ok());
+  EXPECT_EQ(authed.Request("/").result_int(), 200);
+  auto after = RawTls::Idle(server_->port(), "127.0.0.4");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(after->ClosedWithin(std::chrono::milliseconds(50)));
+  EXPECT_EQ(authed.Request("/").result_int(), 200);
+}
+
+TEST_F(HttpServerTest, TheFirstRequestHasADeadlineAuthenticatedOnesTheIdleTimeout) {
+  HttpServerOptions o;
+  o.first_request_timeout_seconds = 1;
+  o.idle_timeout_seconds = 60;
+  StartServer(o);
+  auto silent = RawTls::Idle(server_->port(), "127.0.0.2");
+  RawTls trickle(server_->port());
+  ASSERT_TRUE(trickle.ok());
+  RawTls authed(server_->port());
+  ASSERT_TRUE(authed.ok());
+  EXPECT_EQ(authed.Request("/").result_int(), 200);
+  // A byte at a time does not extend the deadline.
+  for (int i = 0; i < 5; ++i) {
+    trickle.Write("G");
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  }
+  EXPECT_TRUE(silent->ClosedWithin(std::chrono::seconds(5)));
+  EXPECT_TRUE(trickle.ClosedWithin(std::chrono::seconds(5)));
+  EXPECT_EQ(authed.Request("/").result_int(), 200) << "an authenticated connection stays";
 }
 
 TEST_F(HttpServerTest, ConnectionLimit) {

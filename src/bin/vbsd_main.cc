@@ -9,9 +9,11 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <filesystem>
 #include <iostream>
 
@@ -98,6 +100,12 @@ int RunDev(const DevOptions& o) {
   std::error_code ec;
   std::filesystem::create_directories(data, ec);
   if (ec) return Fail(Status::IoError("cannot create " + data + ": " + ec.message()));
+  // Nobody else lists or reads the data directory (the database and the CA are in it). Others
+  // may still pass through it (o+x): the agent's NBD socket in DATA/run must stay reachable
+  // for QEMUs and the users of other uids it serves (design.md §6).
+  if (::chmod(data.c_str(), 0711) != 0) {
+    return Fail(Status::FromErrno("chmod 0711 " + data, errno));
+  }
   auto listen = ParseHostPort(o.listen);
   if (!listen.ok()) return Fail(listen.status());
   std::optional<uint64_t> capacity;

@@ -38,6 +38,7 @@ class ServerRoleImpl final : public ServerRole {
   std::unique_ptr<SnapshotService> snapshots_;
   std::unique_ptr<WorkService> work_;
   std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<AttachmentService> attachments_;
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<TagService> tags_;
@@ -66,7 +67,7 @@ Status ServerRoleImpl::EnsureAdminAwsCredentials(const std::string& path) {
       const size_t start = at + key.size() + 3;
       return text->substr(start, text->find('\n', start) - start);
     };
-    auto owner = ResolveAccessKey(*store_, value("aws_access_key_id"));
+    auto owner = Authenticator(*store_).ForAccessKey(value("aws_access_key_id"));
     if (owner.ok() && *owner && (*owner)->caller.user == "admin" &&
         (*owner)->secret == value("aws_secret_access_key")) {
       return Status::Ok();
@@ -117,12 +118,15 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
   PlacementPolicy placement{config.node_timeout_seconds * 1000};
   WorkPolicy work;
   ReconcilePolicy reconcile{config.op_timeout_seconds * 1000, 1000};
-  role->volumes_ =
-      std::make_unique<VolumeService>(*role->store_, role->notifier_, placement,
-                                      VolumeTypes(config.volume_types, config.default_volume_type));
-  role->snapshots_ = std::make_unique<SnapshotService>(*role->store_, role->notifier_, placement);
+  const QuotaLimits quota{config.quota_volumes, config.quota_gigabytes, config.quota_snapshots};
+  role->volumes_ = std::make_unique<VolumeService>(
+      *role->store_, role->notifier_, placement,
+      VolumeTypes(config.volume_types, config.default_volume_type), quota);
+  role->snapshots_ =
+      std::make_unique<SnapshotService>(*role->store_, role->notifier_, placement, quota);
   role->work_ = std::make_unique<WorkService>(*role->store_, role->notifier_, work, placement);
-  role->admin_ = std::make_unique<AdminService>(*role->store_, placement);
+  role->admin_ = std::make_unique<AdminService>(*role->store_, placement, quota);
+  role->auth_ = std::make_unique<Authenticator>(*role->store_);
   role->attachments_ =
       std::make_unique<AttachmentService>(*role->store_, role->notifier_, placement);
   // The bootstrap admin's certificate is made from files, not through the API: record the
@@ -130,17 +134,17 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
   VBS_RETURN_IF_ERROR(role->admin_->RecordUser("admin", true));
   role->reconciler_ = std::make_unique<Reconciler>(*role->store_, role->notifier_, work, placement,
                                                    reconcile, config.id);
-  role->rest_ = std::make_unique<RestApi>(RestServices{role->volumes_.get(), role->snapshots_.get(),
-                                                       role->work_.get(), role->admin_.get(),
-                                                       role->attachments_.get(), role->ca_.get()});
+  role->rest_ = std::make_unique<RestApi>(RestServices{
+      role->volumes_.get(), role->snapshots_.get(), role->work_.get(), role->admin_.get(),
+      role->attachments_.get(), role->ca_.get(), role->auth_.get()});
   role->tags_ = std::make_unique<TagService>(*role->store_);
-  MetadataStore* store = role->store_.get();
-  ec2::Ec2Services ec2_services{role->volumes_.get(),
-                                role->snapshots_.get(),
-                                role->attachments_.get(),
-                                role->admin_.get(),
-                                role->tags_.get(),
-                                [store](const std::string& id) { return ResolveAccessKey(*store, id); }};
+  ec2::Ec2Services ec2_services{
+      role->volumes_.get(),
+      role->snapshots_.get(),
+      role->attachments_.get(),
+      role->admin_.get(),
+      role->tags_.get(),
+      [auth = role->auth_.get()](const std::string& id) { return auth->ForAccessKey(id); }};
   ec2::Ec2Options ec2_options;
   VBS_ASSIGN_OR_RETURN(ec2_options.token_key, LoadTokenKey(config.pki_dir));
   role->ec2_ = std::make_unique<ec2::Ec2Api>(std::move(ec2_services), std::move(ec2_options));

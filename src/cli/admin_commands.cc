@@ -1,4 +1,5 @@
-// vbs admin user create | user list | pool list | node list | volume force-state.
+// vbs admin user create | user list | pool list | node list | volume force-state (the rest of
+// `vbs admin user` and `vbs admin key` are in account_commands.cc).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -118,7 +119,7 @@ void AddAdminCommands(CLI::App& app, Context& ctx) {
   CLI::App* admin = app.add_subcommand("admin", "Administration (needs an admin certificate)");
   admin->require_subcommand(1);
 
-  CLI::App* user = admin->add_subcommand("user", "Enrol and list users");
+  CLI::App* user = admin->add_subcommand("user", "Enrol, list and manage users");
   user->require_subcommand(1);
   auto create = std::make_shared<UserCreateArgs>();
   CLI::App* uc = user->add_subcommand("create",
@@ -135,6 +136,9 @@ void AddAdminCommands(CLI::App& app, Context& ctx) {
     ctx.action = ListAction(
         ctx, [](ApiClient& api) { return api.ListUsers(); }, UsersTable);
   });
+  AddUserManagementCommands(user, ctx);
+  AddAdminKeyCommands(admin, ctx);
+  AddQuotaCommands(app, admin, ctx);
 
   CLI::App* pool = admin->add_subcommand("pool", "Storage pools");
   pool->require_subcommand(1);

@@ -108,6 +108,7 @@ int RunApp(int argc, const char* const* argv, const AppDeps& deps) {
   AddSnapshotCommands(app, ctx);
   AddAttachCommands(app, ctx);
   AddAdminCommands(app, ctx);
+  AddKeyCommands(app, ctx);
   AddWhoAmI(app, ctx);
 
   if (argc <= 1) {  // a bare `vbs`: the overview is more useful than "subcommand required"

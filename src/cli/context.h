@@ -68,6 +68,11 @@ class Context {
 void AddVolumeCommands(CLI::App& app, Context& ctx);
 void AddSnapshotCommands(CLI::App& app, Context& ctx);
 void AddAdminCommands(CLI::App& app, Context& ctx);
+// account_commands.cc
+void AddUserManagementCommands(CLI::App* admin_user, Context& ctx);
+void AddAdminKeyCommands(CLI::App* admin, Context& ctx);
+void AddKeyCommands(CLI::App& app, Context& ctx);
+void AddQuotaCommands(CLI::App& app, CLI::App* admin, Context& ctx);
 void AddAttachCommands(CLI::App& app, Context& ctx);
 
 // Parses argv, runs the command, prints errors; returns the process exit code (errors.h).

@@ -136,9 +136,10 @@ std::string SnapshotsTable(const Json& snapshots) {
 std::string UsersTable(const Json& users) {
   std::vector<std::vector<std::string>> rows;
   for (const Json& u : users) {
-    rows.push_back({FieldText(u, "name"), FieldText(u, "role"), TimeText(u, "created_at")});
+    rows.push_back({FieldText(u, "name"), FieldText(u, "role"), FieldText(u, "state"),
+                    TimeText(u, "created_at")});
   }
-  return RenderTable({"NAME", "ROLE", "CREATED"}, rows);
+  return RenderTable({"NAME", "ROLE", "STATE", "CREATED"}, rows);
 }
 
 std::string PoolsTable(const Json& pools) {
@@ -260,6 +261,45 @@ std::string SnapshotDetails(const Json& s) {
   };
   if (Find(s, "error") != nullptr) rows.emplace_back("error", FieldText(s, "error"));
   return Details(rows);
+}
+
+std::string AccessKeysTable(const Json& keys) {
+  std::vector<std::vector<std::string>> rows;
+  for (const Json& k : keys) {
+    rows.push_back({FieldText(k, "access_key_id"), FieldText(k, "user"), FieldText(k, "state"),
+                    TimeText(k, "created_at")});
+  }
+  return RenderTable({"ACCESS KEY", "USER", "STATE", "CREATED"}, rows);
+}
+
+std::string UserDetails(const Json& u) {
+  std::string keys;
+  if (const Json* list = Find(u, "access_keys"); list != nullptr && list->is_array()) {
+    for (const Json& k : *list) {
+      keys += (keys.empty() ? "" : ", ") + FieldText(k, "access_key_id");
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> rows = {{"name", FieldText(u, "name")},
+                                                           {"role", FieldText(u, "role")},
+                                                           {"state", FieldText(u, "state")},
+                                                           {"created", FieldText(u, "created_at")},
+                                                           {"updated", FieldText(u, "updated_at")}};
+  if (u.contains("access_keys")) rows.emplace_back("access keys", keys.empty() ? "-" : keys);
+  return Details(rows);
+}
+
+std::string QuotaDetails(const Json& q) {
+  auto line = [&](const char* key, const char* unit) {
+    const Json* part = Find(q, key);
+    if (part == nullptr || !part->is_object()) return std::string("-");
+    const std::string limit = FieldText(*part, "limit");
+    return fmt::format("{}{} of {}", FieldText(*part, "used"), unit,
+                       limit == "-" ? "no limit" : limit + unit);
+  };
+  return Details({{"user", FieldText(q, "user")},
+                  {"volumes", line("volumes", "")},
+                  {"gigabytes", line("gigabytes", " GiB")},
+                  {"snapshots", line("snapshots", "")}});
 }
 
 std::string WhoAmIDetails(const Json& w) {

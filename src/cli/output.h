@@ -28,6 +28,7 @@ std::string UsersTable(const Json& users);
 std::string PoolsTable(const Json& pools);
 std::string NodesTable(const Json& nodes);
 std::string InstancesTable(const Json& instances);
+std::string AccessKeysTable(const Json& keys);
 
 // A volume's live attachments for the ATTACHED column: the instance ids, comma-separated
 // ("-" when none).
@@ -42,6 +43,9 @@ std::string VolumeDetails(const Json& volume);
 std::string QosText(const Json& o, const char* type, const char* iops, const char* throughput);
 std::string SnapshotDetails(const Json& snapshot);
 std::string WhoAmIDetails(const Json& whoami);
+std::string UserDetails(const Json& user);
+// "3 of 5" per limit ("3 of no limit" when unlimited).
+std::string QuotaDetails(const Json& quota);  // with its access keys' ids when present
 std::string AttachmentDetails(const Json& attachment);
 std::string ModificationDetails(const Json& modification);
 // A resize in one line: "mod-… completed 1G → 2G" (with its progress while in flight).

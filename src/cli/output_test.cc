@@ -61,10 +61,38 @@ TEST(AdminTables, RenderBooleansAndSizes) {
   EXPECT_EQ(NodesTable(Json::parse(R"([{"name":"n1","state":"up","last_heartbeat":null}])")),
             "NAME  STATE  LAST HEARTBEAT\n"
             "n1    up     -\n");
-  EXPECT_EQ(UsersTable(Json::parse(
-                R"([{"name":"admin","role":"admin","created_at":"2026-11-24T10:22:59.148Z"}])")),
-            "NAME   ROLE   CREATED\n"
-            "admin  admin  2026-11-24T10:22:59Z\n");
+  EXPECT_EQ(UsersTable(Json::parse(R"([{"name":"admin","role":"admin","state":"active",)"
+                                   R"("created_at":"2026-11-24T10:22:59.148Z"}])")),
+            "NAME   ROLE   STATE   CREATED\n"
+            "admin  admin  active  2026-11-24T10:22:59Z\n");
+  EXPECT_EQ(AccessKeysTable(Json::parse(
+                R"([{"access_key_id":"AKIAABCDEFGHIJKLMNOP","user":"carol","state":"active",)"
+                R"("created_at":"2026-11-24T10:22:59.148Z"}])")),
+            "ACCESS KEY            USER   STATE   CREATED\n"
+            "AKIAABCDEFGHIJKLMNOP  carol  active  2026-11-24T10:22:59Z\n");
+}
+
+TEST(Details, AQuotaAsUsageOfLimit) {
+  EXPECT_EQ(QuotaDetails(Json::parse(
+                R"({"user":"carol","volumes":{"limit":5,"used":3},)"
+                R"("gigabytes":{"limit":null,"used":12},"snapshots":{"limit":0,"used":0}})")),
+            "user:      carol\n"
+            "volumes:   3 of 5\n"
+            "gigabytes: 12 GiB of no limit\n"
+            "snapshots: 0 of 0\n");
+}
+
+TEST(Details, AUserWithTheIdsOfItsKeys) {
+  EXPECT_EQ(UserDetails(
+                Json::parse(R"({"name":"carol","role":"user","state":"disabled","created_at":"c",)"
+                            R"("updated_at":"u","access_keys":[{"access_key_id":"AKIA1"},)"
+                            R"({"access_key_id":"AKIA2"}]})")),
+            "name:        carol\n"
+            "role:        user\n"
+            "state:       disabled\n"
+            "created:     c\n"
+            "updated:     u\n"
+            "access keys: AKIA1, AKIA2\n");
 }
 
 TEST(Details, KeyValueLines) {

@@ -117,7 +117,7 @@ Result<ServerConfig> ParseServer(const toml::table& t, const std::string& origin
   const std::string w = "server.";
   VBS_RETURN_IF_ERROR(CheckKeys(t,
                                 {"id", "listen", "database", "pki_dir", "names", "op_timeout",
-                                 "node_timeout", "volume_type", "default_volume_type"},
+                                 "node_timeout", "volume_type", "default_volume_type", "quota"},
                                 origin, w));
   ServerConfig c;
   VBS_ASSIGN_OR_RETURN(auto id, Str(t, "id", origin, w));
@@ -156,6 +156,18 @@ Result<ServerConfig> ParseServer(const toml::table& t, const std::string& origin
         return Bad(origin, w + "volume_type", "type '" + vt.name + "' is defined twice");
       }
       c.volume_types.push_back(std::move(vt));
+    }
+  }
+  if (const toml::node* quota = t.get("quota")) {
+    const toml::table* q = quota->as_table();
+    if (!q) return Bad(origin, w + "quota", "must be a table ([server.quota])");
+    const std::string qw = w + "quota.";
+    VBS_RETURN_IF_ERROR(CheckKeys(*q, {"volumes", "gigabytes", "snapshots"}, origin, qw));
+    for (auto [key, field] :
+         {std::pair{"volumes", &c.quota_volumes}, std::pair{"gigabytes", &c.quota_gigabytes},
+          std::pair{"snapshots", &c.quota_snapshots}}) {
+      VBS_ASSIGN_OR_RETURN(*field, Int(*q, key, origin, qw));
+      if (*field && **field < 0) return Bad(origin, qw + key, "must be 0 or more");
     }
   }
   VBS_ASSIGN_OR_RETURN(auto dvt, Str(t, "default_volume_type", origin, w));

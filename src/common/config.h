@@ -70,6 +70,10 @@ struct ServerConfig {
   int64_t node_timeout_seconds = 30;
   std::vector<VolumeTypeConfig> volume_types = DefaultVolumeTypes();
   std::string default_volume_type = "standard";
+  // [server.quota]: each user's default limits (core/quotas.h); unset: no limit.
+  std::optional<int64_t> quota_volumes;
+  std::optional<int64_t> quota_gigabytes;  // GiB of volumes
+  std::optional<int64_t> quota_snapshots;
 };
 
 struct PoolConfig {

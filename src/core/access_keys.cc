@@ -28,19 +28,4 @@ AccessKeyRecord NewAccessKey(const std::string& user, int64_t now_millis) {
   return k;
 }
 
-Result<std::optional<AccessKeyOwner>> ResolveAccessKey(MetadataStore& store,
-                                                       const std::string& access_key_id) {
-  std::optional<AccessKeyOwner> owner;
-  VBS_RETURN_IF_ERROR(store.Transact([&](Transaction& tx) -> Status {
-    owner.reset();
-    VBS_ASSIGN_OR_RETURN(auto key, tx.GetAccessKey(access_key_id));
-    if (!key || key->state != "active") return Status::Ok();
-    VBS_ASSIGN_OR_RETURN(auto user, tx.GetUser(key->user));
-    if (!user) return Status::Ok();
-    owner = AccessKeyOwner{Caller{user->name, user->role == "admin"}, key->secret};
-    return Status::Ok();
-  }));
-  return owner;
-}
-
 }  // namespace vbs

@@ -15,14 +15,4 @@ namespace vbs {
 // A fresh active key for `user`: id "AKIA" + 16 of [A-Z2-7], secret 40 of [A-Za-z0-9+/].
 AccessKeyRecord NewAccessKey(const std::string& user, int64_t now_millis);
 
-struct AccessKeyOwner {
-  Caller caller;
-  std::string secret;
-};
-
-// The caller an active access key stands for (and its secret to verify the signature), or
-// nullopt when the key is unknown, inactive or its user is gone.
-Result<std::optional<AccessKeyOwner>> ResolveAccessKey(MetadataStore& store,
-                                                       const std::string& access_key_id);
-
 }  // namespace vbs

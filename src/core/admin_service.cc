@@ -21,11 +21,16 @@ Result<NewUser> AdminService::CreateUser(const Caller& caller, const std::string
         "invalid user name '" + name + "': 1-63 of A-Z a-z 0-9 . _ -, starting alphanumeric");
   }
   const int64_t now = NowMillis();
-  NewUser created{UserRecord{name, admin ? "admin" : "user", now}, NewAccessKey(name, now)};
+  NewUser created{UserRecord{name, admin ? "admin" : "user", now, "active", now},
+                  NewAccessKey(name, now)};
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
     VBS_ASSIGN_OR_RETURN(auto prior, tx.GetUser(name));
     if (prior) {
-      return Status::AlreadyExists("UserAlreadyExists", "the user '" + name + "' already exists");
+      return Status::AlreadyExists(
+          "UserAlreadyExists",
+          prior->state == "deleted"
+              ? "the user '" + name + "' was deleted, and names are never issued again"
+              : "the user '" + name + "' already exists");
     }
     VBS_RETURN_IF_ERROR(tx.InsertUser(created.user));
     return tx.InsertAccessKey(created.access_key);
@@ -35,22 +40,38 @@ Result<NewUser> AdminService::CreateUser(const Caller& caller, const std::string
 
 Result<AccessKeyRecord> AdminService::IssueAccessKey(const Caller& caller,
                                                      const std::string& user) {
-  VBS_RETURN_IF_ERROR(RequireAdmin(caller));
+  VBS_RETURN_IF_ERROR(RequireSelfOrAdmin(caller, user));
   AccessKeyRecord key = NewAccessKey(user, NowMillis());
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
     VBS_ASSIGN_OR_RETURN(auto u, tx.GetUser(user));
-    if (!u)
-      return Status::NotFound("InvalidUser.NotFound", "the user '" + user + "' does not exist");
+    if (!u || u->state == "deleted") return UserNotFound(user);
+    VBS_ASSIGN_OR_RETURN(auto keys, tx.ListAccessKeys(user));
+    if (keys.size() >= static_cast<size_t>(kMaxAccessKeysPerUser)) {
+      return Status::InvalidArgument(
+          "LimitExceeded", "the user '" + user + "' already has " + std::to_string(keys.size()) +
+                               " access keys (the most there can be); delete one first");
+    }
     return tx.InsertAccessKey(key);
   }));
   return key;
+}
+
+Status RequireSelfOrAdmin(const Caller& caller, const std::string& user) {
+  if (caller.admin || caller.user == user) return Status::Ok();
+  // As for an unknown user: a user learns nothing about who else exists.
+  return UserNotFound(user);
+}
+
+Status UserNotFound(const std::string& name) {
+  return Status::NotFound("InvalidUser.NotFound", "the user '" + name + "' does not exist");
 }
 
 Status AdminService::RecordUser(const std::string& name, bool admin) {
   return store_.Transact([&](Transaction& tx) -> Status {
     VBS_ASSIGN_OR_RETURN(auto prior, tx.GetUser(name));
     if (prior) return Status::Ok();
-    return tx.InsertUser(UserRecord{name, admin ? "admin" : "user", NowMillis()});
+    const int64_t now = NowMillis();
+    return tx.InsertUser(UserRecord{name, admin ? "admin" : "user", now, "active", now});
   });
 }
 

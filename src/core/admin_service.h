@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/caller.h"
+#include "core/quotas.h"
 #include "core/scheduler.h"
 #include "store/metadata_store.h"
 
@@ -29,17 +30,55 @@ struct NewUser {
   AccessKeyRecord access_key;
 };
 
+struct UserView {
+  UserRecord user;
+  std::vector<AccessKeyRecord> access_keys;  // secrets blanked
+};
+
+inline constexpr int kMaxAccessKeysPerUser = 5;
+
+struct QuotaView {
+  std::string user;
+  QuotaLimits limits;  // what holds (own or default); nullopt: no limit
+  QuotaUsage usage;
+};
+
 class AdminService {
  public:
-  AdminService(MetadataStore& store, PlacementPolicy policy = {})
-      : store_(store), policy_(policy) {}
+  AdminService(MetadataStore& store, PlacementPolicy policy = {}, QuotaLimits quota = {})
+      : store_(store), policy_(policy), quota_(quota) {}
 
   // Records a new user and issues its access key in one transaction; UserAlreadyExists if the
   // name is taken.
   Result<NewUser> CreateUser(const Caller& caller, const std::string& name, bool admin);
   Result<std::vector<UserRecord>> ListUsers(const Caller& caller);
-  // Issues another access key for an existing user (admins only).
+  // Issues another access key for an existing user: admins for anyone, users for themselves
+  // (so keys rotate without an admin). At most kMaxAccessKeysPerUser each.
   Result<AccessKeyRecord> IssueAccessKey(const Caller& caller, const std::string& user);
+
+  // --- user management (admin_users.cc); the changes hold from the user's next request ---
+  // A user with their access keys (secrets blanked). Admins any user; users themselves.
+  Result<UserView> ShowUser(const Caller& caller, const std::string& name);
+  // state: "active" (enable) or "disabled". Admins only; never the last active admin.
+  Result<UserRecord> SetUserState(const Caller& caller, const std::string& name,
+                                  const std::string& state);
+  // role: "admin" or "user". Admins only; never demotes the last active admin.
+  Result<UserRecord> SetUserRole(const Caller& caller, const std::string& name,
+                                 const std::string& role);
+  // Marks the user deleted (the name is never issued again) and deletes their access keys.
+  // DeleteConflict (409) while they own volumes or snapshots.
+  Result<UserRecord> DeleteUser(const Caller& caller, const std::string& name);
+  // Access keys of `user` (secrets blanked): admins any user, users themselves.
+  Result<std::vector<AccessKeyRecord>> ListAccessKeys(const Caller& caller,
+                                                      const std::string& user);
+  // A user's quota (their limits, defaults filled in) and usage: admins any, users their own.
+  Result<QuotaView> ShowQuota(const Caller& caller, const std::string& user);
+  // Admins: each limit set in `change` becomes the user's own (>= 0); each named in `reset`
+  // ("volumes", "gigabytes", "snapshots") goes back to the default.
+  Result<QuotaView> SetQuota(const Caller& caller, const std::string& user,
+                             const QuotaLimits& change, const std::vector<std::string>& reset);
+  // Deletes a key of `user`; the next request signed with it fails AuthFailure.
+  Status DeleteAccessKey(const Caller& caller, const std::string& user, const std::string& id);
   // Records a user whose certificate was issued outside the API (the bootstrap admin of
   // `vbsd dev`/`server`), so that the name cannot be issued again. Idempotent.
   Status RecordUser(const std::string& name, bool admin);
@@ -52,8 +91,12 @@ class AdminService {
  private:
   MetadataStore& store_;
   PlacementPolicy policy_;
+  QuotaLimits quota_;  // the defaults
 };
 
 Status RequireAdmin(const Caller& caller);
+// Admins for anyone, users for themselves; InvalidUser.NotFound otherwise.
+Status RequireSelfOrAdmin(const Caller& caller, const std::string& user);
+Status UserNotFound(const std::string& name);
 
 }  // namespace vbs

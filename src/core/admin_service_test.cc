@@ -1,6 +1,6 @@
 #include "core/admin_service.h"
 
-#include "core/access_keys.h"
+#include "core/authenticator.h"
 #include "core/core_test_util.h"
 
 namespace vbs {
@@ -24,18 +24,18 @@ TEST_F(AdminServiceTest, NewUsersGetAnAccessKeyThatStandsForThem) {
   EXPECT_EQ(key.id.size(), 20u);
   EXPECT_EQ(key.id.rfind("AKIA", 0), 0u);
   EXPECT_EQ(key.secret.size(), 40u);
-  auto owner = ResolveAccessKey(*store_, key.id);
+  auto owner = Authenticator(*store_).ForAccessKey(key.id);
   ASSERT_TRUE(owner.ok() && owner->has_value());
   EXPECT_EQ((*owner)->caller.user, "carol");
   EXPECT_FALSE((*owner)->caller.admin);
   EXPECT_EQ((*owner)->secret, key.secret);
-  EXPECT_FALSE(ResolveAccessKey(*store_, "AKIAUNKNOWNUNKNOWN00")->has_value());
+  EXPECT_FALSE(Authenticator(*store_).ForAccessKey("AKIAUNKNOWNUNKNOWN00")->has_value());
   // Keys are not guessable from each other.
   auto other = admin_service_->CreateUser(admin_, "dave", true);
   ASSERT_TRUE(other.ok());
   EXPECT_NE(other->access_key.id, key.id);
   EXPECT_NE(other->access_key.secret, key.secret);
-  EXPECT_TRUE((*ResolveAccessKey(*store_, other->access_key.id))->caller.admin);
+  EXPECT_TRUE((*Authenticator(*store_).ForAccessKey(other->access_key.id))->caller.admin);
 }
 
 TEST_F(AdminServiceTest, OnlyAdminsEnrolAndIssueKeys) {
@@ -44,13 +44,14 @@ TEST_F(AdminServiceTest, OnlyAdminsEnrolAndIssueKeys) {
   ASSERT_TRUE(admin_service_->CreateUser(admin_, "carol", false).ok());
   EXPECT_EQ(admin_service_->CreateUser(admin_, "carol", false).status().code(),
             "UserAlreadyExists");
+  // A user issues keys for themselves only; another's name looks unknown to them.
   EXPECT_EQ(admin_service_->IssueAccessKey(alice_, "carol").status().code(),
-            "UnauthorizedOperation");
+            "InvalidUser.NotFound");
   EXPECT_EQ(admin_service_->IssueAccessKey(admin_, "nobody").status().code(),
             "InvalidUser.NotFound");
   auto second = admin_service_->IssueAccessKey(admin_, "carol");
   ASSERT_TRUE(second.ok());
-  EXPECT_EQ((*ResolveAccessKey(*store_, second->id))->caller.user, "carol");
+  EXPECT_EQ((*Authenticator(*store_).ForAccessKey(second->id))->caller.user, "carol");
 }
 
 }  // namespace

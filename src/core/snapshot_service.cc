@@ -38,6 +38,7 @@ Result<SnapshotRecord> SnapshotService::Create(const Caller& caller,
     if (!pool) return Status::Internal("volume " + v->id + " is in unknown pool " + v->pool);
     PoolRecord target = *pool;
     VBS_ASSIGN_OR_RETURN(target.node, StorageNodeFor(tx, target, policy_));
+    VBS_RETURN_IF_ERROR(CheckSnapshotQuota(tx, quota_, v->owner));
     s = SnapshotRecord{};
     s.id = NewId("snap");
     s.owner = v->owner;

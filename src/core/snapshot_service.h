@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/caller.h"
+#include "core/quotas.h"
 #include "core/revision_notifier.h"
 #include "core/scheduler.h"
 #include "store/metadata_store.h"
@@ -36,8 +37,9 @@ struct SnapshotListFilter {
 
 class SnapshotService {
  public:
-  SnapshotService(MetadataStore& store, RevisionNotifier& notifier, PlacementPolicy policy = {})
-      : store_(store), notifier_(notifier), policy_(policy) {}
+  SnapshotService(MetadataStore& store, RevisionNotifier& notifier, PlacementPolicy policy = {},
+                  QuotaLimits quota = {})
+      : store_(store), notifier_(notifier), policy_(policy), quota_(quota) {}
 
   Result<SnapshotRecord> Create(const Caller& caller, const CreateSnapshotRequest& req);
   Result<SnapshotRecord> Copy(const Caller& caller, const CopySnapshotRequest& req);
@@ -49,6 +51,7 @@ class SnapshotService {
   MetadataStore& store_;
   RevisionNotifier& notifier_;
   PlacementPolicy policy_;
+  QuotaLimits quota_;  // the defaults (core/quotas.h)
 };
 
 }  // namespace vbs

@@ -100,6 +100,9 @@ Result<VolumeModificationRecord> VolumeService::Modify(const Caller& caller,
     m.target_iops = target.iops;
     m.target_throughput = target.throughput;
     m.created_at = m.updated_at = NowMillis();
+    if (new_size) {  // v.size is still the old size here (the growth is what counts)
+      VBS_RETURN_IF_ERROR(CheckVolumeQuota(tx, quota_, v.owner, 0, *new_size - v.size));
+    }
     // New limits are the volume's at once; hosts apply them (with a resize, when it is done).
     v.volume_type = target.type;
     v.iops = target.iops;
@@ -227,8 +230,9 @@ Result<VolumeRecord> VolumeService::Create(const Caller& caller, const CreateVol
                                            std::to_string(snap->size) + " bytes)");
       }
     }
-    // QoS first: a refused setting must not reserve anything.
+    // QoS and quota first: a refused create must not reserve anything.
     VBS_ASSIGN_OR_RETURN(VolumeQos qos, types_.ForCreate(req.qos, size));
+    VBS_RETURN_IF_ERROR(CheckVolumeQuota(tx, quota_, caller.user, 1, size));
     VBS_ASSIGN_OR_RETURN(PoolRecord placed, PlaceAndReserve(tx, pool, size, policy_));
     VBS_ASSIGN_OR_RETURN(placed.node, StorageNodeFor(tx, placed, policy_));
     v = VolumeRecord{};

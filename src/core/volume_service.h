@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/caller.h"
+#include "core/quotas.h"
 #include "core/revision_notifier.h"
 #include "core/scheduler.h"
 #include "core/volume_types.h"
@@ -35,8 +36,12 @@ struct VolumeListFilter {
 class VolumeService {
  public:
   VolumeService(MetadataStore& store, RevisionNotifier& notifier, PlacementPolicy policy = {},
-                VolumeTypes types = VolumeTypes())
-      : store_(store), notifier_(notifier), policy_(policy), types_(std::move(types)) {}
+                VolumeTypes types = VolumeTypes(), QuotaLimits quota = {})
+      : store_(store),
+        notifier_(notifier),
+        policy_(policy),
+        types_(std::move(types)),
+        quota_(quota) {}
 
   Result<VolumeRecord> Create(const Caller& caller, const CreateVolumeRequest& req);
   Result<VolumeRecord> Get(const Caller& caller, const std::string& id);
@@ -66,6 +71,7 @@ class VolumeService {
   RevisionNotifier& notifier_;
   PlacementPolicy policy_;
   VolumeTypes types_;
+  QuotaLimits quota_;  // the defaults (core/quotas.h)
 };
 
 }  // namespace vbs

@@ -127,12 +127,17 @@ class Transaction {
   virtual Result<std::optional<UserRecord>> GetUser(const std::string& name) = 0;
   virtual Result<std::vector<UserRecord>> ListUsers() = 0;
   virtual Status InsertUser(const UserRecord& u) = 0;
+  virtual Status UpdateUser(const UserRecord& u) = 0;  // role, state, updated_at
 
   // EC2-face credentials (access key id → user, secret).
   virtual Result<std::optional<AccessKeyRecord>> GetAccessKey(const std::string& id) = 0;
   virtual Result<std::vector<AccessKeyRecord>> ListAccessKeys(
       const std::optional<std::string>& user) = 0;
   virtual Status InsertAccessKey(const AccessKeyRecord& k) = 0;
+  virtual Result<bool> DeleteAccessKey(const std::string& id) = 0;  // false: there was none
+
+  virtual Result<std::optional<QuotaRecord>> GetQuota(const std::string& user) = 0;
+  virtual Status UpsertQuota(const QuotaRecord& q) = 0;
 
   // The change counter agents long-poll on: bumped by every transaction that creates work.
   // The database's clock (unix milliseconds): the one clock that node heartbeats are stamped
@@ -154,6 +159,12 @@ class MetadataStore {
   // silent for more than `max_silence_ms` (its lease lapsed: it must register again).
   virtual Result<bool> RenewNode(const std::string& node, int64_t epoch,
                                  int64_t max_silence_ms) = 0;
+  // Authentication lookups (design.md §8): one autocommit SELECT each, on a connection of
+  // their own, so that checking who calls never waits for the transactions' mutex, a
+  // writer's lock, a heartbeat or their retries. Every request makes one, so a change to a user or
+  // key holds from the very next request, on every server.
+  virtual Result<std::optional<UserRecord>> LookupUser(const std::string& name) = 0;
+  virtual Result<std::optional<AccessKeyRecord>> LookupAccessKey(const std::string& id) = 0;
 };
 
 }  // namespace vbs

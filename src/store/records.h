@@ -146,10 +146,24 @@ struct AccessKeyRecord {
   int64_t created_at = 0;
 };
 
+// A user's own quota: each limit set here overrides the server configuration's default;
+// unset (NULL) takes the default. 0 allows nothing.
+struct QuotaRecord {
+  std::string user;
+  std::optional<int64_t> volumes;
+  std::optional<int64_t> gigabytes;  // GiB, over the sizes of the user's volumes
+  std::optional<int64_t> snapshots;
+  int64_t updated_at = 0;
+};
+
+// A user. Its name is never reused: deleting a user keeps the record (state "deleted"), so
+// certificates issued to the name stay refused.
 struct UserRecord {
   std::string name;
   std::string role;  // admin, user
   int64_t created_at = 0;
+  std::string state = "active";  // active, disabled, deleted
+  int64_t updated_at = 0;
 };
 
 }  // namespace vbs

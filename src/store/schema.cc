@@ -169,6 +169,20 @@ ALTER TABLE volume_modifications ADD COLUMN target_iops BIGINT NOT NULL DEFAULT 
 ALTER TABLE volume_modifications ADD COLUMN original_throughput BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE volume_modifications ADD COLUMN target_throughput BIGINT NOT NULL DEFAULT 0;
 )sql",
+      // 8: users can be disabled and deleted (the record stays: names are never reused).
+      R"sql(
+ALTER TABLE users ADD COLUMN state TEXT NOT NULL DEFAULT 'active';
+ALTER TABLE users ADD COLUMN updated_at BIGINT NOT NULL DEFAULT 0;
+)sql",
+      // 9: per-user quota overrides (NULL: the server configuration's default).
+      R"sql(
+CREATE TABLE quotas (
+  user_name TEXT PRIMARY KEY,
+  volumes BIGINT,
+  gigabytes BIGINT,
+  snapshots BIGINT,
+  updated_at BIGINT NOT NULL);
+)sql",
   };
   return kMigrations;
 }

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "store/schema.h"
+#include "store/sql_credentials.h"
 #include "store/sql_transaction.h"
 #include "store/sql_values.h"
 
@@ -24,10 +25,11 @@ std::string SqlRow::Text(size_t i) const {
 }
 
 Result<std::unique_ptr<SqlMetadataStore>> SqlMetadataStore::Open(
-    std::unique_ptr<SqlConnection> db, std::unique_ptr<SqlConnection> liveness) {
+    std::unique_ptr<SqlConnection> db, std::unique_ptr<SqlConnection> liveness,
+    std::unique_ptr<SqlConnection> reads) {
   VBS_RETURN_IF_ERROR(Migrate(*db));
   return std::unique_ptr<SqlMetadataStore>(
-      new SqlMetadataStore(std::move(db), std::move(liveness)));
+      new SqlMetadataStore(std::move(db), std::move(liveness), std::move(reads)));
 }
 
 namespace {
@@ -87,6 +89,27 @@ Result<bool> SqlMetadataStore::RenewNode(const std::string& node, int64_t epoch,
     if (!IsContention(last)) break;
   }
   return last;
+}
+
+// A read retried on contention like a heartbeat (SQLite in WAL mode gives readers their
+// snapshot without waiting for a writer; PostgreSQL's autocommit SELECT never waits either).
+template <typename F>
+auto SqlMetadataStore::OnReadConnection(F read) -> decltype(read(std::declval<SqlConnection&>())) {
+  std::lock_guard<std::mutex> lock(reads_mu_);
+  decltype(read(*reads_)) last = Status::Internal("no attempt");
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    last = read(*reads_);
+    if (last.ok() || !IsContention(last.status())) break;
+  }
+  return last;
+}
+
+Result<std::optional<UserRecord>> SqlMetadataStore::LookupUser(const std::string& name) {
+  return OnReadConnection([&](SqlConnection& db) { return sqlv::GetUser(db, name); });
+}
+
+Result<std::optional<AccessKeyRecord>> SqlMetadataStore::LookupAccessKey(const std::string& id) {
+  return OnReadConnection([&](SqlConnection& db) { return sqlv::GetAccessKey(db, id); });
 }
 
 }  // namespace vbs

@@ -327,29 +327,6 @@ Status SqlTransaction::UpsertNode(const NodeRecord& n) {
                  "insert node");
 }
 
-// --- users ---
-
-Result<std::optional<UserRecord>> SqlTransaction::GetUser(const std::string& name) {
-  return One<UserRecord>(
-      db_.Query("SELECT name, role, created_at FROM users WHERE name = ?", {name}),
-      [](const SqlRow& r) {
-        return UserRecord{r.Text(0), r.Text(1), r.Int(2)};
-      });
-}
-
-Result<std::vector<UserRecord>> SqlTransaction::ListUsers() {
-  return All<UserRecord>(db_.Query("SELECT name, role, created_at FROM users ORDER BY name", {}),
-                         [](const SqlRow& r) {
-                           return UserRecord{r.Text(0), r.Text(1), r.Int(2)};
-                         });
-}
-
-Status SqlTransaction::InsertUser(const UserRecord& u) {
-  return ExecOne(db_.Exec("INSERT INTO users (name, role, created_at) VALUES (?,?,?)",
-                          {u.name, u.role, u.created_at}),
-                 "insert user");
-}
-
 // --- the database's clock ---
 
 Result<int64_t> SqlTransaction::ClockMillis() {

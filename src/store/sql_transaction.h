@@ -66,11 +66,15 @@ class SqlTransaction final : public Transaction {
   Result<std::optional<UserRecord>> GetUser(const std::string& name) override;
   Result<std::vector<UserRecord>> ListUsers() override;
   Status InsertUser(const UserRecord& u) override;
+  Status UpdateUser(const UserRecord& u) override;
 
   Result<std::optional<AccessKeyRecord>> GetAccessKey(const std::string& id) override;
   Result<std::vector<AccessKeyRecord>> ListAccessKeys(
       const std::optional<std::string>& user) override;
   Status InsertAccessKey(const AccessKeyRecord& k) override;
+  Result<bool> DeleteAccessKey(const std::string& id) override;
+  Result<std::optional<QuotaRecord>> GetQuota(const std::string& user) override;
+  Status UpsertQuota(const QuotaRecord& q) override;
 
   Result<int64_t> ClockMillis() override;
   Result<int64_t> BumpRevision() override;

@@ -39,14 +39,17 @@ Result<Caller> Ec2Api::Authenticate(const HttpRequest& req, const Params&, std::
                                    "`vbs admin user create` without AWS_SESSION_TOKEN");
   }
   VBS_RETURN_IF_ERROR(VerifySigV4(sr, auth, owner->secret, options_.now_unix(), options_.sigv4));
+  VBS_RETURN_IF_ERROR(owner->standing);  // UserDisabled: only to whom holds the secret
   *region = auth.region;
   return owner->caller;
 }
 
 HttpResponse Ec2Api::Handle(const HttpRequest& req) {
   const std::string request_id = NewRequestId();
+  bool authenticated = false;  // tells the server to keep the connection (http_server.h)
   auto fail = [&](const Status& st, const std::string& who) {
     HttpResponse r = Ec2ErrorResponse(st, request_id);
+    r.authenticated = authenticated;
     if (r.status >= 500) {
       spdlog::error("ec2 {} by {} -> {}: {}", request_id, who, r.status, st.ToString());
     }
@@ -67,6 +70,7 @@ HttpResponse Ec2Api::Handle(const HttpRequest& req) {
   std::string region;
   auto caller = Authenticate(req, params, &region);
   if (!caller.ok()) return fail(caller.status(), "-");
+  authenticated = true;
 
   auto action = params.Get("Action");
   if (!action || action->empty()) {
@@ -92,7 +96,9 @@ HttpResponse Ec2Api::Handle(const HttpRequest& req) {
   x.Text("requestId", request_id);
   Status st = handler->second(call, x);
   if (!st.ok()) return fail(st, caller->user);
-  return XmlResponse(200, x.Finish(), request_id);
+  HttpResponse ok = XmlResponse(200, x.Finish(), request_id);
+  ok.authenticated = true;
+  return ok;
 }
 
 }  // namespace vbs::ec2

@@ -16,9 +16,9 @@
 #include "api/ec2/xml_writer.h"
 #include "api/http_server.h"
 #include "auth/sigv4.h"
-#include "core/access_keys.h"
 #include "core/admin_service.h"
 #include "core/attachment_service.h"
+#include "core/authenticator.h"
 #include "core/snapshot_service.h"
 #include "core/tag_service.h"
 #include "core/volume_service.h"
@@ -31,7 +31,7 @@ struct Ec2Services {
   AttachmentService* attachments;
   AdminService* admin;
   TagService* tags;
-  // The user an access key stands for, and its secret (core/access_keys.h).
+  // The user an access key stands for, and its secret (core/authenticator.h).
   std::function<Result<std::optional<AccessKeyOwner>>(const std::string&)> resolve_key;
 };
 

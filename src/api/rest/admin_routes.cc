@@ -15,7 +15,7 @@ HttpResponse CreateUser(const HttpRequest& req, RestContext& ctx, AdminService& 
   if (!name.ok()) return ErrorResponse(name.status());
   if (!is_admin.ok()) return ErrorResponse(is_admin.status());
   if (!*name) return ErrorResponse(Status::InvalidArgument("MissingParameter", "name is required"));
-  Caller caller = CallerOf(ctx.identity);
+  Caller caller = ctx.caller;
   if (Status st = RequireAdmin(caller); !st.ok()) return ErrorResponse(st);
   const bool as_admin = is_admin->value_or(false);
   // Issue first: if recording the user then fails, the certificate is simply never handed out.
@@ -47,17 +47,12 @@ void RestApi::AddAdminRoutes() {
           return CreateUser(req, ctx, admin, ca);
         });
   r.Add("GET", "/v1/users", [&admin](const HttpRequest&, const PathParams&, RestContext& ctx) {
-    auto users = admin.ListUsers(CallerOf(ctx.identity));
+    auto users = admin.ListUsers(ctx.caller);
     if (!users.ok()) return ErrorResponse(users.status());
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& u : *users) {
-      arr.push_back(
-          {{"name", u.name}, {"role", u.role}, {"created_at", FormatIso8601(u.created_at)}});
-    }
-    return JsonResponse(200, {{"users", arr}});
+    return JsonResponse(200, UserListJson(*users));
   });
   r.Add("GET", "/v1/pools", [&admin](const HttpRequest&, const PathParams&, RestContext& ctx) {
-    auto pools = admin.ListPools(CallerOf(ctx.identity));
+    auto pools = admin.ListPools(ctx.caller);
     if (!pools.ok()) return ErrorResponse(pools.status());
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& pv : *pools) {
@@ -74,7 +69,7 @@ void RestApi::AddAdminRoutes() {
     return JsonResponse(200, {{"pools", arr}});
   });
   r.Add("GET", "/v1/nodes", [&admin](const HttpRequest&, const PathParams&, RestContext& ctx) {
-    auto nodes = admin.ListNodes(CallerOf(ctx.identity));
+    auto nodes = admin.ListNodes(ctx.caller);
     if (!nodes.ok()) return ErrorResponse(nodes.status());
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& nv : *nodes) {
@@ -92,7 +87,7 @@ void RestApi::AddAdminRoutes() {
           if (!st.ok()) return ErrorResponse(st.status());
           if (!*st)
             return ErrorResponse(Status::InvalidArgument("MissingParameter", "state is required"));
-          auto v = volumes.ForceState(CallerOf(ctx.identity), p.at("id"), **st);
+          auto v = volumes.ForceState(ctx.caller, p.at("id"), **st);
           if (!v.ok()) return ErrorResponse(v.status());
           return JsonResponse(200, VolumeJson(*v));  // forced: no live attachments shown
         });

@@ -23,6 +23,8 @@ nlohmann::json SnapshotJson(const SnapshotRecord& s);
 nlohmann::json OperationJson(const OperationRecord& op);
 nlohmann::json ModificationJson(const VolumeModificationRecord& m);
 
+nlohmann::json UserListJson(const std::vector<UserRecord>& users);  // account_routes.cc
+
 HttpResponse JsonResponse(int status, const nlohmann::json& body);
 HttpResponse ErrorResponse(const Status& status);
 

@@ -6,13 +6,10 @@
 
 namespace vbs {
 
-Caller CallerOf(const CertIdentity& id) {
-  return Caller{id.common_name, id.role == CertRole::kAdmin};
-}
-
 RestApi::RestApi(RestServices services) : s_(services) {
   AddUserRoutes();
   AddAdminRoutes();
+  AddAccountRoutes();
   AddAgentRoutes();
 }
 
@@ -27,8 +24,21 @@ HttpResponse RestApi::Handle(const HttpRequest& req) {
         "InvalidClientCertificate",
         "the client certificate was not accepted: " + req.peer.verify_error));
   }
-  RestContext ctx{*req.peer.identity};
+  RestContext ctx;
+  ctx.identity = *req.peer.identity;
   const bool agent_path = req.path.rfind("/v1/agent/", 0) == 0;
+  if (ctx.identity.role != CertRole::kNode) {
+    auto caller =
+        s_.auth->ForCertificate(ctx.identity.common_name, ctx.identity.role == CertRole::kAdmin);
+    if (!caller.ok()) return ErrorResponse(caller.status());
+    ctx.caller = *caller;
+  }
+  HttpResponse resp = Route(req, ctx, agent_path);
+  resp.authenticated = true;  // the server keeps the connection (http_server.h)
+  return resp;
+}
+
+HttpResponse RestApi::Route(const HttpRequest& req, RestContext& ctx, bool agent_path) {
   const bool is_node = ctx.identity.role == CertRole::kNode;
   if (agent_path != is_node) {
     return ErrorResponse(Status::PermissionDenied(

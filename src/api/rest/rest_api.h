@@ -2,8 +2,9 @@
 //
 // Authentication is the verified client certificate: no certificate → 401
 // MissingClientCertificate, one that does not chain to the CA → 401 InvalidClientCertificate.
-// Node certificates may call only /v1/agent/…; users and admins everything else (admin
-// endpoints check the role in core/). Handlers hold no business rules.
+// Node certificates may call only /v1/agent/…; users and admins everything else, as the
+// users table says on every request (core/authenticator.h: UserDisabled, UserDeleted; the
+// role is the database's, not the certificate's OU). Handlers hold no business rules.
 #pragma once
 
 #include <memory>
@@ -13,6 +14,7 @@
 #include "auth/pki.h"
 #include "core/admin_service.h"
 #include "core/attachment_service.h"
+#include "core/authenticator.h"
 #include "core/snapshot_service.h"
 #include "core/volume_service.h"
 #include "core/work_service.h"
@@ -26,10 +28,12 @@ struct RestServices {
   AdminService* admin;
   AttachmentService* attachments;
   const CertificateAuthority* ca;  // issues user certificates
+  Authenticator* auth;
 };
 
 struct RestContext {
   CertIdentity identity;
+  Caller caller;  // for user and admin certificates: as the users table says (not the OU)
 };
 
 class RestApi {
@@ -40,13 +44,13 @@ class RestApi {
  private:
   void AddUserRoutes();
   void AddAdminRoutes();
+  void AddAccountRoutes();
+  // After authentication: the route's answer.
+  HttpResponse Route(const HttpRequest& req, RestContext& ctx, bool agent_path);
   void AddAgentRoutes();
   RestServices s_;
   Router<RestContext> user_routes_;
   Router<RestContext> agent_routes_;
 };
-
-// The Caller that a certificate identity stands for.
-Caller CallerOf(const CertIdentity& id);
 
 }  // namespace vbs

@@ -75,7 +75,7 @@ HttpResponse CreateVolume(const HttpRequest& req, const PathParams&, RestContext
   auto qos = OptQos(*body);
   if (!qos.ok()) return ErrorResponse(qos.status());
   cr.qos = *qos;
-  return Reply(202, volumes.Create(CallerOf(ctx.identity), cr),
+  return Reply(202, volumes.Create(ctx.caller, cr),
                [](const VolumeRecord& v) { return VolumeJson(v); });
 }
 
@@ -92,9 +92,9 @@ HttpResponse ListVolumes(const HttpRequest& req, RestContext& ctx, VolumeService
   if (!all.ok()) return ErrorResponse(all.status());
   f.tag = *tag;
   f.include_deleted = *all;
-  auto atts = attachments.List(CallerOf(ctx.identity), std::nullopt);
+  auto atts = attachments.List(ctx.caller, std::nullopt);
   if (!atts.ok()) return ErrorResponse(atts.status());
-  return Reply(200, volumes.List(CallerOf(ctx.identity), f), [&atts](const auto& vs) {
+  return Reply(200, volumes.List(ctx.caller, f), [&atts](const auto& vs) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& v : vs) arr.push_back(VolumeJson(v, *atts));
     return nlohmann::json{{"volumes", arr}};
@@ -113,7 +113,7 @@ HttpResponse CreateSnapshot(const HttpRequest& req, RestContext& ctx, SnapshotSe
   if (!*vol)
     return ErrorResponse(Status::InvalidArgument("MissingParameter", "volume_id is required"));
   CreateSnapshotRequest cr{**vol, desc->value_or(""), *tags};
-  return Reply(202, snaps.Create(CallerOf(ctx.identity), cr), SnapshotJson);
+  return Reply(202, snaps.Create(ctx.caller, cr), SnapshotJson);
 }
 
 HttpResponse ListSnapshots(const HttpRequest& req, RestContext& ctx, SnapshotService& snaps) {
@@ -131,7 +131,7 @@ HttpResponse ListSnapshots(const HttpRequest& req, RestContext& ctx, SnapshotSer
   if (!all.ok()) return ErrorResponse(all.status());
   f.tag = *tag;
   f.include_deleted = *all;
-  return Reply(200, snaps.List(CallerOf(ctx.identity), f), [](const auto& ss) {
+  return Reply(200, snaps.List(ctx.caller, f), [](const auto& ss) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& s : ss) arr.push_back(SnapshotJson(s));
     return nlohmann::json{{"snapshots", arr}};
@@ -140,13 +140,13 @@ HttpResponse ListSnapshots(const HttpRequest& req, RestContext& ctx, SnapshotSer
 
 HttpResponse GetVolume(const std::string& id, RestContext& ctx, VolumeService& volumes,
                        AttachmentService& attachments) {
-  auto v = volumes.Get(CallerOf(ctx.identity), id);
+  auto v = volumes.Get(ctx.caller, id);
   if (!v.ok()) return ErrorResponse(v.status());
-  auto atts = attachments.List(CallerOf(ctx.identity), id);
+  auto atts = attachments.List(ctx.caller, id);
   if (!atts.ok()) return ErrorResponse(atts.status());
-  auto mods = volumes.ListModifications(CallerOf(ctx.identity), {id});
+  auto mods = volumes.ListModifications(ctx.caller, {id});
   if (!mods.ok()) return ErrorResponse(mods.status());
-  auto failed = attachments.LastFailedAttach(CallerOf(ctx.identity), id);
+  auto failed = attachments.LastFailedAttach(ctx.caller, id);
   if (!failed.ok()) return ErrorResponse(failed.status());
   nlohmann::json out = VolumeJson(*v, *atts);
   out["modification"] = mods->empty() ? nlohmann::json(nullptr) : ModificationJson(mods->back());
@@ -161,7 +161,7 @@ HttpResponse ResizeVolume(const HttpRequest& req, const std::string& id, RestCon
   auto size = OptSize(*body, "size");
   if (!size.ok()) return ErrorResponse(size.status());
   if (!*size) return ErrorResponse(Status::InvalidArgument("MissingParameter", "size is required"));
-  return Reply(202, volumes.Resize(CallerOf(ctx.identity), id, **size), ModificationJson);
+  return Reply(202, volumes.Resize(ctx.caller, id, **size), ModificationJson);
 }
 
 HttpResponse ModifyVolume(const HttpRequest& req, const std::string& id, RestContext& ctx,
@@ -172,7 +172,7 @@ HttpResponse ModifyVolume(const HttpRequest& req, const std::string& id, RestCon
   if (!size.ok()) return ErrorResponse(size.status());
   auto qos = OptQos(*body);
   if (!qos.ok()) return ErrorResponse(qos.status());
-  return Reply(202, volumes.Modify(CallerOf(ctx.identity), id, *size, *qos), ModificationJson);
+  return Reply(202, volumes.Modify(ctx.caller, id, *size, *qos), ModificationJson);
 }
 
 HttpResponse AttachVolume(const HttpRequest& req, const std::string& id, RestContext& ctx,
@@ -197,7 +197,7 @@ HttpResponse AttachVolume(const HttpRequest& req, const std::string& id, RestCon
     }
     ar.uid = uid.get<int64_t>();
   }
-  return Reply(202, attachments.Attach(CallerOf(ctx.identity), ar), AttachmentJson);
+  return Reply(202, attachments.Attach(ctx.caller, ar), AttachmentJson);
 }
 
 HttpResponse DetachVolume(const HttpRequest& req, const std::string& id, RestContext& ctx,
@@ -208,7 +208,7 @@ HttpResponse DetachVolume(const HttpRequest& req, const std::string& id, RestCon
   auto force = OptBool(*body, "force");
   if (!inst.ok()) return ErrorResponse(inst.status());
   if (!force.ok()) return ErrorResponse(force.status());
-  return Reply(202, attachments.Detach(CallerOf(ctx.identity), id, *inst, force->value_or(false)),
+  return Reply(202, attachments.Detach(ctx.caller, id, *inst, force->value_or(false)),
                AttachmentJson);
 }
 
@@ -233,7 +233,7 @@ void RestApi::AddUserRoutes() {
         });
   r.Add("DELETE", "/v1/volumes/{id}",
         [&volumes](const HttpRequest&, const PathParams& p, RestContext& ctx) {
-          return Reply(202, volumes.Delete(CallerOf(ctx.identity), p.at("id")),
+          return Reply(202, volumes.Delete(ctx.caller, p.at("id")),
                        [](const VolumeRecord& v) { return VolumeJson(v); });
         });
   r.Add("POST", "/v1/volumes/{id}/resize",
@@ -246,7 +246,7 @@ void RestApi::AddUserRoutes() {
         });
   r.Add("GET", "/v1/volumes/{id}/modifications",
         [&volumes](const HttpRequest&, const PathParams& p, RestContext& ctx) {
-          return Reply(200, volumes.ListModifications(CallerOf(ctx.identity), {p.at("id")}),
+          return Reply(200, volumes.ListModifications(ctx.caller, {p.at("id")}),
                        [](const auto& list) {
                          nlohmann::json arr = nlohmann::json::array();
                          for (const auto& m : list) arr.push_back(ModificationJson(m));
@@ -262,7 +262,7 @@ void RestApi::AddUserRoutes() {
           return DetachVolume(req, p.at("id"), ctx, atts);
         });
   r.Add("GET", "/v1/instances", [&atts](const HttpRequest&, const PathParams&, RestContext& ctx) {
-    return Reply(200, atts.ListInstances(CallerOf(ctx.identity)), [](const auto& list) {
+    return Reply(200, atts.ListInstances(ctx.caller), [](const auto& list) {
       nlohmann::json arr = nlohmann::json::array();
       for (const auto& i : list) arr.push_back(InstanceJson(i));
       return nlohmann::json{{"instances", arr}};
@@ -278,15 +278,15 @@ void RestApi::AddUserRoutes() {
         });
   r.Add("GET", "/v1/snapshots/{id}",
         [&snaps](const HttpRequest&, const PathParams& p, RestContext& ctx) {
-          return Reply(200, snaps.Get(CallerOf(ctx.identity), p.at("id")), SnapshotJson);
+          return Reply(200, snaps.Get(ctx.caller, p.at("id")), SnapshotJson);
         });
   r.Add("DELETE", "/v1/snapshots/{id}",
         [&snaps](const HttpRequest&, const PathParams& p, RestContext& ctx) {
-          return Reply(202, snaps.Delete(CallerOf(ctx.identity), p.at("id")), SnapshotJson);
+          return Reply(202, snaps.Delete(ctx.caller, p.at("id")), SnapshotJson);
         });
   r.Add("GET", "/v1/whoami", [](const HttpRequest&, const PathParams&, RestContext& ctx) {
-    return JsonResponse(
-        200, {{"user", ctx.identity.common_name}, {"role", RoleName(ctx.identity.role)}});
+    return JsonResponse(200,
+                        {{"user", ctx.caller.user}, {"role", ctx.caller.admin ? "admin" : "user"}});
   });
 }
 

@@ -356,7 +356,9 @@ void PostgresConnection::Rollback() {
 Result<std::unique_ptr<MetadataStore>> OpenPostgresStore(const std::string& conninfo) {
   VBS_ASSIGN_OR_RETURN(auto conn, PostgresConnection::Open(conninfo));
   VBS_ASSIGN_OR_RETURN(auto liveness, PostgresConnection::Open(conninfo));
-  VBS_ASSIGN_OR_RETURN(auto store, SqlMetadataStore::Open(std::move(conn), std::move(liveness)));
+  VBS_ASSIGN_OR_RETURN(auto reads, PostgresConnection::Open(conninfo));
+  VBS_ASSIGN_OR_RETURN(
+      auto store, SqlMetadataStore::Open(std::move(conn), std::move(liveness), std::move(reads)));
   return std::unique_ptr<MetadataStore>(std::move(store));
 }
 

@@ -1,6 +1,11 @@
 #include "store/sqlite/sqlite_connection.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <chrono>
 #include <thread>
@@ -26,7 +31,29 @@ Status SqliteConnection::Error(const std::string& what, int rc) {
   return Status::Internal(msg);
 }
 
+namespace {
+
+// The database holds every user's credentials: mode 0600, for the file and its -wal and -shm
+// (SQLite gives those the database file's mode when it creates them). Existing files of an
+// older deployment are tightened too.
+Status KeepPrivate(const std::string& path) {
+  if (path.empty() || path[0] == ':' || path.rfind("file:", 0) == 0) return Status::Ok();
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::FromErrno("open " + path, errno);
+  ::close(fd);
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    const std::string file = path + suffix;
+    if (::chmod(file.c_str(), 0600) != 0 && errno != ENOENT) {
+      return Status::FromErrno("chmod 0600 " + file, errno);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const std::string& path) {
+  VBS_RETURN_IF_ERROR(KeepPrivate(path));
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -130,7 +157,9 @@ void SqliteConnection::Rollback() {
 Result<std::unique_ptr<MetadataStore>> OpenSqliteStore(const std::string& path) {
   VBS_ASSIGN_OR_RETURN(auto conn, SqliteConnection::Open(path));
   VBS_ASSIGN_OR_RETURN(auto liveness, SqliteConnection::Open(path));
-  VBS_ASSIGN_OR_RETURN(auto store, SqlMetadataStore::Open(std::move(conn), std::move(liveness)));
+  VBS_ASSIGN_OR_RETURN(auto reads, SqliteConnection::Open(path));
+  VBS_ASSIGN_OR_RETURN(
+      auto store, SqlMetadataStore::Open(std::move(conn), std::move(liveness), std::move(reads)));
   return std::unique_ptr<MetadataStore>(std::move(store));
 }
 

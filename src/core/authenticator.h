@@ -1,0 +1,45 @@
+// Authenticator: who a request comes from, as the database says (design.md §8).
+//
+// The deployment CA vouches for a certificate's name, the database for everything else: a
+// user's role and standing are read from the users table on every request (one lookup on the
+// store's side connection, never queued behind writes), so that disabling, deleting or
+// demoting a user holds from their very next request on every server. A certificate of a
+// name the database has never seen (issued offline by `vbsd pki issue`) enrols that name once,
+// with the certificate's role; from then on the record rules.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/caller.h"
+#include "store/metadata_store.h"
+
+namespace vbs {
+
+struct AccessKeyOwner {
+  Caller caller;
+  std::string secret;
+  // Ok, or why the user may not call (UserDisabled): given only after the signature checks
+  // out, so that it tells nothing to someone without the secret.
+  Status standing;
+};
+
+class Authenticator {
+ public:
+  explicit Authenticator(MetadataStore& store) : store_(store) {}
+
+  // The caller behind a verified user or admin certificate. UserDisabled (403) for a
+  // disabled user, UserDeleted (401) for a deleted one.
+  Result<Caller> ForCertificate(const std::string& name, bool certificate_says_admin);
+  // The caller behind an access key, or nullopt when the key is unknown, deleted or
+  // inactive, or its user is deleted.
+  Result<std::optional<AccessKeyOwner>> ForAccessKey(const std::string& access_key_id);
+
+ private:
+  MetadataStore& store_;
+};
+
+// Ok for an active user; UserDisabled or UserDeleted otherwise.
+Status UserStanding(const UserRecord& user);
+
+}  // namespace vbs
