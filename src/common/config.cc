@@ -166,8 +166,7 @@ Result<ServerConfig> ParseServer(const toml::table& t, const std::string& origin
     for (auto [key, field] :
          {std::pair{"volumes", &c.quota_volumes}, std::pair{"gigabytes", &c.quota_gigabytes},
           std::pair{"snapshots", &c.quota_snapshots}}) {
-      VBS_ASSIGN_OR_RETURN(*field, Int(*q, key, origin, qw));
-      if (*field && **field < 0) return Bad(origin, qw + key, "must be 0 or more");
+      VBS_ASSIGN_OR_RETURN(*field, Int(*q, key, origin, qw));  // Int refuses negatives
     }
   }
   VBS_ASSIGN_OR_RETURN(auto dvt, Str(t, "default_volume_type", origin, w));

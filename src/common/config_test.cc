@@ -76,6 +76,21 @@ TEST(Config, RejectsWhatIsWrongAndSaysWhere) {
   ExpectError("[agent]\nnode='n'\nservers=[]\n", "agent.servers");
 }
 
+TEST(Config, Quota) {
+  const std::string server = "[server]\ndatabase='x'\npki_dir='y'\n";
+  auto c = ParseConfig(server + "[server.quota]\nvolumes=20\ngigabytes=500\n", "q.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(*c->server->quota_volumes, 20);
+  EXPECT_EQ(*c->server->quota_gigabytes, 500);
+  EXPECT_FALSE(c->server->quota_snapshots.has_value()) << "unset: no limit";
+  auto none = ParseConfig(server, "q.toml");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->server->quota_volumes.has_value());
+  ExpectError(server + "[server.quota]\nvolumes=-1\n", "server.quota.volumes: must be a non-negative integer");
+  ExpectError(server + "[server.quota]\ndisks=1\n", "server.quota.disks: unknown key");
+  ExpectError(server + "quota=5\n", "server.quota: must be a table");
+}
+
 TEST(Config, AgentQmpDir) {
   const std::string agent =
       "[agent]\nnode='n'\nservers=['https://a:1']\nca='c'\ncert='c'\nkey='k'\n";
