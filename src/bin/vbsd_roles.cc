@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 
 #include "agent/agent.h"
@@ -13,6 +15,7 @@
 #include "backend/dir/dir_backend.h"
 #include "backend/rbd/rbd_backend.h"
 #include "common/ids.h"
+#include "core/access_keys.h"
 #include "core/reconciler.h"
 #include "store/postgres/postgres_connection.h"
 #include "store/sqlite/sqlite_connection.h"
@@ -38,6 +41,7 @@ class ServerRoleImpl final : public ServerRole {
   std::unique_ptr<SnapshotService> snapshots_;
   std::unique_ptr<WorkService> work_;
   std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<SecretBox> box_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<AttachmentService> attachments_;
   std::unique_ptr<Reconciler> reconciler_;
@@ -67,7 +71,7 @@ Status ServerRoleImpl::EnsureAdminAwsCredentials(const std::string& path) {
       const size_t start = at + key.size() + 3;
       return text->substr(start, text->find('\n', start) - start);
     };
-    auto owner = Authenticator(*store_).ForAccessKey(value("aws_access_key_id"));
+    auto owner = auth_->ForAccessKey(value("aws_access_key_id"));
     if (owner.ok() && *owner && (*owner)->caller.user == "admin" &&
         (*owner)->secret == value("aws_secret_access_key")) {
       return Status::Ok();
@@ -98,6 +102,29 @@ Result<std::string> LoadTokenKey(const std::string& pki_dir) {
   return ReadFile(path);
 }
 
+// The key that seals access-key secrets in the database (common/secret_box.h): one per
+// deployment, PKI_DIR/secrets.key (0600), made on first start. Made with link(2), so servers
+// starting together on one PKI directory end up with the same key; servers on other machines
+// must be given a copy (AdoptSecretsKey refuses a different one).
+Result<SecretBox> LoadSecretsKey(const std::string& pki_dir) {
+  const std::string path = pki_dir + "/secrets.key";
+  if (!ReadFile(path).ok()) {
+    const std::string tmp = path + ".new." + RandomHex(8);
+    VBS_RETURN_IF_ERROR(WriteFileAtomic(tmp, RandomHex(32) + "\n", 0600));
+    if (::link(tmp.c_str(), path.c_str()) != 0 && errno != EEXIST) {
+      const int err = errno;
+      ::unlink(tmp.c_str());
+      return Status::FromErrno("link " + path, err);
+    }
+    ::unlink(tmp.c_str());
+  }
+  VBS_ASSIGN_OR_RETURN(std::string hex, ReadFile(path));
+  auto box = SecretBox::FromHex(hex);
+  if (!box.ok())
+    return Status(box.status().kind(), box.status().code(), path + ": " + box.status().message());
+  return box;
+}
+
 Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
   auto role = std::make_unique<ServerRoleImpl>();
   VBS_ASSIGN_OR_RETURN(role->store_, OpenStore(config.database));
@@ -125,8 +152,13 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
   role->snapshots_ =
       std::make_unique<SnapshotService>(*role->store_, role->notifier_, placement, quota);
   role->work_ = std::make_unique<WorkService>(*role->store_, role->notifier_, work, placement);
-  role->admin_ = std::make_unique<AdminService>(*role->store_, placement, quota);
-  role->auth_ = std::make_unique<Authenticator>(*role->store_);
+  VBS_ASSIGN_OR_RETURN(SecretBox box, LoadSecretsKey(config.pki_dir));
+  role->box_ = std::make_unique<SecretBox>(box);
+  VBS_ASSIGN_OR_RETURN(int sealed, AdoptSecretsKey(*role->store_, *role->box_));
+  if (sealed > 0)
+    spdlog::info("server: sealed {} access-key secret(s) stored in plain text", sealed);
+  role->admin_ = std::make_unique<AdminService>(*role->store_, placement, quota, role->box_.get());
+  role->auth_ = std::make_unique<Authenticator>(*role->store_, role->box_.get());
   role->attachments_ =
       std::make_unique<AttachmentService>(*role->store_, role->notifier_, placement);
   // The bootstrap admin's certificate is made from files, not through the API: record the

@@ -33,7 +33,7 @@ Result<NewUser> AdminService::CreateUser(const Caller& caller, const std::string
               : "the user '" + name + "' already exists");
     }
     VBS_RETURN_IF_ERROR(tx.InsertUser(created.user));
-    return tx.InsertAccessKey(created.access_key);
+    return tx.InsertAccessKey(StoredAccessKey(created.access_key, box_));
   }));
   return created;
 }
@@ -51,7 +51,7 @@ Result<AccessKeyRecord> AdminService::IssueAccessKey(const Caller& caller,
           "LimitExceeded", "the user '" + user + "' already has " + std::to_string(keys.size()) +
                                " access keys (the most there can be); delete one first");
     }
-    return tx.InsertAccessKey(key);
+    return tx.InsertAccessKey(StoredAccessKey(key, box_));
   }));
   return key;
 }

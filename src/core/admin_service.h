@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/secret_box.h"
 #include "core/caller.h"
 #include "core/quotas.h"
 #include "core/scheduler.h"
@@ -45,8 +46,10 @@ struct QuotaView {
 
 class AdminService {
  public:
-  AdminService(MetadataStore& store, PlacementPolicy policy = {}, QuotaLimits quota = {})
-      : store_(store), policy_(policy), quota_(quota) {}
+  // `box` seals access-key secrets for storage (null: stored as is, for unit tests).
+  AdminService(MetadataStore& store, PlacementPolicy policy = {}, QuotaLimits quota = {},
+               const SecretBox* box = nullptr)
+      : store_(store), policy_(policy), quota_(quota), box_(box) {}
 
   // Records a new user and issues its access key in one transaction; UserAlreadyExists if the
   // name is taken.
@@ -92,6 +95,7 @@ class AdminService {
   MetadataStore& store_;
   PlacementPolicy policy_;
   QuotaLimits quota_;  // the defaults
+  const SecretBox* box_;
 };
 
 Status RequireAdmin(const Caller& caller);

@@ -1,6 +1,7 @@
 #include "core/authenticator.h"
 
 #include "common/clock.h"
+#include "core/access_keys.h"
 
 namespace vbs {
 
@@ -37,8 +38,9 @@ Result<std::optional<AccessKeyOwner>> Authenticator::ForAccessKey(
   if (!key || key->state != "active") return std::optional<AccessKeyOwner>();
   VBS_ASSIGN_OR_RETURN(auto user, store_.LookupUser(key->user));
   if (!user || user->state == "deleted") return std::optional<AccessKeyOwner>();
+  VBS_ASSIGN_OR_RETURN(std::string secret, SecretOf(*key, box_));
   return std::optional<AccessKeyOwner>(
-      AccessKeyOwner{Caller{user->name, user->role == "admin"}, key->secret, UserStanding(*user)});
+      AccessKeyOwner{Caller{user->name, user->role == "admin"}, secret, UserStanding(*user)});
 }
 
 }  // namespace vbs

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "common/secret_box.h"
 #include "core/caller.h"
 #include "store/metadata_store.h"
 
@@ -26,7 +27,9 @@ struct AccessKeyOwner {
 
 class Authenticator {
  public:
-  explicit Authenticator(MetadataStore& store) : store_(store) {}
+  // `box` opens the stored access-key secrets (null: stored as is, for unit tests).
+  explicit Authenticator(MetadataStore& store, const SecretBox* box = nullptr)
+      : store_(store), box_(box) {}
 
   // The caller behind a verified user or admin certificate. UserDisabled (403) for a
   // disabled user, UserDeleted (401) for a deleted one.
@@ -37,6 +40,7 @@ class Authenticator {
 
  private:
   MetadataStore& store_;
+  const SecretBox* box_;
 };
 
 // Ok for an active user; UserDisabled or UserDeleted otherwise.

@@ -136,6 +136,12 @@ class Transaction {
   virtual Status InsertAccessKey(const AccessKeyRecord& k) = 0;
   virtual Result<bool> DeleteAccessKey(const std::string& id) = 0;  // false: there was none
 
+  virtual Status UpdateAccessKey(const AccessKeyRecord& k) = 0;  // secret, state
+
+  // Deployment-wide settings (the meta table), e.g. the secrets key's fingerprint.
+  virtual Result<std::optional<std::string>> GetMeta(const std::string& key) = 0;
+  virtual Status PutMeta(const std::string& key, const std::string& value) = 0;
+
   virtual Result<std::optional<QuotaRecord>> GetQuota(const std::string& user) = 0;
   virtual Status UpsertQuota(const QuotaRecord& q) = 0;
 

@@ -95,6 +95,28 @@ Status SqlTransaction::InsertAccessKey(const AccessKeyRecord& k) {
                        "insert access key");
 }
 
+Status SqlTransaction::UpdateAccessKey(const AccessKeyRecord& k) {
+  return sqlv::ExecOne(db_.Exec("UPDATE access_keys SET secret = ?, state = ? WHERE id = ?",
+                                {k.secret, k.state, k.id}),
+                       "update access key");
+}
+
+// --- meta ---
+
+Result<std::optional<std::string>> SqlTransaction::GetMeta(const std::string& key) {
+  VBS_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT value FROM meta WHERE key = ?", {key}));
+  if (rows.empty()) return std::optional<std::string>();
+  return std::optional<std::string>(rows[0].Text(0));
+}
+
+Status SqlTransaction::PutMeta(const std::string& key, const std::string& value) {
+  VBS_ASSIGN_OR_RETURN(int64_t n,
+                       db_.Exec("UPDATE meta SET value = ? WHERE key = ?", {value, key}));
+  if (n == 1) return Status::Ok();
+  return sqlv::ExecOne(db_.Exec("INSERT INTO meta (key, value) VALUES (?, ?)", {key, value}),
+                       "insert meta");
+}
+
 // --- quotas ---
 
 Result<std::optional<QuotaRecord>> SqlTransaction::GetQuota(const std::string& user) {

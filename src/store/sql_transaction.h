@@ -73,6 +73,9 @@ class SqlTransaction final : public Transaction {
       const std::optional<std::string>& user) override;
   Status InsertAccessKey(const AccessKeyRecord& k) override;
   Result<bool> DeleteAccessKey(const std::string& id) override;
+  Status UpdateAccessKey(const AccessKeyRecord& k) override;
+  Result<std::optional<std::string>> GetMeta(const std::string& key) override;
+  Status PutMeta(const std::string& key, const std::string& value) override;
   Result<std::optional<QuotaRecord>> GetQuota(const std::string& user) override;
   Status UpsertQuota(const QuotaRecord& q) override;
 
