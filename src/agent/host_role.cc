@@ -187,7 +187,7 @@ std::string HostRole::UriOf(const std::string& export_name) const {
 }
 
 std::vector<AgentInstance> HostRole::Instances() const {
-  std::vector<AgentInstance> out = {AgentInstance{"host-" + options_.node, "host"}};
+  std::vector<AgentInstance> out = {AgentInstance{"host-" + options_.node, "host", ""}};
   if (options_.qmp_dir.empty()) return out;
   auto vms = InstanceDiscovery(options_.qmp_dir).List();
   if (!vms.ok()) {  // a missing directory is a host without VMs (yet)
@@ -199,7 +199,7 @@ std::vector<AgentInstance> HostRole::Instances() const {
     return out;
   }
   for (const auto& vm : *vms) {
-    if (vm.alive && IsQemuInstanceId(vm.id)) out.push_back(AgentInstance{vm.id, "qemu"});
+    if (vm.alive && IsQemuInstanceId(vm.id)) out.push_back(AgentInstance{vm.id, "qemu", vm.owner});
   }
   return out;
 }

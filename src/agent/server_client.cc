@@ -119,7 +119,11 @@ Status ServerClient::Complete(const std::string& op_id, bool ok, const std::stri
 
 Status ServerClient::ReportInstances(const std::vector<AgentInstance>& instances) {
   nlohmann::json body = {{"instances", nlohmann::json::array()}};
-  for (const auto& i : instances) body["instances"].push_back({{"id", i.id}, {"kind", i.kind}});
+  for (const auto& i : instances) {
+    nlohmann::json j = {{"id", i.id}, {"kind", i.kind}};
+    if (!i.owner.empty()) j["owner"] = i.owner;
+    body["instances"].push_back(std::move(j));
+  }
   VBS_ASSIGN_OR_RETURN(HttpsClient * c, Client(call_client_));
   return Call(c, "POST", "/v1/agent/instances", &body, std::chrono::seconds(30)).status();
 }

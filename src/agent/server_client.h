@@ -37,7 +37,8 @@ struct AgentWork {
 
 struct AgentInstance {
   std::string id;
-  std::string kind;  // qemu, host
+  std::string kind;   // qemu, host
+  std::string owner;  // qemu: from the owner file beside its QMP socket ("" when none)
 };
 
 // A live attachment served by this node (for re-exporting after a restart).

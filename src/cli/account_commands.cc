@@ -153,6 +153,60 @@ void AddQuotaCommands(CLI::App& app, CLI::App* admin, Context& ctx) {
   qset->callback([&ctx, set] { ctx.action = [&ctx, set] { return QuotaSet(ctx, *set); }; });
 }
 
+void AddInstanceCommands(CLI::App* admin, CLI::App* admin_node, Context& ctx) {
+  struct Args {
+    std::string a, b;
+  };
+  CLI::App* instance = admin->add_subcommand("instance", "Who owns which VM");
+  instance->require_subcommand(1);
+  auto assign = std::make_shared<Args>();
+  CLI::App* as =
+      instance->add_subcommand("assign", "Give a VM to a user (overrides its owner file)");
+  as->add_option("INSTANCE", assign->a, "Instance id (i-…)")->required();
+  as->add_option("--owner", assign->b, "User name")->required();
+  as->callback([&ctx, assign] {
+    ctx.action = [&ctx, assign]() -> Status {
+      VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
+      VBS_ASSIGN_OR_RETURN(Json inst,
+                           api->Call("POST", "/v1/instances/" + PercentEncode(assign->a) + "/owner",
+                                     {{"owner", assign->b}}));
+      ctx.out() << (ctx.json() ? PrettyJson(inst) : InstancesTable(Json::array({inst})))
+                << std::flush;
+      return Status::Ok();
+    };
+  });
+  for (bool allow : {true, false}) {
+    auto args = std::make_shared<Args>();
+    CLI::App* c = admin_node->add_subcommand(
+        allow ? "allow" : "disallow",
+        allow ? "Let a user attach volumes to the node itself (host-NODE)"
+              : "No longer let a user attach to the node itself");
+    c->add_option("NODE", args->a, "Node name")->required();
+    c->add_option("USER", args->b, "User name")->required();
+    c->callback([&ctx, args, allow] {
+      ctx.action = [&ctx, args, allow]() -> Status {
+        VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
+        const std::string path = "/v1/nodes/" + PercentEncode(args->a) + "/users";
+        VBS_ASSIGN_OR_RETURN(Json users,
+                             allow ? api->Call("POST", path, {{"user", args->b}})
+                                   : api->Call("DELETE", path + "/" + PercentEncode(args->b)));
+        if (ctx.json()) {
+          ctx.out() << PrettyJson(users);
+        } else {
+          std::string names;
+          for (const auto& u : users.value("users", Json::array())) {
+            names += (names.empty() ? "" : ", ") + u.get<std::string>();
+          }
+          ctx.out() << fmt::format("Users allowed on node {}: {}\n", args->a,
+                                   names.empty() ? "-" : names);
+        }
+        ctx.out() << std::flush;
+        return Status::Ok();
+      };
+    });
+  }
+}
+
 void AddUserManagementCommands(CLI::App* user, Context& ctx) {
   auto add = [&](const char* name, const char* help,
                  std::function<Result<Json>(ApiClient&, const UserArgs&)> call) {

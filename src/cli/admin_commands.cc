@@ -153,6 +153,7 @@ void AddAdminCommands(CLI::App& app, Context& ctx) {
     ctx.action = ListAction(
         ctx, [](ApiClient& api) { return api.ListNodes(); }, NodesTable);
   });
+  AddInstanceCommands(admin, node, ctx);
 
   CLI::App* volume = admin->add_subcommand("volume", "Repair volumes");
   volume->require_subcommand(1);

@@ -162,8 +162,8 @@ TEST_F(AttachTest, InstanceListTableAndJsonArray) {
   Route("GET /v1/instances", {JsonResponse(200, list)});
   EXPECT_EQ(h.Run({"instance", "list"}), 0) << h.err;
   EXPECT_EQ(h.out,
-            "ID          NODE   KIND  STATE    LAST SEEN\n"
-            "host-local  local  host  running  2026-11-24T10:00:00Z\n");
+            "ID          NODE   KIND  OWNER  STATE    LAST SEEN\n"
+            "host-local  local  host  -      running  2026-11-24T10:00:00Z\n");
   EXPECT_EQ(h.Run({"instance", "list", "-o", "json"}), 0) << h.err;
   EXPECT_EQ(Json::parse(h.out), list["instances"]);
   EXPECT_EQ(h.Run({"instance"}), kExitUsage);

@@ -73,6 +73,7 @@ void AddUserManagementCommands(CLI::App* admin_user, Context& ctx);
 void AddAdminKeyCommands(CLI::App* admin, Context& ctx);
 void AddKeyCommands(CLI::App& app, Context& ctx);
 void AddQuotaCommands(CLI::App& app, CLI::App* admin, Context& ctx);
+void AddInstanceCommands(CLI::App* admin, CLI::App* admin_node, Context& ctx);
 void AddAttachCommands(CLI::App& app, Context& ctx);
 
 // Parses argv, runs the command, prints errors; returns the process exit code (errors.h).

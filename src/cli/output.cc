@@ -164,9 +164,9 @@ std::string InstancesTable(const Json& instances) {
   std::vector<std::vector<std::string>> rows;
   for (const Json& i : instances) {
     rows.push_back({FieldText(i, "id"), FieldText(i, "node"), FieldText(i, "kind"),
-                    FieldText(i, "state"), TimeText(i, "last_seen")});
+                    FieldText(i, "owner"), FieldText(i, "state"), TimeText(i, "last_seen")});
   }
-  return RenderTable({"ID", "NODE", "KIND", "STATE", "LAST SEEN"}, rows);
+  return RenderTable({"ID", "NODE", "KIND", "OWNER", "STATE", "LAST SEEN"}, rows);
 }
 
 // "gp3, 3000 IOPS, 125 MiB/s"; a type without limits is its name alone.

@@ -154,9 +154,9 @@ TEST(Attachments, DetailsAndInstances) {
   a["error"] = "detach failed: busy";
   EXPECT_NE(AttachmentDetails(a).find("error:    detach failed: busy\n"), std::string::npos);
   EXPECT_EQ(InstancesTable(Json::parse(R"([{"id":"host-local","node":"local","kind":"host",
-      "state":"running","last_seen":"2026-11-24T10:22:59.148Z"}])")),
-            "ID          NODE   KIND  STATE    LAST SEEN\n"
-            "host-local  local  host  running  2026-11-24T10:22:59Z\n");
+      "owner":null,"state":"running","last_seen":"2026-11-24T10:22:59.148Z"}])")),
+            "ID          NODE   KIND  OWNER  STATE    LAST SEEN\n"
+            "host-local  local  host  -      running  2026-11-24T10:22:59Z\n");
   EXPECT_EQ(AttachedText(Json::object()), "-");
 }
 

@@ -68,6 +68,8 @@ Result<AttachmentRecord> AttachmentService::Attach(const Caller& caller, const A
     }
     VBS_ASSIGN_OR_RETURN(auto inst, tx.GetInstance(req.instance_id));
     if (!inst) return InstanceNotFound(req.instance_id);
+    VBS_ASSIGN_OR_RETURN(bool mine, MayUse(tx, caller, *inst));
+    if (!mine) return InstanceNotFound(req.instance_id);  // as if it did not exist
     if (inst->state != state::kRunning) {
       return IncorrectState("the instance '" + inst->id + "' is " + inst->state);
     }
@@ -253,13 +255,77 @@ Result<std::optional<AttachmentRecord>> AttachmentService::LastFailedAttach(
   return out;
 }
 
-Result<std::vector<InstanceRecord>> AttachmentService::ListInstances(const Caller&) {
+Result<bool> MayUse(Transaction& tx, const Caller& caller, const InstanceRecord& inst) {
+  if (caller.admin) return true;
+  if (inst.kind != "host") return !inst.owner.empty() && inst.owner == caller.user;
+  VBS_ASSIGN_OR_RETURN(auto allowed, tx.NodeUsers(inst.node));
+  return std::find(allowed.begin(), allowed.end(), caller.user) != allowed.end();
+}
+
+Result<std::vector<InstanceRecord>> AttachmentService::ListInstances(const Caller& caller) {
   std::vector<InstanceRecord> out;
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
-    VBS_ASSIGN_OR_RETURN(out, tx.ListInstances(std::nullopt));
+    out.clear();
+    VBS_ASSIGN_OR_RETURN(auto all, tx.ListInstances(std::nullopt));
+    for (auto& inst : all) {
+      VBS_ASSIGN_OR_RETURN(bool mine, MayUse(tx, caller, inst));
+      if (mine) out.push_back(std::move(inst));
+    }
     return Status::Ok();
   }));
   return out;
+}
+
+Result<InstanceRecord> AttachmentService::AssignInstance(const Caller& caller,
+                                                         const std::string& instance_id,
+                                                         const std::string& owner) {
+  if (!caller.admin) {
+    return Status::PermissionDenied("UnauthorizedOperation",
+                                    "this operation is for administrators only");
+  }
+  InstanceRecord inst;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(auto found, tx.GetInstance(instance_id));
+    if (!found) return InstanceNotFound(instance_id);
+    if (found->kind == "host") {
+      return Status::InvalidArgument("InvalidParameterValue",
+                                     "a node's own instance has no owner; allow users on the "
+                                     "node instead (vbs admin node allow)");
+    }
+    VBS_ASSIGN_OR_RETURN(auto user, tx.GetUser(owner));
+    if (!user || user->state == "deleted") {
+      return Status::NotFound("InvalidUser.NotFound", "the user '" + owner + "' does not exist");
+    }
+    inst = *found;
+    inst.owner = owner;
+    return tx.UpsertInstance(inst);
+  }));
+  return inst;
+}
+
+Result<std::vector<std::string>> AttachmentService::AllowOnNode(const Caller& caller,
+                                                                const std::string& node,
+                                                                const std::string& user,
+                                                                bool allowed) {
+  if (!caller.admin) {
+    return Status::PermissionDenied("UnauthorizedOperation",
+                                    "this operation is for administrators only");
+  }
+  std::vector<std::string> users;
+  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+    VBS_ASSIGN_OR_RETURN(auto n, tx.GetNode(node));
+    if (!n) return Status::NotFound("InvalidNode.NotFound", "no node '" + node + "'");
+    if (allowed) {
+      VBS_ASSIGN_OR_RETURN(auto u, tx.GetUser(user));
+      if (!u || u->state == "deleted") {
+        return Status::NotFound("InvalidUser.NotFound", "the user '" + user + "' does not exist");
+      }
+    }
+    VBS_RETURN_IF_ERROR(tx.SetNodeUser(node, user, allowed));
+    VBS_ASSIGN_OR_RETURN(users, tx.NodeUsers(node));
+    return Status::Ok();
+  }));
+  return users;
 }
 
 }  // namespace vbs

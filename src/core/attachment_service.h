@@ -47,7 +47,16 @@ class AttachmentService {
   // Live attachments of the caller's volumes (of one volume when given).
   Result<std::vector<AttachmentRecord>> List(const Caller& caller,
                                              const std::optional<std::string>& volume_id);
+  // The instances the caller may attach to: their own VMs, and the hosts of the nodes an
+  // admin allows them on; admins see all.
   Result<std::vector<InstanceRecord>> ListInstances(const Caller& caller);
+  // Admins: gives a VM to a user (overrides its owner file).
+  Result<InstanceRecord> AssignInstance(const Caller& caller, const std::string& instance_id,
+                                        const std::string& owner);
+  // Admins: lets `user` attach to node `node` itself (host-NODE), or no longer; the node's
+  // allowed users after the change.
+  Result<std::vector<std::string>> AllowOnNode(const Caller& caller, const std::string& node,
+                                               const std::string& user, bool allowed);
   // The volume's most recent attachment if it ended with an error (its attach failed, or it
   // was ended without its node: a takeover after the node lost its lease, or a forced detach
   // from a dead node), so the reason stays visible until the next attach; else nullopt.
@@ -60,6 +69,10 @@ class AttachmentService {
   RevisionNotifier& notifier_;
   PlacementPolicy policy_;
 };
+
+// May `caller` attach to `inst`? Admins always; users to VMs they own, and to a node's host
+// instance where an admin allowed them.
+Result<bool> MayUse(Transaction& tx, const Caller& caller, const InstanceRecord& inst);
 
 // Instance ids: "i-" + 17 hex digits (QEMU VMs) or "host-<node>" (the node itself).
 bool IsValidInstanceId(const std::string& id);

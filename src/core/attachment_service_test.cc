@@ -19,7 +19,14 @@ class AttachmentServiceTest : public CoreTest {
     attachments_ = std::make_unique<AttachmentService>(*store_, notifier_);
     ASSERT_TRUE(work_->ReportInstances("n1", {Vm(kVm1), Vm(kVm2), Vm(kVm3)}).ok());
   }
-  static InstanceRecord Vm(const std::string& id) { return InstanceRecord{id, "", "qemu", "", 0}; }
+  // A VM of alice's, as its owner file says.
+  static InstanceRecord Vm(const std::string& id, const std::string& owner = "alice") {
+    return InstanceRecord{id, "", "qemu", "", 0, owner};
+  }
+  void AllowOnNode(const std::string& node, const std::string& user) {
+    ASSERT_TRUE(
+        store_->Transact([&](Transaction& tx) { return tx.SetNodeUser(node, user, true); }).ok());
+  }
   VolumeRecord AvailableVolume() {
     VolumeRecord v = MustCreate(alice_, kMiB);
     RunAgent();
@@ -110,8 +117,9 @@ TEST_F(AttachmentServiceTest, RefusesWhatCannotAttach) {
 TEST_F(AttachmentServiceTest, HostAttachmentsNameTheirConsumerUid) {
   ASSERT_TRUE(work_
                   ->ReportInstances("n1", {Vm(kVm1), Vm(kVm2), Vm(kVm3),
-                                           InstanceRecord{"host-n1", "", "host", "", 0}})
+                                           InstanceRecord{"host-n1", "", "host", "", 0, ""}})
                   .ok());
+  AllowOnNode("n1", "alice");
   VolumeRecord v = AvailableVolume();
   VolumeRecord w = AvailableVolume();
   auto on_vm = attachments_->Attach(alice_, {v.id, kVm1, "rw", std::nullopt, 1000});
@@ -305,6 +313,69 @@ TEST_F(AttachmentServiceTest, SnapshotOfAnRwAttachedVolumeRunsWhereItIsServed) {
   auto s2 = snapshots_->Create(alice_, {v->id, "", {}});
   ASSERT_TRUE(s2.ok());
   EXPECT_EQ(node_of_snapshot_op(s2->id), "n1");
+}
+
+// Instances have owners: another user's VM, or a node nobody allowed them on, answers as if it
+// did not exist, is not listed, and nothing is made.
+TEST_F(AttachmentServiceTest, OnlyTheOwnerAttachesToAVm) {
+  const char* kVmB = "i-0000000000000000b";
+  const char* kVmC = "i-0000000000000000c";
+  ASSERT_TRUE(work_
+                  ->ReportInstances("n1", {Vm(kVm1), Vm(kVmB, "bob"), Vm(kVmC, ""),
+                                           InstanceRecord{"host-n1", "", "host", "", 0, ""}})
+                  .ok());
+  VolumeRecord mine = MustCreate(bob_, kMiB);
+  RunAgent();
+  for (const char* target : {kVm1, kVmC, "host-n1"}) {
+    auto r = attachments_->Attach(bob_, {mine.id, target, "rw", std::nullopt, std::nullopt});
+    EXPECT_EQ(r.status().code(), "InvalidInstanceID.NotFound") << target;
+  }
+  EXPECT_EQ(volumes_->Get(bob_, mine.id)->state, "available") << "the refusals made nothing";
+  auto listed = attachments_->ListInstances(bob_);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id, kVmB);
+  EXPECT_EQ(attachments_->ListInstances(admin_)->size(), 6u);
+  ASSERT_TRUE(attachments_->Attach(bob_, {mine.id, kVmB, "rw", std::nullopt, std::nullopt}).ok());
+  // The owner file names the owner once: a later report cannot take the VM from bob.
+  ASSERT_TRUE(work_->ReportInstances("n1", {Vm(kVm1), Vm(kVmB, "alice"), Vm(kVmC, "")}).ok());
+  EXPECT_EQ(attachments_->ListInstances(bob_)->size(), 1u);
+}
+
+TEST_F(AttachmentServiceTest, AdminsAssignVmsAndAllowUsersOnNodes) {
+  ASSERT_TRUE(work_
+                  ->ReportInstances("n1", {Vm(kVm1), Vm(kVm3, ""),
+                                           InstanceRecord{"host-n1", "", "host", "", 0, ""}})
+                  .ok());
+  EXPECT_EQ(attachments_->AssignInstance(bob_, kVm3, "bob").status().code(),
+            "UnauthorizedOperation");
+  EXPECT_EQ(attachments_->AllowOnNode(bob_, "n1", "bob", true).status().code(),
+            "UnauthorizedOperation");
+  EXPECT_EQ(attachments_->AssignInstance(admin_, kVm3, "nobody").status().code(),
+            "InvalidUser.NotFound");
+  ASSERT_TRUE(store_
+                  ->Transact([](Transaction& tx) {
+                    return tx.InsertUser(UserRecord{"bob", "user", 0, "active", 0});
+                  })
+                  .ok());
+  EXPECT_EQ(attachments_->AssignInstance(admin_, "host-n1", "bob").status().code(),
+            "InvalidParameterValue");
+  auto given = attachments_->AssignInstance(admin_, kVm3, "bob");
+  ASSERT_TRUE(given.ok()) << given.status().ToString();
+  EXPECT_EQ(given->owner, "bob");
+  auto allowed = attachments_->AllowOnNode(admin_, "n1", "bob", true);
+  ASSERT_TRUE(allowed.ok()) << allowed.status().ToString();
+  EXPECT_EQ(*allowed, std::vector<std::string>{"bob"});
+  EXPECT_EQ(attachments_->ListInstances(bob_)->size(), 2u);
+  VolumeRecord v = MustCreate(bob_, kMiB);
+  VolumeRecord w = MustCreate(bob_, kMiB);
+  RunAgent();
+  EXPECT_TRUE(attachments_->Attach(bob_, {v.id, kVm3, "rw", std::nullopt, std::nullopt}).ok());
+  EXPECT_TRUE(attachments_->Attach(bob_, {w.id, "host-n1", "rw", std::nullopt, 1000}).ok());
+  ASSERT_TRUE(attachments_->AllowOnNode(admin_, "n1", "bob", false).ok());
+  EXPECT_EQ(attachments_->ListInstances(bob_)->size(), 1u);
+  EXPECT_EQ(attachments_->AllowOnNode(admin_, "n9", "bob", true).status().code(),
+            "InvalidNode.NotFound");
 }
 
 }  // namespace

@@ -36,7 +36,8 @@ class ClusterTest : public CoreTest {
   }
   void ReportHost(const std::string& node) {
     ASSERT_TRUE(
-        work_->ReportInstances(node, {InstanceRecord{"host-" + node, "", "host", "", 0}}).ok());
+        work_->ReportInstances(node, {InstanceRecord{"host-" + node, "", "host", "", 0, ""}}).ok());
+    AllowOnNode(node);
   }
   VolumeRecord CreateIn(const std::string& pool) {
     CreateVolumeRequest req;

@@ -52,6 +52,12 @@ class CoreTest : public ::testing::Test {
                     .ok());
   }
 
+  // Lets `user` attach to node `node` itself (host-NODE), as `vbs admin node allow` does.
+  void AllowOnNode(const std::string& node, const std::string& user = "alice") {
+    ASSERT_TRUE(
+        store_->Transact([&](Transaction& tx) { return tx.SetNodeUser(node, user, true); }).ok());
+  }
+
   VolumeRecord MustCreate(const Caller& who, uint64_t size) {
     CreateVolumeRequest req;
     req.size = size;

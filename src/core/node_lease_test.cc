@@ -36,9 +36,11 @@ class NodeLeaseTest : public CoreTest {
   // An attachment of a new shared-pool volume to host-<node>, attached (agent steps done).
   AttachmentRecord AttachedOn(const std::string& node) {
     for (const char* n : {"n2", "n3"}) {
-      EXPECT_TRUE(
-          work_->ReportInstances(n, {InstanceRecord{std::string("host-") + n, "", "host", "", 0}})
-              .ok());
+      EXPECT_TRUE(work_
+                      ->ReportInstances(
+                          n, {InstanceRecord{std::string("host-") + n, "", "host", "", 0, ""}})
+                      .ok());
+      AllowOnNode(n);
     }
     CreateVolumeRequest req;
     req.size = kMiB;
@@ -198,8 +200,9 @@ TEST_F(NodeLeaseTest, ACephVolumeMovesOnlyOnceTheDeadNodesClientIsFenced) {
   ASSERT_TRUE(n2.ok() && work_->Hello("n3", {rbd3}).ok());
   for (const char* n : {"n2", "n3"}) {
     ASSERT_TRUE(
-        work_->ReportInstances(n, {InstanceRecord{std::string("host-") + n, "", "host", "", 0}})
+        work_->ReportInstances(n, {InstanceRecord{std::string("host-") + n, "", "host", "", 0, ""}})
             .ok());
+    AllowOnNode(n);
   }
   CreateVolumeRequest req;
   req.size = kMiB;

@@ -60,7 +60,9 @@ class VolumeQosTest : public CoreTest {
   void SetUp() override {
     CoreTest::SetUp();
     attachments_ = std::make_unique<AttachmentService>(*store_, notifier_);
-    ASSERT_TRUE(work_->ReportInstances("n1", {InstanceRecord{"host-n1", "", "host", "", 0}}).ok());
+    ASSERT_TRUE(
+        work_->ReportInstances("n1", {InstanceRecord{"host-n1", "", "host", "", 0, ""}}).ok());
+    AllowOnNode("n1");
   }
   std::unique_ptr<AttachmentService> attachments_;
 };

@@ -133,9 +133,10 @@ TEST_F(VolumeResizeTest, ConcurrentResizesOneWins) {
 
 TEST_F(VolumeResizeTest, AttachedVolumeWaitsForItsHosts) {
   AttachmentService attachments(*store_, notifier_);
-  ASSERT_TRUE(
-      work_->ReportInstances("n1", {InstanceRecord{"i-00000000000000001", "", "qemu", "", 0}})
-          .ok());
+  ASSERT_TRUE(work_
+                  ->ReportInstances(
+                      "n1", {InstanceRecord{"i-00000000000000001", "", "qemu", "", 0, "alice"}})
+                  .ok());
   VolumeRecord v = Available();
   ASSERT_TRUE(
       attachments.Attach(alice_, {v.id, "i-00000000000000001", "rw", std::nullopt, std::nullopt})

@@ -263,6 +263,9 @@ Status WorkService::ReportInstances(const std::string& node,
         return Status::Conflict("InstanceConflict",
                                 "instance '" + inst.id + "' runs on node '" + prior->node + "'");
       }
+      // The owner file names the owner once; after that only an admin changes it.
+      if (prior && !prior->owner.empty()) inst.owner = prior->owner;
+      if (inst.kind == "host") inst.owner.clear();
       inst.node = node;
       inst.state = state::kRunning;
       inst.last_seen = now;

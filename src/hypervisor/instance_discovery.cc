@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 namespace vbs::hypervisor {
 
@@ -21,6 +22,25 @@ bool UsableId(const std::string& id) {
   return std::all_of(id.begin(), id.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
   });
+}
+
+// The owner named by the file beside a socket of uid `socket_uid` (see the header), or "".
+std::string ReadOwner(const std::string& path, uid_t socket_uid) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != socket_uid ||
+      (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || st.st_size > 256) {
+    return "";
+  }
+  std::ifstream in(path);
+  std::string name;
+  std::getline(in, name);
+  while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.pop_back();
+  const bool valid =
+      !name.empty() && name.size() <= 63 && std::isalnum(static_cast<unsigned char>(name[0])) &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+      });
+  return valid ? name : "";
 }
 
 }  // namespace
@@ -68,6 +88,8 @@ Result<std::vector<QemuInstance>> InstanceDiscovery::List() const {
     inst.id = std::move(id);
     inst.qmp_socket = it->path().string();
     inst.alive = SocketAlive(inst.qmp_socket);
+    inst.owner =
+        ReadOwner((std::filesystem::path(dir_) / (inst.id + ".owner")).string(), st.st_uid);
     out.push_back(std::move(inst));
   }
   std::sort(out.begin(), out.end(),
@@ -88,6 +110,7 @@ Result<QemuInstance> InstanceDiscovery::Find(const std::string& instance_id) con
                             "no QMP socket for instance " + instance_id + " in " + dir_);
   }
   inst.alive = SocketAlive(inst.qmp_socket);
+  inst.owner = ReadOwner((std::filesystem::path(dir_) / (inst.id + ".owner")).string(), st.st_uid);
   return inst;
 }
 

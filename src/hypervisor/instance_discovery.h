@@ -8,6 +8,10 @@
 // gone. Liveness is probed with a bare connect that is closed at once: it never reads the
 // greeting, so it does not hold the socket (QMP serves one client at a time) and works
 // while the agent or a harness is connected.
+//
+// The owner file "<instance id>.owner" holds a user name (one line). It counts only if it is a
+// regular file (not a link) owned by the socket's owner and writable by nobody else: whoever
+// may start VMs here says whose they are, not whoever can write to the directory.
 #pragma once
 
 #include <string>
@@ -21,6 +25,9 @@ struct QemuInstance {
   std::string id;          // "i-0123456789abcdef0"
   std::string qmp_socket;  // absolute path of the QMP socket
   bool alive = false;      // something accepts connections on the socket
+  // The user the VM belongs to, as the platform that started it says in "<id>.owner" beside
+  // the socket (docs/hypervisor.md); empty when there is no usable owner file.
+  std::string owner;
 };
 
 class InstanceDiscovery {

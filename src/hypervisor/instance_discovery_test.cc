@@ -91,6 +91,28 @@ TEST_F(InstanceDiscoveryTest, FindAndSocketPath) {
   EXPECT_EQ(discovery.Find("../etc").status().kind(), StatusKind::kInvalidArgument);
 }
 
+// The owner file counts only when the socket's owner wrote it and nobody else can.
+TEST_F(InstanceDiscoveryTest, OwnerFileBesideTheSocket) {
+  auto write = [&](const std::string& name, const std::string& text, mode_t mode) {
+    std::ofstream(P(name)) << text;
+    std::filesystem::permissions(P(name), static_cast<std::filesystem::perms>(mode));
+  };
+  for (const char* id : {"i-a", "i-b", "i-c", "i-d", "i-e", "i-f"}) L(std::string(id) + ".qmp");
+  write("i-a.owner", "carol\n", 0644);
+  write("i-b.owner", "carol\n", 0666);                              // writable by anyone: ignored
+  write("i-c.owner", "not a name!\n", 0644);                        // not a user name: ignored
+  std::filesystem::create_symlink(P("i-a.owner"), P("i-d.owner"));  // a link: ignored
+  write("i-e.owner", std::string(300, 'x'), 0644);                  // too long: ignored
+  InstanceDiscovery discovery(dir_.string());
+  auto all = discovery.List();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 6u);
+  EXPECT_EQ((*all)[0].owner, "carol");
+  for (size_t i = 1; i < all->size(); ++i) EXPECT_EQ((*all)[i].owner, "") << (*all)[i].id;
+  EXPECT_EQ(discovery.Find("i-a")->owner, "carol");
+  EXPECT_EQ(discovery.Find("i-f")->owner, "");
+}
+
 TEST_F(InstanceDiscoveryTest, CustomSuffixAndMissingDirectory) {
   L("vm1.monitor");
   InstanceDiscovery discovery(dir_.string(), ".monitor");

@@ -108,6 +108,9 @@ class Transaction {
   virtual Result<std::vector<InstanceRecord>> ListInstances(
       const std::optional<std::string>& node) = 0;
   virtual Status UpsertInstance(const InstanceRecord& i) = 0;
+  // The users an admin allows to attach to `node` itself (its host instance).
+  virtual Result<std::vector<std::string>> NodeUsers(const std::string& node) = 0;
+  virtual Status SetNodeUser(const std::string& node, const std::string& user, bool allowed) = 0;
 
   virtual Result<std::optional<AttachmentRecord>> GetAttachment(const std::string& id) = 0;
   virtual Result<std::vector<AttachmentRecord>> ListAttachments(const AttachmentFilter& f) = 0;

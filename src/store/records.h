@@ -95,6 +95,9 @@ struct InstanceRecord {
   std::string kind;   // qemu, host
   std::string state;  // running, gone
   int64_t last_seen = 0;
+  // The user whose VM it is (empty: nobody's yet; host instances have none): only they and
+  // admins see it and attach to it.
+  std::string owner;
 };
 
 // A volume × instance binding (design.md §3): attaching → attached → detaching → detached.

@@ -183,6 +183,14 @@ CREATE TABLE quotas (
   snapshots BIGINT,
   updated_at BIGINT NOT NULL);
 )sql",
+      // 10: owned instances, and the users an admin allows to attach to a node itself.
+      R"sql(
+ALTER TABLE instances ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE TABLE node_users (
+  node TEXT NOT NULL,
+  user_name TEXT NOT NULL,
+  PRIMARY KEY (node, user_name));
+)sql",
   };
   return kMigrations;
 }

@@ -10,7 +10,7 @@ using sqlv::Opt;
 using sqlv::OptText;
 
 InstanceRecord InstanceFromRow(const SqlRow& r) {
-  return InstanceRecord{r.Text(0), r.Text(1), r.Text(2), r.Text(3), r.Int(4)};
+  return InstanceRecord{r.Text(0), r.Text(1), r.Text(2), r.Text(3), r.Int(4), r.Text(5)};
 }
 
 const char* kAttachmentColumns =
@@ -40,14 +40,15 @@ AttachmentRecord AttachmentFromRow(const SqlRow& r) {
 Result<std::optional<InstanceRecord>> SqlTransaction::GetInstance(const std::string& id) {
   VBS_ASSIGN_OR_RETURN(
       auto rows,
-      db_.Query("SELECT id, node, kind, state, last_seen FROM instances WHERE id = ?", {id}));
+      db_.Query("SELECT id, node, kind, state, last_seen, owner FROM instances WHERE id = ?",
+                {id}));
   if (rows.empty()) return std::optional<InstanceRecord>();
   return std::optional<InstanceRecord>(InstanceFromRow(rows[0]));
 }
 
 Result<std::vector<InstanceRecord>> SqlTransaction::ListInstances(
     const std::optional<std::string>& node) {
-  std::string sql = "SELECT id, node, kind, state, last_seen FROM instances";
+  std::string sql = "SELECT id, node, kind, state, last_seen, owner FROM instances";
   std::vector<SqlValue> params;
   if (node) {
     sql += " WHERE node = ?";
@@ -62,13 +63,30 @@ Result<std::vector<InstanceRecord>> SqlTransaction::ListInstances(
 
 Status SqlTransaction::UpsertInstance(const InstanceRecord& i) {
   VBS_ASSIGN_OR_RETURN(int64_t n, db_.Exec("UPDATE instances SET node=?, kind=?, state=?, "
-                                           "last_seen=? WHERE id=?",
-                                           {i.node, i.kind, i.state, i.last_seen, i.id}));
+                                           "last_seen=?, owner=? WHERE id=?",
+                                           {i.node, i.kind, i.state, i.last_seen, i.owner, i.id}));
   if (n == 1) return Status::Ok();
-  return ExecOne(db_.Exec("INSERT INTO instances (id, node, kind, state, last_seen) "
-                          "VALUES (?,?,?,?,?)",
-                          {i.id, i.node, i.kind, i.state, i.last_seen}),
+  return ExecOne(db_.Exec("INSERT INTO instances (id, node, kind, state, last_seen, owner) "
+                          "VALUES (?,?,?,?,?,?)",
+                          {i.id, i.node, i.kind, i.state, i.last_seen, i.owner}),
                  "insert instance");
+}
+
+Result<std::vector<std::string>> SqlTransaction::NodeUsers(const std::string& node) {
+  VBS_ASSIGN_OR_RETURN(
+      auto rows,
+      db_.Query("SELECT user_name FROM node_users WHERE node = ? ORDER BY user_name", {node}));
+  std::vector<std::string> out;
+  for (const auto& r : rows) out.push_back(r.Text(0));
+  return out;
+}
+
+Status SqlTransaction::SetNodeUser(const std::string& node, const std::string& user, bool allowed) {
+  VBS_RETURN_IF_ERROR(
+      db_.Exec("DELETE FROM node_users WHERE node = ? AND user_name = ?", {node, user}).status());
+  if (!allowed) return Status::Ok();
+  return ExecOne(db_.Exec("INSERT INTO node_users (node, user_name) VALUES (?, ?)", {node, user}),
+                 "insert node user");
 }
 
 Result<std::optional<AttachmentRecord>> SqlTransaction::GetAttachment(const std::string& id) {

@@ -50,6 +50,8 @@ class SqlTransaction final : public Transaction {
   Result<std::vector<InstanceRecord>> ListInstances(
       const std::optional<std::string>& node) override;
   Status UpsertInstance(const InstanceRecord& i) override;
+  Result<std::vector<std::string>> NodeUsers(const std::string& node) override;
+  Status SetNodeUser(const std::string& node, const std::string& user, bool allowed) override;
 
   Result<std::optional<AttachmentRecord>> GetAttachment(const std::string& id) override;
   Result<std::vector<AttachmentRecord>> ListAttachments(const AttachmentFilter& f) override;

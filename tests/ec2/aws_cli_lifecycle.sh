@@ -8,6 +8,7 @@
 ec2_init aws_cli_lifecycle
 ec2_start
 make_user alice
+allow_on_node local alice   # host-local is for admins and allowed users
 as_aws_user alice
 [ "$(stat -c %a "$AWS_SHARED_CREDENTIALS_FILE")" = 600 ] || fail "the aws credentials file is not 0600"
 

@@ -99,6 +99,8 @@ VMA=i-00000000000000a0a
 VMB=i-00000000000000b0b
 log "boot $VMA and $VMB (TCG)"
 for vm in "$VMA" "$VMB"; do vm_boot "$vm" || fail "vm_boot $vm"; done
+# The platform says whose VM A is (docs/hypervisor.md); VM B has no owner file.
+echo carol >"$QMP/$VMA.owner"
 vbsd_start --qmp-dir "$QMP"
 SOCK=$DATA/run/nbd.sock
 [ -S "$SOCK" ] || fail "no NBD socket at $SOCK"
@@ -258,6 +260,38 @@ while true; do
   [ $SECONDS -lt $deadline ] || fail "vbs instance list: expected host-local and both VMs running, got '$running'"
   sleep 1
 done
+
+# (0) Owned instances: a user sees and attaches to their own VMs only. dave's attach to carol's
+# VM answers as for an unknown instance, and nothing is made; carol's own attach works.
+make_user carol
+make_user dave
+as_user dave
+vbsc -o json instance list; assert_rc 0 "dave's instance list"
+assert_eq "" "$(jq -r '[.[] | .id] | join(" ")' <<<"$OUT")" "dave sees no instance (not carol's VM, not the unowned one, not the host)"
+vbsc -o json volume create --size 16M --wait; assert_rc 0 "dave's volume"
+DV=$(jf .id "$OUT")
+for target in "$VMA" "$VMB" host-local; do
+  vbsc attach "$DV" "$target"; assert_rc 1 "dave attaches to $target"
+  assert_contains "InvalidInstanceID.NotFound" "$ERR" "dave attaching to $target"
+done
+vbsc -o json volume show "$DV"
+assert_eq available "$(jf .state "$OUT")" "dave's volume after the refused attaches"
+assert_eq 0 "$(jf '.attachments | length' "$OUT")" "no attachment was made"
+as_user carol
+vbsc -o json instance list; assert_rc 0 "carol's instance list"
+assert_eq "$VMA" "$(jq -r '[.[] | .id] | join(" ")' <<<"$OUT")" "carol sees her VM only"
+vbsc -o json volume create --size 16M --wait; CV=$(jf .id "$OUT")
+vbsc -o json attach "$CV" "$VMA" --wait; assert_rc 0 "carol attaches to her VM"
+assert_eq attached "$(jf .state "$OUT")" "carol's attachment"
+vbsc detach "$CV" --wait; assert_rc 0 "carol detaches"
+as_admin
+vbsc admin instance assign "$VMB" --owner dave; assert_rc 0 "assign $VMB to dave"
+as_user dave
+vbsc -o json instance list
+assert_eq "$VMB" "$(jq -r '[.[] | .id] | join(" ")' <<<"$OUT")" "dave sees the VM assigned to him"
+as_admin
+ok "owned instances: dave (not the owner) sees no VM and his attach to $VMA, $VMB and host-local answers InvalidInstanceID.NotFound with nothing made; carol attaches to her $VMA; an admin gives $VMB to dave"
+
 new_volume 64M
 V3=$VID
 V3F=$(vol_file "$V3")

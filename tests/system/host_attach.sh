@@ -89,6 +89,7 @@ expect_bytes() {
 
 vbsd_start
 make_user alice
+allow_on_node local alice   # host-local is for admins and allowed users
 as_user alice
 
 vbsc -o json volume create --size 128M --name nbd --wait
@@ -99,7 +100,7 @@ assert_file "$VOLF" "volume file"
 
 vbsc instance list
 assert_rc 0 "instance list"
-assert_match 'host-local +local +host +running' "$OUT" "instance list shows the node's host instance"
+assert_match 'host-local +local +host +- +running' "$OUT" "instance list shows the node's host instance"
 
 vbsc attach "$VID" i-0123456789abcdef0
 assert_rc 1 "attach to an unknown instance"

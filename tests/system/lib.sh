@@ -169,6 +169,15 @@ make_user() {
   ID_CERT=${saved[0]}; ID_KEY=${saved[1]}; ID_CA=${saved[2]}
 }
 
+# allow_on_node NODE USER: as admin, let USER attach to the node itself (host-NODE).
+allow_on_node() {
+  local saved=("$ID_CERT" "$ID_KEY" "$ID_CA")
+  as_admin
+  api POST "/v1/nodes/$1/users" "{\"user\":\"$2\"}"
+  assert_status 200 "allow $2 on node $1"
+  ID_CERT=${saved[0]}; ID_KEY=${saved[1]}; ID_CA=${saved[2]}
+}
+
 # api METHOD PATH [BODY [CONTENT_TYPE]]: sets CODE and BODY (BODY "@FILE": the file's bytes).
 api() {
   local method=$1 path=$2 body=${3-} ctype=${4:-application/json}

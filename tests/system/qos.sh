@@ -59,6 +59,7 @@ volume_count() {
 
 vbsd_start
 make_user alice
+allow_on_node local alice   # host-local is for admins and allowed users
 as_user alice
 
 # --- io2 at 1000 IOPS next to an unlimited neighbour ------------------------------------------

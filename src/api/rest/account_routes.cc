@@ -160,6 +160,40 @@ void RestApi::AddAccountRoutes() {
   r.Add("GET", "/v1/quota", [&admin](const HttpRequest&, const PathParams&, Ctx& ctx) {
     return QuotaResponse(admin.ShowQuota(ctx.caller, ctx.caller.user));
   });
+  AttachmentService& atts = *s_.attachments;
+  r.Add("POST", "/v1/instances/{id}/owner",
+        [&atts](const HttpRequest& req, const PathParams& p, Ctx& ctx) {
+          auto body = ParseJsonObject(req, {"owner"});
+          if (!body.ok()) return ErrorResponse(body.status());
+          auto owner = OptString(*body, "owner");
+          if (!owner.ok()) return ErrorResponse(owner.status());
+          if (!*owner) {
+            return ErrorResponse(Status::InvalidArgument("MissingParameter", "owner is required"));
+          }
+          auto inst = atts.AssignInstance(ctx.caller, p.at("id"), **owner);
+          if (!inst.ok()) return ErrorResponse(inst.status());
+          return JsonResponse(200, InstanceJson(*inst));
+        });
+  auto node_users = [](const std::string& node, const Result<std::vector<std::string>>& users) {
+    if (!users.ok()) return ErrorResponse(users.status());
+    return JsonResponse(200, {{"node", node}, {"users", *users}});
+  };
+  r.Add("POST", "/v1/nodes/{node}/users",
+        [&atts, node_users](const HttpRequest& req, const PathParams& p, Ctx& ctx) {
+          auto body = ParseJsonObject(req, {"user"});
+          if (!body.ok()) return ErrorResponse(body.status());
+          auto user = OptString(*body, "user");
+          if (!user.ok()) return ErrorResponse(user.status());
+          if (!*user) {
+            return ErrorResponse(Status::InvalidArgument("MissingParameter", "user is required"));
+          }
+          return node_users(p.at("node"), atts.AllowOnNode(ctx.caller, p.at("node"), **user, true));
+        });
+  r.Add("DELETE", "/v1/nodes/{node}/users/{user}",
+        [&atts, node_users](const HttpRequest&, const PathParams& p, Ctx& ctx) {
+          return node_users(p.at("node"),
+                            atts.AllowOnNode(ctx.caller, p.at("node"), p.at("user"), false));
+        });
   // One's own keys, without knowing one's name.
   r.Add("GET", "/v1/keys", [&admin](const HttpRequest&, const PathParams&, Ctx& ctx) {
     return ListKeys(admin, ctx.caller, ctx.caller.user);

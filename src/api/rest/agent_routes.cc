@@ -4,6 +4,7 @@
 
 #include "api/rest/json_codec.h"
 #include "api/rest/rest_api.h"
+#include "common/ids.h"
 
 namespace vbs {
 namespace {
@@ -158,8 +159,16 @@ void RestApi::AddAgentRoutes() {
               return ErrorResponse(Status::InvalidArgument(
                   "InvalidParameterValue", "each instance needs an id and a kind (qemu or host)"));
             }
-            seen.push_back(InstanceRecord{i["id"].get<std::string>(), "",
-                                          i["kind"].get<std::string>(), "", 0});
+            InstanceRecord rec{
+                i["id"].get<std::string>(), "", i["kind"].get<std::string>(), "", 0, ""};
+            if (i.contains("owner")) {
+              if (!i["owner"].is_string() || !IsValidName(i["owner"].get<std::string>())) {
+                return ErrorResponse(Status::InvalidArgument(
+                    "InvalidParameterValue", "an instance's owner must be a user name"));
+              }
+              rec.owner = i["owner"].get<std::string>();
+            }
+            seen.push_back(std::move(rec));
           }
           Status st = work.ReportInstances(ctx.identity.common_name, seen);
           return st.ok() ? OkResponse() : ErrorResponse(st);

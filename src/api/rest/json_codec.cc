@@ -44,6 +44,7 @@ nlohmann::json InstanceJson(const InstanceRecord& i) {
           {"node", i.node},
           {"kind", i.kind},
           {"state", i.state},
+          {"owner", i.owner.empty() ? nlohmann::json(nullptr) : nlohmann::json(i.owner)},
           {"last_seen", FormatIso8601(i.last_seen)}};
 }
 
