@@ -35,9 +35,11 @@ HttpResponse Echo(const HttpRequest& r) {
     j["cn"] = r.peer.identity->common_name;
     j["role"] = RoleName(r.peer.identity->role);
   }
-  if (r.path == "/status/404") return HttpResponse{404, "application/json", "{}", {}};
+  // Marked authenticated, as an API does for callers it knows: the server keeps the
+  // connection alive for the next request (api/http_server.h).
+  if (r.path == "/status/404") return HttpResponse{404, "application/json", "{}", {}, true};
   if (r.path == "/sleep") std::this_thread::sleep_for(2s);
-  return HttpResponse{200, "application/json", j.dump(), {{"X-Reply", "yes"}}};
+  return HttpResponse{200, "application/json", j.dump(), {{"X-Reply", "yes"}}, true};
 }
 
 // A TCP port with nothing listening (bound then closed).

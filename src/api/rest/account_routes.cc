@@ -22,6 +22,14 @@ nlohmann::json KeyJson(const AccessKeyRecord& k) {
           {"created_at", FormatIso8601(k.created_at)}};
 }
 
+// The body {"KEY":"…"}, KEY required.
+Result<std::string> RequiredString(const HttpRequest& req, const std::string& key) {
+  VBS_ASSIGN_OR_RETURN(auto body, ParseJsonObject(req, {key}));
+  VBS_ASSIGN_OR_RETURN(auto value, OptString(body, key));
+  if (!value) return Status::InvalidArgument("MissingParameter", key + " is required");
+  return *value;
+}
+
 HttpResponse UserResponse(const Result<UserRecord>& u) {
   if (!u.ok()) return ErrorResponse(u.status());
   return JsonResponse(200, UserJson(*u));
@@ -128,14 +136,9 @@ void RestApi::AddAccountRoutes() {
         });
   r.Add("POST", "/v1/users/{name}/role",
         [&admin](const HttpRequest& req, const PathParams& p, Ctx& ctx) {
-          auto body = ParseJsonObject(req, {"role"});
-          if (!body.ok()) return ErrorResponse(body.status());
-          auto role = OptString(*body, "role");
+          auto role = RequiredString(req, "role");
           if (!role.ok()) return ErrorResponse(role.status());
-          if (!*role) {
-            return ErrorResponse(Status::InvalidArgument("MissingParameter", "role is required"));
-          }
-          return UserResponse(admin.SetUserRole(ctx.caller, p.at("name"), **role));
+          return UserResponse(admin.SetUserRole(ctx.caller, p.at("name"), *role));
         });
   r.Add("GET", "/v1/users/{name}/keys",
         [&admin](const HttpRequest&, const PathParams& p, Ctx& ctx) {
@@ -163,14 +166,9 @@ void RestApi::AddAccountRoutes() {
   AttachmentService& atts = *s_.attachments;
   r.Add("POST", "/v1/instances/{id}/owner",
         [&atts](const HttpRequest& req, const PathParams& p, Ctx& ctx) {
-          auto body = ParseJsonObject(req, {"owner"});
-          if (!body.ok()) return ErrorResponse(body.status());
-          auto owner = OptString(*body, "owner");
+          auto owner = RequiredString(req, "owner");
           if (!owner.ok()) return ErrorResponse(owner.status());
-          if (!*owner) {
-            return ErrorResponse(Status::InvalidArgument("MissingParameter", "owner is required"));
-          }
-          auto inst = atts.AssignInstance(ctx.caller, p.at("id"), **owner);
+          auto inst = atts.AssignInstance(ctx.caller, p.at("id"), *owner);
           if (!inst.ok()) return ErrorResponse(inst.status());
           return JsonResponse(200, InstanceJson(*inst));
         });
@@ -180,14 +178,9 @@ void RestApi::AddAccountRoutes() {
   };
   r.Add("POST", "/v1/nodes/{node}/users",
         [&atts, node_users](const HttpRequest& req, const PathParams& p, Ctx& ctx) {
-          auto body = ParseJsonObject(req, {"user"});
-          if (!body.ok()) return ErrorResponse(body.status());
-          auto user = OptString(*body, "user");
+          auto user = RequiredString(req, "user");
           if (!user.ok()) return ErrorResponse(user.status());
-          if (!*user) {
-            return ErrorResponse(Status::InvalidArgument("MissingParameter", "user is required"));
-          }
-          return node_users(p.at("node"), atts.AllowOnNode(ctx.caller, p.at("node"), **user, true));
+          return node_users(p.at("node"), atts.AllowOnNode(ctx.caller, p.at("node"), *user, true));
         });
   r.Add("DELETE", "/v1/nodes/{node}/users/{user}",
         [&atts, node_users](const HttpRequest&, const PathParams& p, Ctx& ctx) {
