@@ -43,8 +43,7 @@ Result<AccessKeyRecord> AdminService::IssueAccessKey(const Caller& caller,
   VBS_RETURN_IF_ERROR(RequireSelfOrAdmin(caller, user));
   AccessKeyRecord key = NewAccessKey(user, NowMillis());
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
-    VBS_ASSIGN_OR_RETURN(auto u, tx.GetUser(user));
-    if (!u || u->state == "deleted") return UserNotFound(user);
+    VBS_RETURN_IF_ERROR(LiveUser(tx, user).status());
     VBS_ASSIGN_OR_RETURN(auto keys, tx.ListAccessKeys(user));
     if (keys.size() >= static_cast<size_t>(kMaxAccessKeysPerUser)) {
       return Status::InvalidArgument(
@@ -64,6 +63,12 @@ Status RequireSelfOrAdmin(const Caller& caller, const std::string& user) {
 
 Status UserNotFound(const std::string& name) {
   return Status::NotFound("InvalidUser.NotFound", "the user '" + name + "' does not exist");
+}
+
+Result<UserRecord> LiveUser(Transaction& tx, const std::string& name) {
+  VBS_ASSIGN_OR_RETURN(auto user, tx.GetUser(name));
+  if (!user || user->state == "deleted") return UserNotFound(name);
+  return *user;
 }
 
 Status AdminService::RecordUser(const std::string& name, bool admin) {

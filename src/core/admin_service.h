@@ -102,5 +102,7 @@ Status RequireAdmin(const Caller& caller);
 // Admins for anyone, users for themselves; InvalidUser.NotFound otherwise.
 Status RequireSelfOrAdmin(const Caller& caller, const std::string& user);
 Status UserNotFound(const std::string& name);
+// The user `name` unless unknown or deleted (InvalidUser.NotFound).
+Result<UserRecord> LiveUser(Transaction& tx, const std::string& name);
 
 }  // namespace vbs

@@ -11,12 +11,6 @@ std::vector<AccessKeyRecord> Blanked(std::vector<AccessKeyRecord> keys) {
   return keys;
 }
 
-Result<UserRecord> GetLiveUser(Transaction& tx, const std::string& name) {
-  VBS_ASSIGN_OR_RETURN(auto user, tx.GetUser(name));
-  if (!user || user->state == "deleted") return UserNotFound(name);
-  return *user;
-}
-
 // Refuses a change that would leave no active admin: nobody could manage users any more.
 Status KeepAnAdmin(Transaction& tx, const UserRecord& before, const UserRecord& after) {
   const bool was = before.role == "admin" && before.state == "active";
@@ -52,7 +46,7 @@ template <typename Change>
 Result<UserRecord> UpdateUserRecord(MetadataStore& store, const std::string& name, Change change) {
   UserRecord updated;
   VBS_RETURN_IF_ERROR(store.Transact([&](Transaction& tx) -> Status {
-    VBS_ASSIGN_OR_RETURN(UserRecord before, GetLiveUser(tx, name));
+    VBS_ASSIGN_OR_RETURN(UserRecord before, LiveUser(tx, name));
     updated = before;
     change(updated);
     updated.updated_at = NowMillis();
@@ -86,7 +80,7 @@ Result<UserRecord> AdminService::DeleteUser(const Caller& caller, const std::str
   VBS_RETURN_IF_ERROR(RequireAdmin(caller));
   UserRecord deleted;
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
-    VBS_ASSIGN_OR_RETURN(UserRecord before, GetLiveUser(tx, name));
+    VBS_ASSIGN_OR_RETURN(UserRecord before, LiveUser(tx, name));
     VolumeFilter vf;
     vf.owner = name;
     VBS_ASSIGN_OR_RETURN(auto volumes, tx.ListVolumes(vf));
@@ -115,7 +109,7 @@ Result<std::vector<AccessKeyRecord>> AdminService::ListAccessKeys(const Caller& 
   VBS_RETURN_IF_ERROR(RequireSelfOrAdmin(caller, user));
   std::vector<AccessKeyRecord> keys;
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
-    VBS_RETURN_IF_ERROR(GetLiveUser(tx, user).status());
+    VBS_RETURN_IF_ERROR(LiveUser(tx, user).status());
     VBS_ASSIGN_OR_RETURN(keys, tx.ListAccessKeys(user));
     return Status::Ok();
   }));
@@ -135,15 +129,11 @@ Status AdminService::DeleteAccessKey(const Caller& caller, const std::string& us
   });
 }
 
-}  // namespace vbs
-
-namespace vbs {
-
 Result<QuotaView> AdminService::ShowQuota(const Caller& caller, const std::string& user) {
   VBS_RETURN_IF_ERROR(RequireSelfOrAdmin(caller, user));
   QuotaView view{user, {}, {}};
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
-    VBS_RETURN_IF_ERROR(GetLiveUser(tx, user).status());
+    VBS_RETURN_IF_ERROR(LiveUser(tx, user).status());
     VBS_ASSIGN_OR_RETURN(view.limits, EffectiveQuota(tx, quota_, user));
     VBS_ASSIGN_OR_RETURN(view.usage, QuotaUsageOf(tx, user));
     return Status::Ok();
@@ -171,7 +161,7 @@ Result<QuotaView> AdminService::SetQuota(const Caller& caller, const std::string
   }
   QuotaView view{user, {}, {}};
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
-    VBS_RETURN_IF_ERROR(GetLiveUser(tx, user).status());
+    VBS_RETURN_IF_ERROR(LiveUser(tx, user).status());
     VBS_ASSIGN_OR_RETURN(auto own, tx.GetQuota(user));
     QuotaRecord q = own.value_or(QuotaRecord{user, {}, {}, {}, 0});
     if (change.volumes) q.volumes = change.volumes;

@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "core/admin_service.h"
 #include "core/operations.h"
 #include "core/states.h"
 #include "core/validation.h"
@@ -279,10 +280,7 @@ Result<std::vector<InstanceRecord>> AttachmentService::ListInstances(const Calle
 Result<InstanceRecord> AttachmentService::AssignInstance(const Caller& caller,
                                                          const std::string& instance_id,
                                                          const std::string& owner) {
-  if (!caller.admin) {
-    return Status::PermissionDenied("UnauthorizedOperation",
-                                    "this operation is for administrators only");
-  }
+  VBS_RETURN_IF_ERROR(RequireAdmin(caller));
   InstanceRecord inst;
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
     VBS_ASSIGN_OR_RETURN(auto found, tx.GetInstance(instance_id));
@@ -292,10 +290,7 @@ Result<InstanceRecord> AttachmentService::AssignInstance(const Caller& caller,
                                      "a node's own instance has no owner; allow users on the "
                                      "node instead (vbs admin node allow)");
     }
-    VBS_ASSIGN_OR_RETURN(auto user, tx.GetUser(owner));
-    if (!user || user->state == "deleted") {
-      return Status::NotFound("InvalidUser.NotFound", "the user '" + owner + "' does not exist");
-    }
+    VBS_RETURN_IF_ERROR(LiveUser(tx, owner).status());
     inst = *found;
     inst.owner = owner;
     return tx.UpsertInstance(inst);
@@ -307,20 +302,12 @@ Result<std::vector<std::string>> AttachmentService::AllowOnNode(const Caller& ca
                                                                 const std::string& node,
                                                                 const std::string& user,
                                                                 bool allowed) {
-  if (!caller.admin) {
-    return Status::PermissionDenied("UnauthorizedOperation",
-                                    "this operation is for administrators only");
-  }
+  VBS_RETURN_IF_ERROR(RequireAdmin(caller));
   std::vector<std::string> users;
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
     VBS_ASSIGN_OR_RETURN(auto n, tx.GetNode(node));
     if (!n) return Status::NotFound("InvalidNode.NotFound", "no node '" + node + "'");
-    if (allowed) {
-      VBS_ASSIGN_OR_RETURN(auto u, tx.GetUser(user));
-      if (!u || u->state == "deleted") {
-        return Status::NotFound("InvalidUser.NotFound", "the user '" + user + "' does not exist");
-      }
-    }
+    if (allowed) VBS_RETURN_IF_ERROR(LiveUser(tx, user).status());
     VBS_RETURN_IF_ERROR(tx.SetNodeUser(node, user, allowed));
     VBS_ASSIGN_OR_RETURN(users, tx.NodeUsers(node));
     return Status::Ok();
