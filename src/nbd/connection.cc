@@ -1,4 +1,6 @@
 #include "nbd/connection.h"
+
+#include <spdlog/spdlog.h>
 #include "nbd/tls.h"
 
 #include <fcntl.h>
@@ -74,6 +76,7 @@ void Connection::HandOver(const Negotiated& neg) {
 }
 
 Connection::~Connection() {
+  if (admitted_cert_ != nullptr) X509_free(admitted_cert_);
   CloseSocket();
   if (wake_fd_ >= 0) ::close(wake_fd_);
 }
@@ -198,6 +201,36 @@ bool Connection::TlsRoleAdmitted() {
   return false;
 }
 
+Status Connection::AdmitCertificate() {
+  if (!env_.tls_admit) return Status::Ok();
+  X509* cert = SSL_get1_peer_certificate(transport_.ssl());
+  if (cert == nullptr) return Status::Unauthenticated("AuthFailure", "no client certificate");
+  Status st = env_.tls_admit(cert);
+  if (!st.ok()) {
+    spdlog::warn("nbd: client certificate refused: {}", st.ToString());
+    X509_free(cert);
+    return st;
+  }
+  std::lock_guard lock(cert_mu_);
+  admitted_cert_ = cert;
+  return st;
+}
+
+void Connection::RecheckAdmission() {
+  X509* cert = nullptr;
+  {
+    std::lock_guard lock(cert_mu_);
+    if (admitted_cert_ == nullptr || !env_.tls_admit) return;
+    cert = admitted_cert_;
+    X509_up_ref(cert);
+  }
+  Status st = env_.tls_admit(cert);
+  X509_free(cert);
+  if (st.ok()) return;
+  spdlog::warn("nbd: client certificate no longer admitted, disconnecting: {}", st.ToString());
+  Fence();
+}
+
 bool Connection::RunHandshake(Negotiated* neg) {
   const int64_t deadline = NowMs() + env_.handshake_timeout_ms;
   HandshakeOptions opts;
@@ -227,6 +260,7 @@ bool Connection::RunHandshake(Negotiated* neg) {
         if (!StartTls(deadline)) return false;
         if (!TlsRoleAdmitted()) return false;
         hs.OnTlsStarted(PeerCertificateRole(transport_.ssl()));
+        if (Status st = AdmitCertificate(); !st.ok()) hs.Refuse(st.code() + ": " + st.message());
         continue;
       case Handshake::Step::kTransmission:
         *neg = std::move(hs.negotiated());

@@ -41,10 +41,11 @@ struct ConnectionEnv {
   WorkerPool* workers = nullptr;
   SSL_CTX* tls = nullptr;  // STARTTLS offered when set
   bool tls_required = false;
-  std::vector<std::string> tls_roles;  // client certificate roles admitted (empty: any)
-  bool allow_list = true;              // HandshakeOptions::allow_list
-  Admission* admission = nullptr;      // bounds clients in the handshake; null: unbounded
-  MemoryBudget* memory = nullptr;      // shared by the server's connections; null: unbounded
+  std::vector<std::string> tls_roles;      // client certificate roles admitted (empty: any)
+  std::function<Status(X509*)> tls_admit;  // TlsOptions::admit_client
+  bool allow_list = true;                  // HandshakeOptions::allow_list
+  Admission* admission = nullptr;          // bounds clients in the handshake; null: unbounded
+  MemoryBudget* memory = nullptr;          // shared by the server's connections; null: unbounded
   int handshake_timeout_ms = 30000;
   bool allow_inline = true;  // false: every request goes through the worker pool (tests)
   // Receives a connection that handed itself over (RequestHandover), its socket still open.
@@ -73,6 +74,9 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   void RequestHandover();
   // Breaks a blocking recv of the connection's thread (see kInterruptSignal); repeatable.
   void Interrupt();
+  // Asks env.tls_admit again about the client's certificate and fences the connection if it
+  // is refused now (from any thread; the question may block, e.g. on a database).
+  void RecheckAdmission();
 
  private:
   friend class TransmissionJob;
@@ -84,6 +88,8 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   bool StartTls(int64_t deadline_ms);
   // The verified client certificate's role is one env_.tls_roles admits.
   bool TlsRoleAdmitted();
+  // Asks env_.tls_admit about the client certificate (Ok without the question).
+  Status AdmitCertificate();
   void CloseSocket();
 
   // transmission.cc
@@ -128,6 +134,8 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   std::atomic<bool> serving_{false};   // past the handshake
   bool handed_over_ = false;           // Serve stopped for a handover (connection thread)
   std::unique_ptr<HandedConnection> adopted_;
+  std::mutex cert_mu_;
+  X509* admitted_cert_ = nullptr;  // the client certificate env_.tls_admit accepted (owned)
   std::atomic<bool> thread_known_{false};
   pthread_t thread_{};
   void HandOver(const Negotiated& neg);

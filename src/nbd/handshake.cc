@@ -187,6 +187,11 @@ Handshake::Step Handshake::ProcessOption(std::string* out) {
     ReplyError(out, kRepErrTlsReqd, "TLS is required on this connection");
     return Step::kNeedMore;
   }
+  if (!refusal_.empty() && opt_ != kOptAbort) {
+    if (opt_ == kOptExportName) return Close(refusal_);
+    ReplyError(out, kRepErrPolicy, refusal_);
+    return Step::kNeedMore;
+  }
   switch (opt_) {
     case kOptExportName:
       return DoExportName(out);

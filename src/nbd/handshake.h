@@ -48,6 +48,9 @@ class Handshake {
   // TLS is up: option state from before it is forgotten, as the spec asks. `tls_role` is the
   // verified client certificate's role ("" without one).
   void OnTlsStarted(std::string tls_role = {});
+  // The client may not open anything here: every later option but ABORT is answered
+  // NBD_REP_ERR_POLICY with `why` (NBD_OPT_EXPORT_NAME, which has no error reply, closes).
+  void Refuse(std::string why) { refusal_ = std::move(why); }
 
   bool tls_active() const { return tls_active_; }
   Negotiated& negotiated() { return neg_; }
@@ -78,6 +81,7 @@ class Handshake {
   std::string meta_export_;  // export the base:allocation selection was made for
   Negotiated neg_;
   std::string reason_;
+  std::string refusal_;  // Refuse()
 };
 
 }  // namespace vbs::nbd

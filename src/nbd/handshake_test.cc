@@ -129,6 +129,22 @@ TEST_F(HandshakeTest, UnknownExportInGoIsErrUnknown) {
   EXPECT_EQ(r.type, kRepErrUnknown);
 }
 
+TEST_F(HandshakeTest, RefusedClientGetsThePolicyErrorWithTheReasonForEveryOption) {
+  Handshake hs(&registry_, {});
+  hs.Refuse("CertificateRevoked: the client certificate ab was revoked");
+  EXPECT_EQ(Feed(hs, ClientFlags() + Option(kOptGo, GoData("disk")) + Option(kOptList)),
+            Handshake::Step::kNeedMore);
+  for (uint32_t opt : {kOptGo, kOptList}) {
+    OptReply r;
+    ASSERT_TRUE(TakeOptReply(&out_, &r));
+    EXPECT_EQ(r.opt, opt);
+    EXPECT_EQ(r.type, kRepErrPolicy);
+    EXPECT_EQ(r.data, "CertificateRevoked: the client certificate ab was revoked");
+  }
+  EXPECT_EQ(Feed(hs, Option(kOptExportName, "disk")), Handshake::Step::kClose);
+  EXPECT_EQ(hs.reason(), "CertificateRevoked: the client certificate ab was revoked");
+}
+
 TEST_F(HandshakeTest, MalformedGoIsErrInvalid) {
   Handshake hs(&registry_, {});
   std::string bad = GoData("disk", {kInfoName});

@@ -29,6 +29,7 @@ struct NbdServer::Listener {
   SslCtxPtr tls;
   bool tls_required = false;
   std::vector<std::string> tls_roles;
+  std::function<Status(X509*)> tls_admit;
   bool tcp = false;
   std::thread thread;
 };
@@ -132,10 +133,8 @@ Status NbdServer::ListenUnix(const std::string& path, const TlsOptions* tls) {
     ::close(fd);
     return Status::FromErrno("bind/listen " + path, err);
   }
-  std::vector<std::string> roles;
-  if (tls != nullptr && !tls->ca_file.empty()) roles = tls->client_roles;
-  VBS_RETURN_IF_ERROR(
-      AddListener(fd, std::move(ctx), /*tls_required=*/false, /*tcp=*/false, std::move(roles)));
+  VBS_RETURN_IF_ERROR(AddListener(fd, std::move(ctx), /*tls_required=*/false, /*tcp=*/false,
+                                  tls != nullptr && !tls->ca_file.empty() ? tls : nullptr));
   std::lock_guard lock(mu_);
   listeners_.back()->path = path;
   return Status::Ok();
@@ -240,9 +239,8 @@ Result<uint16_t> NbdServer::ListenTcp(const std::string& host, uint16_t port,
   VBS_ASSIGN_OR_RETURN(SslCtxPtr ctx, MakeServerTlsContext(tls));
   VBS_ASSIGN_OR_RETURN(int fd, BindTcp(host, port));
   uint16_t bound = BoundPort(fd);
-  VBS_RETURN_IF_ERROR(
-      AddListener(fd, std::move(ctx), /*tls_required=*/true, /*tcp=*/true,
-                  tls.ca_file.empty() ? std::vector<std::string>{} : tls.client_roles));
+  VBS_RETURN_IF_ERROR(AddListener(fd, std::move(ctx), /*tls_required=*/true, /*tcp=*/true,
+                                  tls.ca_file.empty() ? nullptr : &tls));
   return bound;
 }
 
@@ -254,7 +252,7 @@ Result<uint16_t> NbdServer::ListenTcpInsecure(const std::string& host, uint16_t 
 }
 
 Status NbdServer::AddListener(int fd, SslCtxPtr tls, bool tls_required, bool tcp,
-                              std::vector<std::string> tls_roles) {
+                              const TlsOptions* client) {
   std::lock_guard lock(mu_);
   if (stopping_) {
     ::close(fd);
@@ -264,12 +262,24 @@ Status NbdServer::AddListener(int fd, SslCtxPtr tls, bool tls_required, bool tcp
   l->fd = fd;
   l->tls = std::move(tls);
   l->tls_required = tls_required;
-  l->tls_roles = std::move(tls_roles);
+  if (client != nullptr) {
+    l->tls_roles = client->client_roles;
+    l->tls_admit = client->admit_client;
+  }
   l->tcp = tcp;
   Listener* raw = l.get();
   l->thread = std::thread([this, raw] { AcceptLoop(raw); });
   listeners_.push_back(std::move(l));
   return Status::Ok();
+}
+
+void NbdServer::RecheckTlsClients() {
+  std::vector<std::shared_ptr<Connection>> conns;
+  {
+    std::lock_guard lock(mu_);
+    conns.assign(conns_.begin(), conns_.end());
+  }
+  for (const auto& c : conns) c->RecheckAdmission();
 }
 
 void NbdServer::AcceptLoop(Listener* l) {
@@ -308,7 +318,10 @@ ConnectionEnv NbdServer::Env(const Listener* l) {
   env.workers = workers_.get();
   env.tls = l != nullptr ? l->tls.get() : nullptr;
   env.tls_required = l != nullptr && l->tls_required;
-  if (l != nullptr) env.tls_roles = l->tls_roles;
+  if (l != nullptr) {
+    env.tls_roles = l->tls_roles;
+    env.tls_admit = l->tls_admit;
+  }
   env.allow_list = options_.allow_list;
   env.admission = &admission_;
   env.memory = &memory_;

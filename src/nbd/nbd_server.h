@@ -104,11 +104,15 @@ class NbdServer {
   Status AdoptConnection(HandedConnection connection);
 
   ExportRegistry& registry() { return registry_; }
+  // Asks TlsOptions::admit_client again about every connected client's certificate and cuts
+  // those refused now (e.g. a user disabled since they connected). Blocks while it asks.
+  void RecheckTlsClients();
 
  private:
   struct Listener;
+  // `client`: the TLS options whose client checks apply (client_roles, admit_client).
   Status AddListener(int fd, SslCtxPtr tls, bool tls_required, bool tcp,
-                     std::vector<std::string> tls_roles = {});
+                     const TlsOptions* client = nullptr);
   void AcceptLoop(Listener* l);
   void StartConnection(int fd, Listener* l);
   ConnectionEnv Env(const Listener* l);

@@ -7,6 +7,7 @@
 
 #include <openssl/ssl.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,11 @@ struct TlsOptions {
   // exports; a client of any other role is disconnected right after the TLS handshake.
   // Empty: any role the CA signed.
   std::vector<std::string> client_roles;
+  // With a verified client certificate of an admitted role: asked after the TLS handshake and
+  // again by NbdServer::RecheckTlsClients while the client is connected (the deployment's
+  // users table, for `vbsd nbd-serve --database`). A refusal's code and message answer every
+  // option of the handshake (NBD_REP_ERR_POLICY); an open connection is cut. Unset: admitted.
+  std::function<Status(X509* cert)> admit_client;
 };
 
 using SslCtxPtr = std::shared_ptr<SSL_CTX>;
