@@ -8,6 +8,7 @@
 //   node-NAME.crt/.key       node (agent) certificates
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,10 +25,14 @@ class DeploymentPki {
  public:
   explicit DeploymentPki(std::string dir) : dir_(std::move(dir)) {}
 
-  // Loads the CA, creating the directory (0700) and the CA on first use.
+  // The CA with its key; nullopt when the directory holds ca.crt but not ca.key (the key is
+  // kept offline, design.md §8). Creates the directory (0700) and the CA on first use.
+  Result<std::optional<CertificateAuthority>> LoadCa();
+  // As LoadCa, but the key is needed: CertificateAuthorityOffline without it.
   Result<CertificateAuthority> EnsureCa();
   // Makes sure `name`'s certificate exists (issued from the CA), returns its paths. A server
-  // certificate whose SANs miss one of `san` is issued again.
+  // certificate whose SANs miss one of `san` is issued again. Without the CA key, existing
+  // files are used as they are and missing ones are an error saying how to issue them.
   // `id` names one of several server instances (each with its own listen address).
   Result<PkiPaths> EnsureServer(const std::vector<std::string>& san, const std::string& id = "");
   Result<PkiPaths> EnsureAdmin(const std::string& name = "admin");

@@ -12,8 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <memory>
 
 namespace vbs {
@@ -178,10 +180,12 @@ Status AddSubjectAltNames(X509* cert, const std::vector<std::string>& san) {
 
 // Validity starts a few minutes in the past so a peer whose clock is slightly behind still
 // accepts a certificate issued just now.
+constexpr long kBackdateSeconds = 300;
+
 Status SetValidity(X509* cert, int days) {
   if (days <= 0 || days > 36500)
     return Status::InvalidArgument("InvalidParameterValue", "validity days out of range");
-  if (!X509_gmtime_adj(X509_getm_notBefore(cert), -300) ||
+  if (!X509_gmtime_adj(X509_getm_notBefore(cert), -kBackdateSeconds) ||
       !X509_time_adj_ex(X509_getm_notAfter(cert), days, 0, nullptr))
     return SslFailure("cannot set validity");
   return Status::Ok();
@@ -353,6 +357,20 @@ Result<CertIdentity> IdentityFromX509(const void* x509) {
     return Status::Unauthenticated("AuthFailure", "certificate OU '" + ou + "' is not a VBS role");
   }
   id.role = *role;
+  const X509* cert = static_cast<const X509*>(x509);
+  BnPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+  char* hex = serial ? BN_bn2hex(serial.get()) : nullptr;
+  if (hex == nullptr) return Status::Unauthenticated("AuthFailure", "certificate has no serial");
+  id.serial = hex;
+  OPENSSL_free(hex);
+  for (char& ch : id.serial) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  struct tm not_before = {}, not_after = {};
+  if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &not_before) != 1 ||
+      ASN1_TIME_to_tm(X509_get0_notAfter(cert), &not_after) != 1) {
+    return Status::Unauthenticated("AuthFailure", "certificate validity cannot be read");
+  }
+  id.issued_at = static_cast<int64_t>(timegm(&not_before)) + kBackdateSeconds;
+  id.expires_at = static_cast<int64_t>(timegm(&not_after));
   return id;
 }
 

@@ -5,6 +5,7 @@
 // role: "admin", "user", "node" or "server". Private keys are written with mode 0600.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,9 @@ class CertificateAuthority {
 struct CertIdentity {
   std::string common_name;
   CertRole role = CertRole::kUser;
+  std::string serial;      // lower-case hex
+  int64_t issued_at = 0;   // unix seconds: notBefore plus the backdating that Issue applies
+  int64_t expires_at = 0;  // unix seconds: notAfter
 };
 // Parses CN and OU of a PEM or of an X509* (passed as void* to keep OpenSSL out of headers).
 Result<CertIdentity> IdentityFromX509(const void* x509);

@@ -2,12 +2,15 @@
 
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
+#include <cctype>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 
@@ -145,6 +148,29 @@ TEST(Pki, SerialsDiffer) {
   EXPECT_NE(ASN1_INTEGER_cmp(X509_get0_serialNumber(xa.get()), X509_get0_serialNumber(xb.get())),
             0);
   EXPECT_NE(a->key_pem, b->key_pem);
+}
+
+TEST(Pki, IdentityCarriesSerialAndIssueTime) {
+  auto ca = CertificateAuthority::Create("CA");
+  ASSERT_TRUE(ca.ok());
+  const int64_t before = static_cast<int64_t>(std::time(nullptr));
+  auto a = ca->Issue("amy", CertRole::kUser, {}, 10);
+  ASSERT_TRUE(a.ok());
+  auto id = IdentityFromPem(a->cert_pem);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  X509Ptr x = Parse(a->cert_pem);
+  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x.get()), nullptr);
+  char* hex = BN_bn2hex(bn);
+  std::string expected(hex);
+  OPENSSL_free(hex);
+  BN_free(bn);
+  for (char& c : expected) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  EXPECT_EQ(id->serial, expected);
+  EXPECT_EQ(id->serial.size(), 32u);
+  // notBefore is backdated; issued_at is the moment of issue again.
+  EXPECT_GE(id->issued_at, before);
+  EXPECT_LE(id->issued_at, before + 2);
+  EXPECT_NEAR(static_cast<double>(id->expires_at - id->issued_at), 10 * 86400.0, 2.0);
 }
 
 TEST(Pki, SaveLoadWithModes) {

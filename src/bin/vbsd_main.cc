@@ -4,7 +4,8 @@
 //            [--rbd-pool NAME [--ceph-conf PATH] [--ceph-client NAME] [--ceph-keyring PATH]]
 //   vbsd server --config FILE
 //   vbsd agent --config FILE
-//   vbsd pki issue --pki-dir DIR --role node|user|admin --name NAME --out-dir DIR
+//   vbsd pki issue --pki-dir DIR --role node|user|admin|server --name NAME [--san H,IP]
+//                  --out-dir DIR
 //   vbsd nbd-serve FILE …
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -243,13 +244,13 @@ int RunAgent(const std::string& config_path) {
 }
 
 int RunPkiIssue(const std::string& pki_dir, const std::string& role_name, const std::string& name,
-                const std::string& out_dir) {
+                const std::vector<std::string>& san, const std::string& out_dir) {
   auto role = ParseRole(role_name);
   if (!role.ok()) return Fail(role.status());
   DeploymentPki pki(pki_dir);
   auto ca = pki.EnsureCa();
   if (!ca.ok()) return Fail(ca.status());
-  auto issued = ca->Issue(name, *role);
+  auto issued = ca->Issue(name, *role, san);
   if (!issued.ok()) return Fail(issued.status());
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
@@ -323,14 +324,19 @@ int main(int argc, char** argv) {
   agent_cmd->add_option("--config", agent_config, "TOML file with an [agent] section")->required();
 
   std::string pki_dir, pki_role, pki_name, pki_out;
+  std::vector<std::string> pki_san;
   auto* pki_cmd = app.add_subcommand("pki", "the deployment's certificates");
   pki_cmd->require_subcommand(1);
   auto* issue = pki_cmd->add_subcommand("issue", "issue a certificate from the CA");
   issue->add_option("--pki-dir", pki_dir, "the server's pki_dir (holds ca.crt and ca.key)")
       ->required();
-  issue->add_option("--role", pki_role, "node, user or admin")
+  issue->add_option("--role", pki_role, "node, user, admin or server")
       ->required()
-      ->check(CLI::IsMember({"node", "user", "admin"}));
+      ->check(CLI::IsMember({"node", "user", "admin", "server"}));
+  issue
+      ->add_option("--san", pki_san,
+                   "subjectAltNames (server and node certificates): host names and IPs")
+      ->delimiter(',');
   issue->add_option("--name", pki_name, "node or user name (the certificate's CN)")->required();
   issue->add_option("--out-dir", pki_out, "where to write NAME.crt, NAME.key, ca.crt")->required();
 
@@ -341,6 +347,6 @@ int main(int argc, char** argv) {
   if (*dev_cmd) return vbs::RunDev(dev);
   if (*server_cmd) return vbs::RunServer(server_config, server_db);
   if (*agent_cmd) return vbs::RunAgent(agent_config);
-  if (*issue) return vbs::RunPkiIssue(pki_dir, pki_role, pki_name, pki_out);
+  if (*issue) return vbs::RunPkiIssue(pki_dir, pki_role, pki_name, pki_san, pki_out);
   return 0;  // nbd-serve ran inside its callback
 }

@@ -6,7 +6,10 @@
 #include <memory>
 #include <string>
 
+#include "api/rest/rest_api.h"
 #include "backend/dir/file_device.h"
+#include "bin/vbsd_roles.h"
+#include "core/authenticator.h"
 #include "nbd/nbd_server.h"
 
 namespace vbs {
@@ -22,6 +25,7 @@ struct ServeArgs {
   bool no_tls = false;
   bool no_client_auth = false;
   nbd::TlsOptions tls;
+  std::string database;  // the deployment's: users' certificates are checked against it
   int workers = 16;
   size_t request_memory_mib = 1024;
 };
@@ -65,6 +69,24 @@ int RunServe(ServeArgs a) {
     return Fail("--no-client-auth and --tls-ca contradict each other");
   }
   if (a.tls.client_roles.empty()) a.tls.client_roles = {"user", "admin", "node"};
+  if (!a.database.empty() && a.tls.ca_file.empty()) {
+    return Fail("--database checks client certificates: it needs --tls-ca");
+  }
+  std::unique_ptr<MetadataStore> store;
+  std::unique_ptr<Authenticator> auth;
+  if (!a.database.empty()) {
+    auto opened = OpenStore(a.database);
+    if (!opened.ok()) return Fail(opened.status().ToString());
+    store = std::move(opened).value();
+    auth = std::make_unique<Authenticator>(*store);
+    // Users and admins as the users table says (disabled, deleted, revoked: refused); node
+    // certificates are not users: their role decides.
+    a.tls.admit_client = [&auth](X509* cert) -> Status {
+      VBS_ASSIGN_OR_RETURN(CertIdentity id, IdentityFromX509(cert));
+      if (id.role != CertRole::kUser && id.role != CertRole::kAdmin) return Status::Ok();
+      return auth->ForCertificate(CertificateOf(id), id.role == CertRole::kAdmin).status();
+    };
+  }
   // Signals are taken by sigwait below; block them before any thread starts.
   sigset_t sigs;
   sigemptyset(&sigs);
@@ -99,8 +121,12 @@ int RunServe(ServeArgs a) {
   }
   std::printf("ready\n");
   std::fflush(stdout);
-  int sig = 0;
-  sigwait(&sigs, &sig);
+  // With a database, connected users are asked about again every 2 s: one disabled or
+  // revoked since is cut off.
+  const struct timespec recheck = {2, 0};
+  while (sigtimedwait(&sigs, nullptr, &recheck) < 0) {
+    if (auth) server.RecheckTlsClients();
+  }
   server.Stop();
   return 0;
 }
@@ -125,6 +151,9 @@ void AddNbdServeCommand(CLI::App& app) {
   cmd->add_option("--tls-allow-role", args->tls.client_roles,
                   "client certificate roles admitted (default: user, admin, node)")
       ->type_name("ROLE");
+  cmd->add_option("--database", args->database,
+                  "the deployment's metadata database (as vbsd server's): admit users' and "
+                  "admins' certificates only while the users table does (checked every 2 s)");
   cmd->add_option("--workers", args->workers, "worker threads for blocking I/O")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--request-memory", args->request_memory_mib,

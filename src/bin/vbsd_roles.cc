@@ -129,8 +129,15 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
   auto role = std::make_unique<ServerRoleImpl>();
   VBS_ASSIGN_OR_RETURN(role->store_, OpenStore(config.database));
   DeploymentPki pki(config.pki_dir);
-  VBS_ASSIGN_OR_RETURN(auto ca, pki.EnsureCa());
-  role->ca_ = std::make_unique<CertificateAuthority>(std::move(ca));
+  VBS_ASSIGN_OR_RETURN(auto ca, pki.LoadCa());
+  if (ca) {
+    role->ca_ = std::make_unique<CertificateAuthority>(std::move(*ca));
+  } else {
+    spdlog::info(
+        "server: {}/ca.key is not here: users are enrolled without certificates, "
+        "which are issued offline (vbsd pki issue)",
+        config.pki_dir);
+  }
   std::vector<std::string> san = config.names;
   for (const char* local : {"127.0.0.1", "localhost"}) {
     if (std::find(san.begin(), san.end(), local) == san.end()) san.push_back(local);
@@ -140,7 +147,8 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
     san.insert(san.begin(), config.listen.host);
   }
   VBS_ASSIGN_OR_RETURN(auto server_pki, pki.EnsureServer(san, config.id));
-  VBS_RETURN_IF_ERROR(pki.EnsureAdmin().status());  // the bootstrap admin's certificate
+  // The bootstrap admin's certificate (with the CA key offline, it is issued there too).
+  if (role->ca_) VBS_RETURN_IF_ERROR(pki.EnsureAdmin().status());
 
   PlacementPolicy placement{config.node_timeout_seconds * 1000};
   WorkPolicy work;

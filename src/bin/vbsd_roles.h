@@ -31,6 +31,11 @@ class AgentRole {
   virtual Result<nlohmann::json> Handover() = 0;
 };
 
+class MetadataStore;
+
+// "postgresql://…", "postgres://…" or a libpq keyword string: PostgreSQL; else a SQLite file.
+Result<std::unique_ptr<MetadataStore>> OpenStore(const std::string& database);
+
 // Opens the store (running migrations), makes or loads the PKI, starts the reconciler and
 // the HTTPS API. `names` are the server certificate's subjectAltNames.
 Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config);

@@ -219,7 +219,13 @@ void AddUserManagementCommands(CLI::App* user, Context& ctx) {
     c->callback([&ctx, a, call] { ctx.action = UserAction(ctx, a, call); });
   };
   auto path = [](const UserArgs& a) { return "/v1/users/" + PercentEncode(a.name); };
-  add("show", "Show a user, its state and its access keys",
+  add("revoke", "Revoke every certificate of a user (issue the next one offline or by reissue)",
+      [path](ApiClient& api, const UserArgs& a) -> Result<Json> {
+        VBS_ASSIGN_OR_RETURN(Json revoked, api.Call("POST", path(a) + "/revoke"));
+        (void)revoked;
+        return api.Call("GET", path(a));
+      });
+  add("show", "Show a user, its state, access keys and certificates",
       [path](ApiClient& api, const UserArgs& a) { return api.Call("GET", path(a)); });
   add("disable", "Refuse the user's next request, on every face (enable undoes it)",
       [path](ApiClient& api, const UserArgs& a) { return api.Call("POST", path(a) + "/disable"); });

@@ -1,5 +1,5 @@
-// vbs admin user create | user list | pool list | node list | volume force-state (the rest of
-// `vbs admin user` and `vbs admin key` are in account_commands.cc).
+// vbs admin user create | user reissue | user list | pool list | node list | volume force-state
+// (the rest of `vbs admin user` and `vbs admin key` are in account_commands.cc).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -17,6 +17,7 @@ struct UserCreateArgs {
   bool admin = false;
   std::string out_dir;
   bool force = false;
+  bool reissue = false;  // `user reissue`: a new certificate for an existing user
 };
 
 struct ForceStateArgs {
@@ -38,15 +39,21 @@ Status UserCreate(Context& ctx, const UserCreateArgs& a) {
                        PlanCredentialFiles(a.out_dir, a.name, a.force, our_ca));
 
   VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
-  VBS_ASSIGN_OR_RETURN(Json user, api->CreateUser(a.name, a.admin));
+  VBS_ASSIGN_OR_RETURN(
+      Json user, a.reissue ? api->Call("POST", "/v1/users/" + PercentEncode(a.name) + "/reissue")
+                           : api->CreateUser(a.name, a.admin));
   std::string cert = StringOf(user, "cert_pem");
   std::string key = StringOf(user, "key_pem");
   std::string ca = StringOf(user, "ca_pem");
-  if (cert.empty() || key.empty() || ca.empty()) {
+  // A server without the CA key enrols the user and says how to issue the certificate offline.
+  const std::string offline = StringOf(user, "certificate");
+  if ((cert.empty() || key.empty() || ca.empty()) && offline.empty()) {
     return BadResponseError(
-        fmt::format("user {} was created but the answer lacks cert_pem/key_pem/ca_pem", a.name));
+        fmt::format("user {} was {} but the answer lacks cert_pem/key_pem/ca_pem", a.name,
+                    a.reissue ? "given a new certificate" : "created"));
   }
-  Status written = WriteCredentialFiles(paths, cert, key, ca, a.force);
+  Status written =
+      offline.empty() ? WriteCredentialFiles(paths, cert, key, ca, a.force) : Status::Ok();
   const std::string access_key_id = StringOf(user, "access_key_id");
   const std::string secret = StringOf(user, "secret_access_key");
   const bool has_access_key = !access_key_id.empty() && !secret.empty();
@@ -54,10 +61,25 @@ Status UserCreate(Context& ctx, const UserCreateArgs& a) {
     written = WriteAwsCredentialsFile(paths, access_key_id, secret, a.force);
   }
   if (!written.ok()) {
-    return {written.kind(), written.code(),
-            fmt::format("user {} was created on the server, but saving its credentials failed: "
-                        "{}",
-                        a.name, written.message())};
+    return {
+        written.kind(), written.code(),
+        fmt::format("user {} was {} on the server, but saving its credentials failed: {}", a.name,
+                    a.reissue ? "given a new certificate" : "created", written.message())};
+  }
+  if (!offline.empty()) {
+    if (ctx.json()) {
+      Json doc = {{"user", a.name}, {"role", StringOf(user, "role")}, {"certificate", offline}};
+      if (has_access_key) doc["aws_credentials_file"] = paths.aws;
+      ctx.out() << PrettyJson(doc);
+    } else {
+      ctx.out() << fmt::format("Created user {} without a certificate: {}\n", a.name, offline);
+      if (has_access_key) {
+        ctx.out() << fmt::format("  {}  (EC2 access key {}, mode 0600: keep it secret)\n",
+                                 paths.aws, access_key_id);
+      }
+    }
+    ctx.out() << std::flush;
+    return Status::Ok();
   }
 
   std::string endpoints = fmt::format("{}", fmt::join(settings->endpoints, ","));
@@ -80,8 +102,11 @@ Status UserCreate(Context& ctx, const UserCreateArgs& a) {
     ctx.out() << PrettyJson(doc);  // never the key itself: it is in the 0600 file
   } else {
     ctx.out() << fmt::format(
-        "Created user {} (role {}). Credentials written to {}:\n"
+        "{} {} (role {}). Credentials written to {}:\n"
         "  {}\n  {}  (private key, mode 0600: keep it secret)\n  {}\n",
+        a.reissue ? "Issued a new certificate (serial " + StringOf(user, "certificate_serial") +
+                        ", every older one revoked) for"
+                  : std::string("Created user"),
         a.name, role.empty() ? "-" : role, paths.dir, paths.cert, paths.key, paths.ca);
     if (has_access_key) {
       ctx.out() << fmt::format("  {}  (EC2 access key {}, mode 0600: keep it secret)\n", paths.aws,
@@ -132,6 +157,18 @@ void AddAdminCommands(CLI::App& app, Context& ctx) {
   uc->add_flag("--force", create->force, "Overwrite existing files");
   uc->callback(
       [&ctx, create] { ctx.action = [&ctx, create] { return UserCreate(ctx, *create); }; });
+  auto reissue = std::make_shared<UserCreateArgs>();
+  reissue->reissue = true;
+  CLI::App* ur = user->add_subcommand(
+      "reissue",
+      "Revoke every certificate of a user and issue a new one: writes NAME.crt, NAME.key and "
+      "ca.crt into --out-dir");
+  ur->add_option("NAME", reissue->name, "User name")->required();
+  ur->add_option("--out-dir", reissue->out_dir, "Where to write the files (default: here)")
+      ->type_name("DIR");
+  ur->add_flag("--force", reissue->force, "Overwrite existing files");
+  ur->callback(
+      [&ctx, reissue] { ctx.action = [&ctx, reissue] { return UserCreate(ctx, *reissue); }; });
   user->add_subcommand("list", "List users")->callback([&ctx] {
     ctx.action = ListAction(
         ctx, [](ApiClient& api) { return api.ListUsers(); }, UsersTable);

@@ -285,6 +285,14 @@ std::string UserDetails(const Json& u) {
                                                            {"created", FieldText(u, "created_at")},
                                                            {"updated", FieldText(u, "updated_at")}};
   if (u.contains("access_keys")) rows.emplace_back("access keys", keys.empty() ? "-" : keys);
+  if (const Json* certs = Find(u, "certificates"); certs != nullptr && certs->is_array()) {
+    for (const Json& c : *certs) {
+      rows.emplace_back("certificate",
+                        fmt::format("{} {} (issued {}, expires {})", FieldText(c, "serial"),
+                                    FieldText(c, "state"), FieldText(c, "issued_at"),
+                                    FieldText(c, "expires_at")));
+    }
+  }
   return Details(rows);
 }
 

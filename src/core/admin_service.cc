@@ -12,8 +12,8 @@ Status RequireAdmin(const Caller& caller) {
                                   "this operation is for administrators only");
 }
 
-Result<NewUser> AdminService::CreateUser(const Caller& caller, const std::string& name,
-                                         bool admin) {
+Result<NewUser> AdminService::CreateUser(const Caller& caller, const std::string& name, bool admin,
+                                         const std::optional<CertificateRecord>& certificate) {
   VBS_RETURN_IF_ERROR(RequireAdmin(caller));
   if (!IsValidName(name)) {
     return Status::InvalidArgument(
@@ -33,6 +33,7 @@ Result<NewUser> AdminService::CreateUser(const Caller& caller, const std::string
               : "the user '" + name + "' already exists");
     }
     VBS_RETURN_IF_ERROR(tx.InsertUser(created.user));
+    if (certificate) VBS_RETURN_IF_ERROR(tx.InsertCertificate(*certificate));
     return tx.InsertAccessKey(StoredAccessKey(created.access_key, box_));
   }));
   return created;

@@ -34,6 +34,7 @@ struct NewUser {
 struct UserView {
   UserRecord user;
   std::vector<AccessKeyRecord> access_keys;  // secrets blanked
+  std::vector<CertificateRecord> certificates;
 };
 
 inline constexpr int kMaxAccessKeysPerUser = 5;
@@ -51,9 +52,10 @@ class AdminService {
                const SecretBox* box = nullptr)
       : store_(store), policy_(policy), quota_(quota), box_(box) {}
 
-  // Records a new user and issues its access key in one transaction; UserAlreadyExists if the
-  // name is taken.
-  Result<NewUser> CreateUser(const Caller& caller, const std::string& name, bool admin);
+  // Records a new user (with `certificate`, when the server issued one) and issues its access
+  // key in one transaction; UserAlreadyExists if the name is taken.
+  Result<NewUser> CreateUser(const Caller& caller, const std::string& name, bool admin,
+                             const std::optional<CertificateRecord>& certificate = {});
   Result<std::vector<UserRecord>> ListUsers(const Caller& caller);
   // Issues another access key for an existing user: admins for anyone, users for themselves
   // (so keys rotate without an admin). At most kMaxAccessKeysPerUser each.
@@ -82,6 +84,14 @@ class AdminService {
                              const QuotaLimits& change, const std::vector<std::string>& reset);
   // Deletes a key of `user`; the next request signed with it fails AuthFailure.
   Status DeleteAccessKey(const Caller& caller, const std::string& user, const std::string& id);
+  // --- certificates (user_certificates.cc); admins only ---
+  // Revokes every certificate of `name` (also those issued offline and never presented: any
+  // issued before now), and records `fresh`, issued to replace them, as valid.
+  Status ReplaceCertificates(const Caller& caller, const std::string& name,
+                             const CertificateRecord& fresh);
+  // Revokes every certificate of `name`, as above, without a replacement (a server without
+  // the CA key: the next one is issued offline). Returns how many recorded ones it revoked.
+  Result<int64_t> RevokeCertificates(const Caller& caller, const std::string& name);
   // Records a user whose certificate was issued outside the API (the bootstrap admin of
   // `vbsd dev`/`server`), so that the name cannot be issued again. Idempotent.
   Status RecordUser(const std::string& name, bool admin);

@@ -35,6 +35,7 @@ Result<UserView> AdminService::ShowUser(const Caller& caller, const std::string&
     if (!user) return UserNotFound(name);
     view.user = *user;
     VBS_ASSIGN_OR_RETURN(view.access_keys, tx.ListAccessKeys(name));
+    VBS_ASSIGN_OR_RETURN(view.certificates, tx.ListCertificates(name));
     return Status::Ok();
   }));
   view.access_keys = Blanked(std::move(view.access_keys));

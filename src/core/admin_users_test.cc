@@ -2,6 +2,9 @@
 // Authenticator makes of each change on the very next request.
 #include <gtest/gtest.h>
 
+#include <map>
+
+#include "common/clock.h"
 #include "core/admin_service.h"
 #include "core/authenticator.h"
 #include "core/core_test_util.h"
@@ -20,8 +23,17 @@ class AdminUsersTest : public CoreTest {
     ASSERT_TRUE(carol.ok()) << carol.status().ToString();
     carol_key_ = carol->access_key;
   }
+  // A certificate of `name` as presented (by default one serial per name, issued long ago).
+  static CertificateRecord Cert(const std::string& name, const std::string& serial = "",
+                                int64_t issued_at = 1000) {
+    return CertificateRecord{
+        serial.empty() ? "5e" + name : serial, name, issued_at, issued_at + 86400, "valid", 0};
+  }
   std::string CertCode(const std::string& name, bool admin_cert = false) {
-    auto c = auth_->ForCertificate(name, admin_cert);
+    return CodeOf(Cert(name), admin_cert);
+  }
+  std::string CodeOf(const CertificateRecord& cert, bool admin_cert = false) {
+    auto c = auth_->ForCertificate(cert, admin_cert);
     return c.ok() ? (c->admin ? "admin" : "user") : c.status().code();
   }
   std::string KeyCode(const std::string& id) {
@@ -43,7 +55,8 @@ TEST_F(AdminUsersTest, DisableHoldsFromTheNextLookupAndEnableUndoesIt) {
   ASSERT_TRUE(off.ok()) << off.status().ToString();
   EXPECT_EQ(off->state, "disabled");
   EXPECT_EQ(CertCode("carol"), "UserDisabled");
-  EXPECT_EQ(auth_->ForCertificate("carol", false).status().kind(), StatusKind::kPermissionDenied);
+  EXPECT_EQ(auth_->ForCertificate(Cert("carol"), false).status().kind(),
+            StatusKind::kPermissionDenied);
   EXPECT_EQ(KeyCode(carol_key_.id), "UserDisabled");
   ASSERT_TRUE(admin_service_->SetUserState(admin_, "carol", "active").ok());
   EXPECT_EQ(CertCode("carol"), "user");
@@ -98,7 +111,8 @@ TEST_F(AdminUsersTest, DeletedUsersStayRefusedAndTheirNameIsNeverReissued) {
   ASSERT_TRUE(gone.ok()) << gone.status().ToString();
   EXPECT_EQ(gone->state, "deleted");
   EXPECT_EQ(CertCode("dave"), "UserDeleted");
-  EXPECT_EQ(auth_->ForCertificate("dave", false).status().kind(), StatusKind::kUnauthenticated);
+  EXPECT_EQ(auth_->ForCertificate(Cert("dave"), false).status().kind(),
+            StatusKind::kUnauthenticated);
   EXPECT_EQ(admin_service_->CreateUser(admin_, "dave", false).status().code(), "UserAlreadyExists");
   EXPECT_EQ(admin_service_->DeleteUser(admin_, "dave").status().code(), "InvalidUser.NotFound");
   EXPECT_EQ(admin_service_->SetUserState(admin_, "dave", "active").status().code(),
@@ -141,6 +155,63 @@ TEST_F(AdminUsersTest, ACertificateOfAnUnknownNameEnrolsItOnce) {
   // From then on the record rules, whatever the certificate says.
   ASSERT_TRUE(admin_service_->SetUserRole(admin_, "boss", "user").ok());
   EXPECT_EQ(CertCode("boss", true), "user");
+}
+
+}  // namespace
+}  // namespace vbs
+
+namespace vbs {
+namespace {
+
+TEST_F(AdminUsersTest, ReissueRevokesEveryOlderCertificateAndRecordsTheNewOne) {
+  const int64_t now_s = NowMillis() / 1000;
+  // Seen once: recorded at first sight (an offline-issued certificate).
+  EXPECT_EQ(CodeOf(Cert("carol", "aa01")), "user");
+  Caller root{"root", true};
+  auto shown = admin_service_->ShowUser(root, "carol");
+  ASSERT_TRUE(shown.ok());
+  ASSERT_EQ(shown->certificates.size(), 1u);
+  EXPECT_EQ(shown->certificates[0].serial, "aa01");
+
+  // A user may not revoke; nothing changes.
+  EXPECT_EQ(
+      admin_service_->ReplaceCertificates(carol_, "carol", Cert("carol", "bb02", now_s)).code(),
+      "UnauthorizedOperation");
+  EXPECT_EQ(CodeOf(Cert("carol", "aa01")), "user");
+
+  ASSERT_TRUE(
+      admin_service_->ReplaceCertificates(root, "carol", Cert("carol", "bb02", now_s)).ok());
+  EXPECT_EQ(CodeOf(Cert("carol", "aa01")), "CertificateRevoked");  // recorded, revoked
+  EXPECT_EQ(auth_->ForCertificate(Cert("carol", "aa01"), false).status().kind(),
+            StatusKind::kUnauthenticated);
+  EXPECT_EQ(CodeOf(Cert("carol", "cc03", now_s - 60)), "CertificateRevoked");  // never seen
+  EXPECT_EQ(CodeOf(Cert("carol", "bb02", now_s)), "user");                     // the new one
+  // Issued offline after the revocation: admitted and recorded.
+  EXPECT_EQ(CodeOf(Cert("carol", "dd04", now_s + 5)), "user");
+  shown = admin_service_->ShowUser(root, "carol");
+  ASSERT_TRUE(shown.ok());
+  std::map<std::string, std::string> states;
+  for (const auto& c : shown->certificates) states[c.serial] = c.state;
+  EXPECT_EQ(states, (std::map<std::string, std::string>{
+                        {"aa01", "revoked"}, {"bb02", "valid"}, {"dd04", "valid"}}));
+  // A serial recorded for carol is no one else's.
+  EXPECT_EQ(CodeOf(Cert("dave", "bb02", now_s)), "CertificateRevoked");
+}
+
+TEST_F(AdminUsersTest, RevokeWithoutReplacementRefusesAllOfTheUsersCertificates) {
+  Caller root{"root", true};
+  EXPECT_EQ(CodeOf(Cert("carol", "aa01")), "user");
+  EXPECT_EQ(CodeOf(Cert("carol", "aa02")), "user");
+  auto revoked = admin_service_->RevokeCertificates(root, "carol");
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(*revoked, 2);
+  EXPECT_EQ(CodeOf(Cert("carol", "aa01")), "CertificateRevoked");
+  EXPECT_EQ(CodeOf(Cert("carol", "aa02")), "CertificateRevoked");
+  EXPECT_EQ(CertCode("root", true), "admin");  // others untouched
+  EXPECT_EQ(admin_service_->RevokeCertificates(root, "nobody").status().code(),
+            "InvalidUser.NotFound");
+  // Certificates do not stand in for the access keys: those are deleted separately.
+  EXPECT_EQ(KeyCode(carol_key_.id), "carol");
 }
 
 }  // namespace

@@ -15,7 +15,16 @@ Status UserStanding(const UserRecord& user) {
   return Status::Unauthenticated("UserDeleted", "the user '" + user.name + "' was deleted");
 }
 
-Result<Caller> Authenticator::ForCertificate(const std::string& name, bool certificate_says_admin) {
+Status CertificateRevoked(const std::string& serial) {
+  return Status::Unauthenticated("CertificateRevoked",
+                                 "the client certificate " + serial +
+                                     " was revoked; ask an administrator for a new one "
+                                     "(vbs admin user reissue)");
+}
+
+Result<Caller> Authenticator::ForCertificate(const CertificateRecord& cert,
+                                             bool certificate_says_admin) {
+  const std::string& name = cert.user;
   VBS_ASSIGN_OR_RETURN(auto user, store_.LookupUser(name));
   if (!user) {
     // First sight of a name the CA vouches for: enrol it (another server may race us).
@@ -26,6 +35,28 @@ Result<Caller> Authenticator::ForCertificate(const std::string& name, bool certi
       if (user) return Status::Ok();
       user = fresh;
       return tx.InsertUser(fresh);
+    }));
+  }
+  VBS_ASSIGN_OR_RETURN(auto known, store_.LookupCertificate(cert.serial));
+  if (known) {
+    if (known->state != "valid" || known->user != name) return CertificateRevoked(cert.serial);
+  } else {
+    // Issued offline: record it, unless it predates a revocation of its user's certificates.
+    // Decided inside the transaction, so that a revocation running at the same time either
+    // sees this record (and revokes it) or is seen here.
+    VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+      VBS_ASSIGN_OR_RETURN(auto now_user, tx.GetUser(name));
+      if (now_user) user = now_user;
+      if (cert.issued_at < user->certificates_revoked_before) {
+        return CertificateRevoked(cert.serial);
+      }
+      VBS_ASSIGN_OR_RETURN(auto again, tx.GetCertificate(cert.serial));
+      if (again) {
+        return again->state == "valid" && again->user == name ? Status::Ok()
+                                                              : CertificateRevoked(cert.serial);
+      }
+      return tx.InsertCertificate(
+          CertificateRecord{cert.serial, name, cert.issued_at, cert.expires_at, "valid", 0});
     }));
   }
   VBS_RETURN_IF_ERROR(UserStanding(*user));

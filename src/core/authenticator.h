@@ -5,7 +5,8 @@
 // store's side connection, never queued behind writes), so that disabling, deleting or
 // demoting a user holds from their very next request on every server. A certificate of a
 // name the database has never seen (issued offline by `vbsd pki issue`) enrols that name once,
-// with the certificate's role; from then on the record rules.
+// with the certificate's role; from then on the record rules. Certificates are known by
+// serial: recorded at issue (or at first sight, when issued offline), refused once revoked.
 #pragma once
 
 #include <optional>
@@ -31,9 +32,11 @@ class Authenticator {
   explicit Authenticator(MetadataStore& store, const SecretBox* box = nullptr)
       : store_(store), box_(box) {}
 
-  // The caller behind a verified user or admin certificate. UserDisabled (403) for a
-  // disabled user, UserDeleted (401) for a deleted one.
-  Result<Caller> ForCertificate(const std::string& name, bool certificate_says_admin);
+  // The caller behind a verified user or admin certificate. CertificateRevoked (401) for a
+  // revoked certificate (or one issued before its user's certificates were revoked and never
+  // recorded since), UserDisabled (403) for a disabled user, UserDeleted (401) for a deleted one.
+  // `cert` is the certificate as read (serial, user = its CN, issued_at, expires_at).
+  Result<Caller> ForCertificate(const CertificateRecord& cert, bool certificate_says_admin);
   // The caller behind an access key, or nullopt when the key is unknown, deleted or
   // inactive, or its user is deleted.
   Result<std::optional<AccessKeyOwner>> ForAccessKey(const std::string& access_key_id);
@@ -45,5 +48,7 @@ class Authenticator {
 
 // Ok for an active user; UserDisabled or UserDeleted otherwise.
 Status UserStanding(const UserRecord& user);
+// The refusal of a revoked certificate.
+Status CertificateRevoked(const std::string& serial);
 
 }  // namespace vbs

@@ -130,7 +130,15 @@ class Transaction {
   virtual Result<std::optional<UserRecord>> GetUser(const std::string& name) = 0;
   virtual Result<std::vector<UserRecord>> ListUsers() = 0;
   virtual Status InsertUser(const UserRecord& u) = 0;
-  virtual Status UpdateUser(const UserRecord& u) = 0;  // role, state, updated_at
+  // role, state, updated_at, certificates_revoked_before
+  virtual Status UpdateUser(const UserRecord& u) = 0;
+
+  virtual Result<std::optional<CertificateRecord>> GetCertificate(const std::string& serial) = 0;
+  // Oldest first.
+  virtual Result<std::vector<CertificateRecord>> ListCertificates(const std::string& user) = 0;
+  virtual Status InsertCertificate(const CertificateRecord& c) = 0;
+  // Marks every valid certificate of `user` revoked at `now_ms`; returns how many.
+  virtual Result<int64_t> RevokeCertificates(const std::string& user, int64_t now_ms) = 0;
 
   // EC2-face credentials (access key id → user, secret).
   virtual Result<std::optional<AccessKeyRecord>> GetAccessKey(const std::string& id) = 0;
@@ -174,6 +182,7 @@ class MetadataStore {
   // key holds from the very next request, on every server.
   virtual Result<std::optional<UserRecord>> LookupUser(const std::string& name) = 0;
   virtual Result<std::optional<AccessKeyRecord>> LookupAccessKey(const std::string& id) = 0;
+  virtual Result<std::optional<CertificateRecord>> LookupCertificate(const std::string& serial) = 0;
 };
 
 }  // namespace vbs

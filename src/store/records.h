@@ -167,6 +167,20 @@ struct UserRecord {
   int64_t created_at = 0;
   std::string state = "active";  // active, disabled, deleted
   int64_t updated_at = 0;
+  // Unix seconds: a certificate issued before this (its notBefore, auth/pki.h) and not
+  // recorded as valid is refused (set when the user's certificates are revoked).
+  int64_t certificates_revoked_before = 0;
+};
+
+// A certificate issued to a user: recorded at issue, or at first sight when it was issued
+// offline (`vbsd pki issue`). A revoked one is refused on the very next request.
+struct CertificateRecord {
+  std::string serial;  // lower-case hex, as auth/pki.h reads it
+  std::string user;
+  int64_t issued_at = 0;        // unix seconds
+  int64_t expires_at = 0;       // unix seconds
+  std::string state = "valid";  // valid, revoked
+  int64_t revoked_at = 0;       // unix milliseconds, 0 while valid
 };
 
 }  // namespace vbs

@@ -191,6 +191,18 @@ CREATE TABLE node_users (
   user_name TEXT NOT NULL,
   PRIMARY KEY (node, user_name));
 )sql",
+      // 11: users' certificates by serial, so that they can be revoked.
+      R"sql(
+ALTER TABLE users ADD COLUMN certificates_revoked_before BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE certificates (
+  serial TEXT PRIMARY KEY,
+  user_name TEXT NOT NULL,
+  issued_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  revoked_at BIGINT NOT NULL DEFAULT 0);
+CREATE INDEX certificates_user ON certificates (user_name);
+)sql",
   };
   return kMigrations;
 }

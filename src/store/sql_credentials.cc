@@ -8,10 +8,11 @@
 namespace vbs {
 namespace sqlv {
 
-const char* const kUserColumns = "name, role, created_at, state, updated_at";
+const char* const kUserColumns =
+    "name, role, created_at, state, updated_at, certificates_revoked_before";
 
 UserRecord UserFromRow(const SqlRow& r) {
-  return UserRecord{r.Text(0), r.Text(1), r.Int(2), r.Text(3), r.Int(4)};
+  return UserRecord{r.Text(0), r.Text(1), r.Int(2), r.Text(3), r.Int(4), r.Int(5)};
 }
 
 Result<std::optional<UserRecord>> GetUser(SqlConnection& db, const std::string& name) {
@@ -36,6 +37,22 @@ Result<std::optional<AccessKeyRecord>> GetAccessKey(SqlConnection& db, const std
   return std::optional<AccessKeyRecord>(AccessKeyFromRow(rows[0]));
 }
 
+const char* const kCertificateColumns =
+    "serial, user_name, issued_at, expires_at, state, revoked_at";
+
+CertificateRecord CertificateFromRow(const SqlRow& r) {
+  return CertificateRecord{r.Text(0), r.Text(1), r.Int(2), r.Int(3), r.Text(4), r.Int(5)};
+}
+
+Result<std::optional<CertificateRecord>> GetCertificate(SqlConnection& db,
+                                                        const std::string& serial) {
+  VBS_ASSIGN_OR_RETURN(auto rows, db.Query(std::string("SELECT ") + kCertificateColumns +
+                                               " FROM certificates WHERE serial = ?",
+                                           {serial}));
+  if (rows.empty()) return std::optional<CertificateRecord>();
+  return std::optional<CertificateRecord>(CertificateFromRow(rows[0]));
+}
+
 }  // namespace sqlv
 
 // --- users ---
@@ -55,16 +72,49 @@ Result<std::vector<UserRecord>> SqlTransaction::ListUsers() {
 
 Status SqlTransaction::InsertUser(const UserRecord& u) {
   return sqlv::ExecOne(
-      db_.Exec(std::string("INSERT INTO users (") + sqlv::kUserColumns + ") VALUES (?,?,?,?,?)",
-               {u.name, u.role, u.created_at, u.state, u.updated_at}),
+      db_.Exec(
+          std::string("INSERT INTO users (") + sqlv::kUserColumns + ") VALUES (?,?,?,?,?,?)",
+          {u.name, u.role, u.created_at, u.state, u.updated_at, u.certificates_revoked_before}),
       "insert user");
 }
 
 Status SqlTransaction::UpdateUser(const UserRecord& u) {
   return sqlv::ExecOne(
-      db_.Exec("UPDATE users SET role = ?, state = ?, updated_at = ? WHERE name = ?",
-               {u.role, u.state, u.updated_at, u.name}),
+      db_.Exec("UPDATE users SET role = ?, state = ?, updated_at = ?, "
+               "certificates_revoked_before = ? WHERE name = ?",
+               {u.role, u.state, u.updated_at, u.certificates_revoked_before, u.name}),
       "update user");
+}
+
+// --- certificates ---
+
+Result<std::optional<CertificateRecord>> SqlTransaction::GetCertificate(const std::string& serial) {
+  return sqlv::GetCertificate(db_, serial);
+}
+
+Result<std::vector<CertificateRecord>> SqlTransaction::ListCertificates(const std::string& user) {
+  VBS_ASSIGN_OR_RETURN(auto rows, db_.Query(std::string("SELECT ") + sqlv::kCertificateColumns +
+                                                " FROM certificates WHERE user_name = ? "
+                                                "ORDER BY issued_at, serial",
+                                            {user}));
+  std::vector<CertificateRecord> out;
+  for (const auto& r : rows) out.push_back(sqlv::CertificateFromRow(r));
+  return out;
+}
+
+Status SqlTransaction::InsertCertificate(const CertificateRecord& c) {
+  return sqlv::ExecOne(
+      db_.Exec(std::string("INSERT INTO certificates (") + sqlv::kCertificateColumns +
+                   ") VALUES (?,?,?,?,?,?)",
+               {c.serial, c.user, c.issued_at, c.expires_at, c.state, c.revoked_at}),
+      "insert certificate");
+}
+
+Result<int64_t> SqlTransaction::RevokeCertificates(const std::string& user, int64_t now_ms) {
+  return db_.Exec(
+      "UPDATE certificates SET state = 'revoked', revoked_at = ? "
+      "WHERE user_name = ? AND state = 'valid'",
+      {now_ms, user});
 }
 
 // --- access keys ---

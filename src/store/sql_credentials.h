@@ -1,5 +1,5 @@
-// Users and access keys in SQL, shared by SqlTransaction and by the store's authentication
-// lookups (SqlMetadataStore::LookupUser/LookupAccessKey), which run outside any transaction.
+// Users, their certificates and access keys in SQL, shared by SqlTransaction and by the store's
+// authentication lookups (SqlMetadataStore::Lookup…), which run outside any transaction.
 #pragma once
 
 #include <optional>
@@ -18,5 +18,7 @@ AccessKeyRecord AccessKeyFromRow(const SqlRow& r);
 
 Result<std::optional<UserRecord>> GetUser(SqlConnection& db, const std::string& name);
 Result<std::optional<AccessKeyRecord>> GetAccessKey(SqlConnection& db, const std::string& id);
+Result<std::optional<CertificateRecord>> GetCertificate(SqlConnection& db,
+                                                        const std::string& serial);
 
 }  // namespace vbs::sqlv

@@ -112,4 +112,9 @@ Result<std::optional<AccessKeyRecord>> SqlMetadataStore::LookupAccessKey(const s
   return OnReadConnection([&](SqlConnection& db) { return sqlv::GetAccessKey(db, id); });
 }
 
+Result<std::optional<CertificateRecord>> SqlMetadataStore::LookupCertificate(
+    const std::string& serial) {
+  return OnReadConnection([&](SqlConnection& db) { return sqlv::GetCertificate(db, serial); });
+}
+
 }  // namespace vbs

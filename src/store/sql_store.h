@@ -28,6 +28,7 @@ class SqlMetadataStore final : public MetadataStore {
   Result<bool> RenewNode(const std::string& node, int64_t epoch, int64_t max_silence_ms) override;
   Result<std::optional<UserRecord>> LookupUser(const std::string& name) override;
   Result<std::optional<AccessKeyRecord>> LookupAccessKey(const std::string& id) override;
+  Result<std::optional<CertificateRecord>> LookupCertificate(const std::string& serial) override;
 
  private:
   template <typename F>

@@ -69,6 +69,10 @@ class SqlTransaction final : public Transaction {
   Result<std::vector<UserRecord>> ListUsers() override;
   Status InsertUser(const UserRecord& u) override;
   Status UpdateUser(const UserRecord& u) override;
+  Result<std::optional<CertificateRecord>> GetCertificate(const std::string& serial) override;
+  Result<std::vector<CertificateRecord>> ListCertificates(const std::string& user) override;
+  Status InsertCertificate(const CertificateRecord& c) override;
+  Result<int64_t> RevokeCertificates(const std::string& user, int64_t now_ms) override;
 
   Result<std::optional<AccessKeyRecord>> GetAccessKey(const std::string& id) override;
   Result<std::vector<AccessKeyRecord>> ListAccessKeys(

@@ -22,6 +22,15 @@ nlohmann::json KeyJson(const AccessKeyRecord& k) {
           {"created_at", FormatIso8601(k.created_at)}};
 }
 
+nlohmann::json CertificateJson(const CertificateRecord& c) {
+  nlohmann::json out = {{"serial", c.serial},
+                        {"state", c.state},
+                        {"issued_at", FormatIso8601(c.issued_at * 1000)},
+                        {"expires_at", FormatIso8601(c.expires_at * 1000)}};
+  if (c.revoked_at != 0) out["revoked_at"] = FormatIso8601(c.revoked_at);
+  return out;
+}
+
 // The body {"KEY":"…"}, KEY required.
 Result<std::string> RequiredString(const HttpRequest& req, const std::string& key) {
   VBS_ASSIGN_OR_RETURN(auto body, ParseJsonObject(req, {key}));
@@ -121,6 +130,8 @@ void RestApi::AddAccountRoutes() {
     nlohmann::json out = UserJson(view->user);
     out["access_keys"] = nlohmann::json::array();
     for (const auto& k : view->access_keys) out["access_keys"].push_back(KeyJson(k));
+    out["certificates"] = nlohmann::json::array();
+    for (const auto& c : view->certificates) out["certificates"].push_back(CertificateJson(c));
     return JsonResponse(200, out);
   });
   r.Add("DELETE", "/v1/users/{name}", [&admin](const HttpRequest&, const PathParams& p, Ctx& ctx) {

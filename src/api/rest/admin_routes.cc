@@ -6,8 +6,21 @@
 namespace vbs {
 namespace {
 
+// What a server without the CA key (only ca.crt: design.md §8) says instead of a certificate.
+std::string OfflineIssueHint(const std::string& name, bool admin) {
+  return "this server holds no CA key; issue the certificate where the CA is kept: vbsd pki "
+         "issue --pki-dir DIR --role " +
+         std::string(admin ? "admin" : "user") + " --name " + name + " --out-dir OUT";
+}
+
+// A certificate this server issued, as recorded.
+Result<CertificateRecord> RecordOf(const IssuedCert& cert) {
+  VBS_ASSIGN_OR_RETURN(CertIdentity id, IdentityFromPem(cert.cert_pem));
+  return CertificateOf(id);
+}
+
 HttpResponse CreateUser(const HttpRequest& req, RestContext& ctx, AdminService& admin,
-                        const CertificateAuthority& ca) {
+                        const CertificateAuthority* ca) {
   auto body = ParseJsonObject(req, {"name", "admin"});
   if (!body.ok()) return ErrorResponse(body.status());
   auto name = OptString(*body, "name");
@@ -19,32 +32,94 @@ HttpResponse CreateUser(const HttpRequest& req, RestContext& ctx, AdminService& 
   if (Status st = RequireAdmin(caller); !st.ok()) return ErrorResponse(st);
   const bool as_admin = is_admin->value_or(false);
   // Issue first: if recording the user then fails, the certificate is simply never handed out.
-  auto cert = ca.Issue(**name, as_admin ? CertRole::kAdmin : CertRole::kUser);
-  if (!cert.ok() && cert.status().kind() != StatusKind::kInvalidArgument) {
-    return ErrorResponse(cert.status());
+  std::optional<IssuedCert> cert;
+  std::optional<CertificateRecord> record;
+  Status issued;
+  if (ca != nullptr) {
+    auto c = ca->Issue(**name, as_admin ? CertRole::kAdmin : CertRole::kUser);
+    if (c.ok()) {
+      auto r = RecordOf(*c);
+      if (!r.ok()) return ErrorResponse(r.status());
+      cert = *c;
+      record = *r;
+    } else if (c.status().kind() == StatusKind::kInvalidArgument) {
+      issued = c.status();  // a bad name: CreateUser below says it better
+    } else {
+      return ErrorResponse(c.status());
+    }
   }
-  auto user = admin.CreateUser(caller, **name, as_admin);
+  auto user = admin.CreateUser(caller, **name, as_admin, record);
   if (!user.ok()) return ErrorResponse(user.status());
+  if (!issued.ok()) return ErrorResponse(issued);
+  nlohmann::json out = {{"user", user->user.name},
+                        {"role", user->user.role},
+                        {"access_key_id", user->access_key.id},
+                        {"secret_access_key", user->access_key.secret}};
+  if (cert) {
+    out["cert_pem"] = cert->cert_pem;
+    out["key_pem"] = cert->key_pem;
+    out["ca_pem"] = ca->cert_pem();
+    out["certificate_serial"] = record->serial;
+  } else {
+    out["certificate"] = OfflineIssueHint(**name, as_admin);
+  }
+  return JsonResponse(201, out);
+}
+
+// Revokes the user's certificates and hands out a new one (key included).
+HttpResponse Reissue(const Caller& caller, const std::string& name, AdminService& admin,
+                     const CertificateAuthority* ca) {
+  if (Status st = RequireAdmin(caller); !st.ok()) return ErrorResponse(st);
+  auto view = admin.ShowUser(caller, name);
+  if (!view.ok()) return ErrorResponse(view.status());
+  if (view->user.state == "deleted") return ErrorResponse(UserNotFound(name));
+  if (ca == nullptr) {
+    return ErrorResponse(Status::Conflict(
+        "CertificateAuthorityOffline", OfflineIssueHint(name, view->user.role == "admin") +
+                                           " (revoke the old ones first: vbs admin user revoke " +
+                                           name + ")"));
+  }
+  auto cert = ca->Issue(name, view->user.role == "admin" ? CertRole::kAdmin : CertRole::kUser);
   if (!cert.ok()) return ErrorResponse(cert.status());
-  return JsonResponse(201, {{"user", user->user.name},
-                            {"role", user->user.role},
+  auto record = RecordOf(*cert);
+  if (!record.ok()) return ErrorResponse(record.status());
+  if (Status st = admin.ReplaceCertificates(caller, name, *record); !st.ok()) {
+    return ErrorResponse(st);
+  }
+  return JsonResponse(200, {{"user", name},
+                            {"role", view->user.role},
                             {"cert_pem", cert->cert_pem},
                             {"key_pem", cert->key_pem},
-                            {"ca_pem", ca.cert_pem()},
-                            {"access_key_id", user->access_key.id},
-                            {"secret_access_key", user->access_key.secret}});
+                            {"ca_pem", ca->cert_pem()},
+                            {"certificate_serial", record->serial}});
 }
 
 }  // namespace
+
+CertificateRecord CertificateOf(const CertIdentity& id) {
+  return CertificateRecord{id.serial, id.common_name, id.issued_at, id.expires_at, "valid", 0};
+}
 
 void RestApi::AddAdminRoutes() {
   auto& r = user_routes_;
   AdminService& admin = *s_.admin;
   VolumeService& volumes = *s_.volumes;
-  const CertificateAuthority& ca = *s_.ca;
+  const CertificateAuthority* ca = s_.ca;
   r.Add("POST", "/v1/users",
-        [&admin, &ca](const HttpRequest& req, const PathParams&, RestContext& ctx) {
+        [&admin, ca](const HttpRequest& req, const PathParams&, RestContext& ctx) {
           return CreateUser(req, ctx, admin, ca);
+        });
+  r.Add("POST", "/v1/users/{name}/reissue",
+        [&admin, ca](const HttpRequest& req, const PathParams& p, RestContext& ctx) {
+          if (auto body = ParseJsonObject(req, {}); !body.ok()) return ErrorResponse(body.status());
+          return Reissue(ctx.caller, p.at("name"), admin, ca);
+        });
+  r.Add("POST", "/v1/users/{name}/revoke",
+        [&admin](const HttpRequest& req, const PathParams& p, RestContext& ctx) {
+          if (auto body = ParseJsonObject(req, {}); !body.ok()) return ErrorResponse(body.status());
+          auto revoked = admin.RevokeCertificates(ctx.caller, p.at("name"));
+          if (!revoked.ok()) return ErrorResponse(revoked.status());
+          return JsonResponse(200, {{"user", p.at("name")}, {"revoked", *revoked}});
         });
   r.Add("GET", "/v1/users", [&admin](const HttpRequest&, const PathParams&, RestContext& ctx) {
     auto users = admin.ListUsers(ctx.caller);

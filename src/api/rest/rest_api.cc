@@ -29,7 +29,7 @@ HttpResponse RestApi::Handle(const HttpRequest& req) {
   const bool agent_path = req.path.rfind("/v1/agent/", 0) == 0;
   if (ctx.identity.role != CertRole::kNode) {
     auto caller =
-        s_.auth->ForCertificate(ctx.identity.common_name, ctx.identity.role == CertRole::kAdmin);
+        s_.auth->ForCertificate(CertificateOf(ctx.identity), ctx.identity.role == CertRole::kAdmin);
     if (!caller.ok()) return ErrorResponse(caller.status());
     ctx.caller = *caller;
   }

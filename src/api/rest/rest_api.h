@@ -27,7 +27,7 @@ struct RestServices {
   WorkService* work;
   AdminService* admin;
   AttachmentService* attachments;
-  const CertificateAuthority* ca;  // issues user certificates
+  const CertificateAuthority* ca;  // issues user certificates; null: the CA key is kept offline
   Authenticator* auth;
 };
 
@@ -35,6 +35,9 @@ struct RestContext {
   CertIdentity identity;
   Caller caller;  // for user and admin certificates: as the users table says (not the OU)
 };
+
+// A presented or issued certificate as the users table records it (admin_routes.cc).
+CertificateRecord CertificateOf(const CertIdentity& id);
 
 class RestApi {
  public:
