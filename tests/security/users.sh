@@ -56,6 +56,15 @@ admin_cli admin user set-role carol user; assert_rc 0 "demote carol"
 as_user carol; api GET /v1/users; assert_status 403 UnauthorizedOperation "carol, demoted, on her next request"
 as_admin
 admin_cli admin user set-role carol root; assert_rc 2 "an unknown role is a usage error"
+# Malformed bodies get a specific error and change nothing.
+api POST /v1/users/carol/role '{}'; assert_status 400 MissingParameter "set-role without a role"
+api POST /v1/users/carol/role '{"role":"root"}'; assert_status 400 InvalidParameterValue "set-role to root"
+api POST /v1/users/carol/role '{"role":1}'; assert_status 400 "set-role with a number"
+api POST /v1/users/carol/role 'not json'; assert_status 400 "set-role with a body that is not JSON"
+api POST /v1/users '{"admin":true}'; assert_status 400 MissingParameter "user create without a name"
+api POST /v1/instances/i-0123456789abcdef0/owner '{}'; assert_status 400 MissingParameter "instance assign without an owner"
+api POST /v1/nodes/nowhere/users '{"usr":"carol"}'; assert_status 400 "node allow with a misspelt field"
+as_user carol; api GET /v1/whoami; assert_field .role user "carol is still a user after the malformed calls"; as_admin
 # An admin certificate (OU=admin) issued offline enrols its name once, as admin; a demotion in
 # the database then outranks the certificate's OU.
 "$VBSD" pki issue --pki-dir "$DATA/pki" --role admin --name boss --out-dir "$T/creds" >/dev/null
