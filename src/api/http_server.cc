@@ -65,6 +65,7 @@ struct Shared {
   // detached connection threads may still signal after the Server object is gone.
   std::mutex mu;
   std::condition_variable cv;
+  std::atomic<int> node_connections{0};  // open connections with a verified node certificate
 };
 
 struct Conn {
@@ -249,6 +250,17 @@ void Serve(Shared& sh, Conn& c) {
              [&](auto h) { s.async_handshake(ssl::stream_base::server, std::move(h)); });
   if (ec) return;  // port scanners, plain-HTTP clients, clients that distrust us: nothing to say
   const PeerCert peer = ReadPeer(c);
+  // Agents' connections count against their own limit for as long as they are open.
+  const bool node = peer.identity && peer.identity->role == CertRole::kNode;
+  bool too_many_nodes = false;
+  if (node) too_many_nodes = sh.node_connections.fetch_add(1) >= sh.options.max_node_connections;
+  struct NodeSlot {
+    Shared& sh;
+    bool held;
+    ~NodeSlot() {
+      if (held) sh.node_connections.fetch_sub(1);
+    }
+  } node_slot{sh, node};
 
   beast::flat_buffer buffer;
   bool close = false;
@@ -285,6 +297,11 @@ void Serve(Shared& sh, Conn& c) {
       Status built = BuildRequest(req, c, peer, &request);
       if (!built.ok()) {
         reply = ErrorResponse(400, built.code(), built.message());
+      } else if (too_many_nodes) {
+        reply =
+            ErrorResponse(503, "TooManyAgentConnections",
+                          "the server holds " + std::to_string(sh.options.max_node_connections) +
+                              " agent connections already; try again later");
       } else {
         HttpResponse response;
         try {

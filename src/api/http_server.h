@@ -74,6 +74,10 @@ struct HttpServerOptions {
   int max_unauthenticated = 128;           // total; the rest of max_connections stays for callers
   int max_unauthenticated_per_peer = 32;   // also bounds a burst of new clients behind one NAT
   int first_request_timeout_seconds = 10;  // TLS handshake + the first whole request
+  // Connections with a node (agent) certificate: agents hold theirs open in long polls, so
+  // many agents must not take the slots users need. Beyond this, an agent's request is
+  // answered 503 TooManyAgentConnections and its connection closed (it retries later).
+  int max_node_connections = 256;
   // Stop() waits this long for handlers still running (e.g. long polls), then leaves them to
   // finish on detached threads (their responses are dropped). Owners should wake their long
   // polls before Stop(); a handler must not use objects destroyed after Stop() returns.

@@ -407,6 +407,42 @@ TEST_F(HttpServerTest, UnauthenticatedConnectionsAreBoundedPerPeerAndInTotal) {
   EXPECT_EQ(authed.Request("/").result_int(), 200);
 }
 
+TEST_F(HttpServerTest, AgentsHoldAtMostTheirShareOfConnections) {
+  HttpServerOptions o;
+  o.max_node_connections = 2;
+  StartServer(o);
+  auto node = [&] {
+    return std::make_unique<RawTls>(server_->port(), pki_.Path("node1.crt"),
+                                    pki_.Path("node1.key"));
+  };
+  auto n1 = node(), n2 = node();
+  ASSERT_TRUE(n1->ok() && n2->ok());
+  EXPECT_EQ(n1->Request("/poll").result_int(), 200);
+  EXPECT_EQ(n2->Request("/poll").result_int(), 200);
+  auto n3 = node();
+  ASSERT_TRUE(n3->ok());
+  auto refused = n3->Request("/poll");
+  EXPECT_EQ(refused.result_int(), 503);
+  EXPECT_NE(refused.body().find("TooManyAgentConnections"), std::string::npos) << refused.body();
+  EXPECT_TRUE(n3->ClosedWithin(std::chrono::seconds(5)));
+  // Users are served meanwhile, and the agents' connections stay.
+  RawTls user(server_->port(), pki_.Path("alice.crt"), pki_.Path("alice.key"));
+  ASSERT_TRUE(user.ok());
+  EXPECT_EQ(user.Request("/").result_int(), 200);
+  EXPECT_EQ(n1->Request("/poll").result_int(), 200);
+  // A closed agent connection frees its slot.
+  n2.reset();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  int got = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto n4 = node();
+    got = n4->Request("/poll").result_int();
+    if (got == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(got, 200);
+}
+
 TEST_F(HttpServerTest, TheFirstRequestHasADeadlineAuthenticatedOnesTheIdleTimeout) {
   HttpServerOptions o;
   o.first_request_timeout_seconds = 1;

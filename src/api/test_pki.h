@@ -1,6 +1,7 @@
 // Test helper: a throwaway deployment PKI in a temporary directory.
 //   ca.crt/ca.key, server.crt/key (SANs 127.0.0.1, ::1, localhost), alice.crt/key (user),
-//   root.crt/key (admin), other_ca.crt, mallory.crt/key (user, signed by the other CA).
+//   root.crt/key (admin), node1.crt/key (node), other_ca.crt, mallory.crt/key (user, signed by the
+//   other CA).
 #pragma once
 
 #include <stdlib.h>
@@ -33,6 +34,7 @@ class TestPki {
                  {"127.0.0.1", "::1", "localhost"}) &&
            Issue(*ca, "alice", "alice", CertRole::kUser) &&
            Issue(*ca, "root", "root", CertRole::kAdmin) &&
+           Issue(*ca, "node1", "node1", CertRole::kNode) &&
            Issue(*other, "mallory", "mallory", CertRole::kUser);
   }
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
