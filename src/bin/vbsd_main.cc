@@ -22,6 +22,7 @@
 #include "bin/vbsd_nbd_serve.h"
 #include "bin/vbsd_reexec.h"
 #include "bin/vbsd_roles.h"
+#include "common/sd_notify.h"
 #include "common/units.h"
 
 namespace vbs {
@@ -39,15 +40,35 @@ sigset_t BlockStopSignals() {
   return set;
 }
 
-// True for SIGUSR2: the caller re-executes instead of stopping.
+// Tells systemd (Type=notify) that the service accepts connections now. Outside systemd a
+// no-op; a failure is logged, never fatal.
+void NotifyReady(const std::string& status) {
+  if (Status st = SdNotify("READY=1\nSTATUS=" + status); !st.ok()) {
+    spdlog::warn("vbsd: sd_notify: {}", st.ToString());
+  }
+}
+
+// True for SIGUSR2: the caller re-executes instead of stopping. Meanwhile the main loop pings
+// systemd's watchdog (WatchdogSec) at half its interval.
 bool WaitForStopSignal(const sigset_t& set) {
   int sig = 0;
-  sigwait(&set, &sig);
+  if (auto watchdog = SdWatchdogInterval()) {
+    const auto half = *watchdog / 2;
+    const struct timespec every = {
+        static_cast<time_t>(std::chrono::duration_cast<std::chrono::seconds>(half).count()),
+        static_cast<long>((half % std::chrono::seconds(1)).count() * 1000)};
+    (void)SdNotify("WATCHDOG=1");
+    while ((sig = sigtimedwait(&set, nullptr, &every)) < 0) (void)SdNotify("WATCHDOG=1");
+  } else {
+    sigwait(&set, &sig);
+  }
   if (sig == SIGUSR2) {
     spdlog::info("vbsd: SIGUSR2 received");
+    (void)SdNotify("RELOADING=1\nSTATUS=re-executing, NBD connections kept");
     return true;
   }
   spdlog::info("vbsd: {} received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  (void)SdNotify("STOPPING=1");
   return false;
 }
 
@@ -198,6 +219,7 @@ int RunDev(const DevOptions& o) {
             << "  aws --endpoint-url $VBS_ENDPOINT ec2 describe-volumes   # the EC2 API\n\n"
             << "vbs.env sets:\n"
             << env << std::flush;
+  NotifyReady("serving " + endpoint);
   const bool reexec = WaitForStopSignal(signals);
   (*server)->Stop();  // first: the agent's long poll then ends at once
   // The server part restarts with the process (its HTTPS clients retry or fail over); the
@@ -219,6 +241,7 @@ int RunServer(const std::string& config_path, const std::string& db) {
   auto server = StartServer(*cfg->server);
   if (!server.ok()) return Fail(server.status());
   std::cout << "vbsd server listening on port " << (*server)->port() << std::endl;
+  NotifyReady("listening on port " + std::to_string((*server)->port()));
   while (WaitForStopSignal(signals)) {
     spdlog::info("vbsd server: SIGUSR2 means nothing here (servers keep no connections)");
   }
@@ -238,6 +261,7 @@ int RunAgent(const std::string& config_path) {
   auto agent = StartAgent(*cfg->agent, *handover ? &**handover : nullptr);
   if (!agent.ok()) return Fail(agent.status());
   std::cout << "vbsd agent " << cfg->agent->node << " running" << std::endl;
+  NotifyReady("node " + cfg->agent->node + " serving NBD at " + cfg->agent->nbd_socket);
   if (WaitForStopSignal(signals)) return ReexecAgent(**agent);
   (*agent)->Stop();
   return 0;
