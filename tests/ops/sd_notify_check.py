@@ -42,6 +42,7 @@ def main():
         os.unlink(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(path)
+    os.chmod(path, 0o777)  # the service may run as another user (scripts/package.sh: vbs)
     env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC=str(WATCHDOG_USEC))
     env.pop("WATCHDOG_PID", None)
     log = open(os.path.join(workdir, "vbsd.log"), "wb")
