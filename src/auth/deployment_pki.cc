@@ -52,7 +52,6 @@ Result<CertificateAuthority> DeploymentPki::EnsureCa() {
 
 Result<PkiPaths> DeploymentPki::Ensure(const std::string& stem, const std::string& cn,
                                        CertRole role, const std::vector<std::string>& san) {
-  VBS_ASSIGN_OR_RETURN(auto held, LoadCa());
   PkiPaths p{dir_ + "/ca.crt", dir_ + "/ca.key", dir_ + "/" + stem + ".crt",
              dir_ + "/" + stem + ".key"};
   const bool present = Exists(p.cert) && Exists(p.key);
@@ -64,6 +63,8 @@ Result<PkiPaths> DeploymentPki::Ensure(const std::string& stem, const std::strin
     if (!marker.ok() || *marker != SanList(san)) fresh = false;
   }
   if (fresh) return p;
+  // The CA (and its key) is read only when something must be issued.
+  VBS_ASSIGN_OR_RETURN(auto held, LoadCa());
   if (!held) {
     // Without the CA key the files are used as the operator made them (offline).
     if (present) return p;

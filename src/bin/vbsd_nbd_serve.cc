@@ -123,9 +123,12 @@ int RunServe(ServeArgs a) {
   std::fflush(stdout);
   // With a database, connected users are asked about again every 2 s: one disabled or
   // revoked since is cut off.
-  const struct timespec recheck = {2, 0};
-  while (sigtimedwait(&sigs, nullptr, &recheck) < 0) {
-    if (auth) server.RecheckTlsClients();
+  if (auth) {
+    const struct timespec recheck = {2, 0};
+    while (sigtimedwait(&sigs, nullptr, &recheck) < 0) server.RecheckTlsClients();
+  } else {
+    int sig = 0;
+    sigwait(&sigs, &sig);
   }
   server.Stop();
   return 0;

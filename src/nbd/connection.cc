@@ -1,10 +1,9 @@
 #include "nbd/connection.h"
-
-#include <spdlog/spdlog.h>
 #include "nbd/tls.h"
 
 #include <fcntl.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
