@@ -102,6 +102,11 @@ until grep -q '^ready' "$T/serve.out"; do
   [ $SECONDS -lt $deadline ] || fail "nbd-serve not ready in 30 s"
   sleep 0.1
 done
+# --database checks client certificates: without a CA to verify them it refuses to start.
+rc=0; out=$(timeout 20 "$VBSD" nbd-serve "$F" --socket "$T/nodb.sock" --database "$DATA/meta.db" 2>&1) || rc=$?
+[ $rc = 1 ] || fail "nbd-serve --database without --tls-ca: expected exit 1, got $rc: $out"
+assert_contains "needs --tls-ca" "$out" "nbd-serve --database without --tls-ca"
+assert_not_contains "ready" "$out" "nbd-serve --database without --tls-ca"
 URI="nbds://127.0.0.1:$PORT/"
 out=$(nbdinfo --size "$URI?tls-certificates=$T/tls-new" 2>&1) || fail "nbdinfo with erin's valid certificate: $out"
 assert_eq $((16 * 1024 * 1024)) "$out" "nbdinfo --size with erin's valid certificate"
