@@ -236,16 +236,19 @@ std::string RoleName(CertRole role) {
       return "node";
     case CertRole::kServer:
       return "server";
+    case CertRole::kMonitor:
+      return "monitor";
   }
   return "user";
 }
 
 Result<CertRole> ParseRole(const std::string& name) {
-  for (CertRole r : {CertRole::kAdmin, CertRole::kUser, CertRole::kNode, CertRole::kServer}) {
+  for (CertRole r : {CertRole::kAdmin, CertRole::kUser, CertRole::kNode, CertRole::kServer,
+                     CertRole::kMonitor}) {
     if (name == RoleName(r)) return r;
   }
-  return Status::InvalidArgument("InvalidParameterValue",
-                                 "unknown role '" + name + "' (admin, user, node, server)");
+  return Status::InvalidArgument(
+      "InvalidParameterValue", "unknown role '" + name + "' (admin, user, node, server, monitor)");
 }
 
 Result<CertificateAuthority> CertificateAuthority::Create(const std::string& common_name) {

@@ -2,7 +2,7 @@
 //
 // One CA per deployment signs server, node (agent) and user certificates. A certificate's
 // subject CN is the identity (user name, node name, server host) and its subject OU is the
-// role: "admin", "user", "node" or "server". Private keys are written with mode 0600.
+// role: "admin", "user", "node", "server" or "monitor". Private keys are written with mode 0600.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,8 @@
 
 namespace vbs {
 
-enum class CertRole { kAdmin, kUser, kNode, kServer };
+// kMonitor: reads /metrics and nothing else (Prometheus' client certificate).
+enum class CertRole { kAdmin, kUser, kNode, kServer, kMonitor };
 std::string RoleName(CertRole role);
 Result<CertRole> ParseRole(const std::string& name);
 

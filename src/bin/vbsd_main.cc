@@ -354,9 +354,9 @@ int main(int argc, char** argv) {
   auto* issue = pki_cmd->add_subcommand("issue", "issue a certificate from the CA");
   issue->add_option("--pki-dir", pki_dir, "the server's pki_dir (holds ca.crt and ca.key)")
       ->required();
-  issue->add_option("--role", pki_role, "node, user, admin or server")
+  issue->add_option("--role", pki_role, "node, user, admin, server or monitor (reads /metrics)")
       ->required()
-      ->check(CLI::IsMember({"node", "user", "admin", "server"}));
+      ->check(CLI::IsMember({"node", "user", "admin", "server", "monitor"}));
   issue
       ->add_option("--san", pki_san,
                    "subjectAltNames (server and node certificates): host names and IPs")

@@ -16,6 +16,7 @@
 #include "backend/rbd/rbd_backend.h"
 #include "common/ids.h"
 #include "core/access_keys.h"
+#include "core/cluster_metrics.h"
 #include "core/reconciler.h"
 #include "store/postgres/postgres_connection.h"
 #include "store/sqlite/sqlite_connection.h"
@@ -35,6 +36,8 @@ class ServerRoleImpl final : public ServerRole {
   Status EnsureAdminAwsCredentials(const std::string& path) override;
 
   std::unique_ptr<MetadataStore> store_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<ApiMetrics> api_metrics_;
   RevisionNotifier notifier_;
   std::unique_ptr<CertificateAuthority> ca_;
   std::unique_ptr<VolumeService> volumes_;
@@ -174,9 +177,12 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
   VBS_RETURN_IF_ERROR(role->admin_->RecordUser("admin", true));
   role->reconciler_ = std::make_unique<Reconciler>(*role->store_, role->notifier_, work, placement,
                                                    reconcile, config.id);
-  role->rest_ = std::make_unique<RestApi>(RestServices{
-      role->volumes_.get(), role->snapshots_.get(), role->work_.get(), role->admin_.get(),
-      role->attachments_.get(), role->ca_.get(), role->auth_.get()});
+  role->api_metrics_ = std::make_unique<ApiMetrics>(role->metrics_);
+  AddClusterMetrics(role->metrics_, *role->store_);
+  role->rest_ = std::make_unique<RestApi>(
+      RestServices{role->volumes_.get(), role->snapshots_.get(), role->work_.get(),
+                   role->admin_.get(), role->attachments_.get(), role->ca_.get(), role->auth_.get(),
+                   role->api_metrics_.get(), &role->metrics_});
   role->tags_ = std::make_unique<TagService>(*role->store_);
   ec2::Ec2Services ec2_services{
       role->volumes_.get(),
@@ -187,6 +193,7 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
       [auth = role->auth_.get()](const std::string& id) { return auth->ForAccessKey(id); }};
   ec2::Ec2Options ec2_options;
   VBS_ASSIGN_OR_RETURN(ec2_options.token_key, LoadTokenKey(config.pki_dir));
+  ec2_options.metrics = role->api_metrics_.get();
   role->ec2_ = std::make_unique<ec2::Ec2Api>(std::move(ec2_services), std::move(ec2_options));
   HttpServerOptions http;
   http.host = config.listen.host;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <ctime>
 
 #include "api/ec2/errors.h"
@@ -45,6 +46,18 @@ Result<Caller> Ec2Api::Authenticate(const HttpRequest& req, const Params&, std::
 }
 
 HttpResponse Ec2Api::Handle(const HttpRequest& req) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string action = "unknown";
+  HttpResponse resp = Serve(req, &action);
+  if (options_.metrics != nullptr) {
+    options_.metrics->Record(
+        "ec2", action, resp.status,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return resp;
+}
+
+HttpResponse Ec2Api::Serve(const HttpRequest& req, std::string* action_name) {
   const std::string request_id = NewRequestId();
   bool authenticated = false;  // tells the server to keep the connection (http_server.h)
   auto fail = [&](const Status& st, const std::string& who) {
@@ -84,6 +97,7 @@ HttpResponse Ec2Api::Handle(const HttpRequest& req) {
                                                              " is not valid for this web service."),
                 caller->user);
   }
+  *action_name = *action;  // a known one: the metrics' label set stays bounded
   auto dry_run = params.Bool("DryRun");
   if (!dry_run.ok()) return fail(dry_run.status(), caller->user);
 

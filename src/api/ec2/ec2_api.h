@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "api/api_metrics.h"
 #include "api/ec2/pagination.h"
 #include "api/ec2/params.h"
 #include "api/ec2/xml_writer.h"
@@ -39,6 +40,7 @@ struct Ec2Options {
   std::string token_key;  // HMAC key of pagination tokens (the same on every server)
   SigV4Policy sigv4;
   std::function<int64_t()> now_unix;  // the clock (seconds); tests may fix it
+  ApiMetrics* metrics = nullptr;      // records every request (null: not recorded)
 };
 
 // One authenticated call as a handler sees it.
@@ -61,6 +63,8 @@ class Ec2Api {
   HttpResponse Handle(const HttpRequest& req);
 
  private:
+  // Handle without the metrics: sets *action to the action it ran (one it knows).
+  HttpResponse Serve(const HttpRequest& req, std::string* action);
   Result<Caller> Authenticate(const HttpRequest& req, const Params& params, std::string* region);
   Ec2Services s_;
   Ec2Options options_;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "api/rest/json_codec.h"
 
 namespace vbs {
@@ -14,6 +16,35 @@ RestApi::RestApi(RestServices services) : s_(services) {
 }
 
 HttpResponse RestApi::Handle(const HttpRequest& req) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string action = "unknown";
+  HttpResponse resp = Serve(req, &action);
+  if (s_.metrics != nullptr) {
+    s_.metrics->Record(
+        "rest", action, resp.status,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return resp;
+}
+
+// /metrics: for monitor certificates (Prometheus) and admins.
+HttpResponse RestApi::Metrics(const HttpRequest& req, const RestContext& ctx) {
+  if (req.method != "GET") {
+    return ErrorResponse(Status(StatusKind::kMethodNotAllowed, "MethodNotAllowed",
+                                req.method + " is not allowed on /metrics"));
+  }
+  const bool monitor = ctx.identity.role == CertRole::kMonitor;
+  if (!monitor && !ctx.caller.admin) {
+    return ErrorResponse(Status::PermissionDenied(
+        "UnauthorizedOperation", "/metrics is for monitor certificates and administrators"));
+  }
+  HttpResponse resp;
+  resp.content_type = kMetricsContentType;
+  resp.body = s_.registry != nullptr ? s_.registry->Render() : std::string();
+  return resp;
+}
+
+HttpResponse RestApi::Serve(const HttpRequest& req, std::string* action) {
   if (!req.peer.present) {
     return ErrorResponse(Status::Unauthenticated(
         "MissingClientCertificate",
@@ -27,18 +58,35 @@ HttpResponse RestApi::Handle(const HttpRequest& req) {
   RestContext ctx;
   ctx.identity = *req.peer.identity;
   const bool agent_path = req.path.rfind("/v1/agent/", 0) == 0;
-  if (ctx.identity.role != CertRole::kNode) {
+  const bool metrics_path = req.path == "/metrics";
+  if (ctx.identity.role == CertRole::kMonitor) {
+    // Prometheus' certificate: it is nobody's user record and may read the metrics only.
+    if (!metrics_path) {
+      return ErrorResponse(Status::PermissionDenied("UnauthorizedOperation",
+                                                    "monitor certificates may read /metrics only"));
+    }
+  } else if (ctx.identity.role == CertRole::kServer) {
+    return ErrorResponse(Status::PermissionDenied("UnauthorizedOperation",
+                                                  "server certificates do not call the API"));
+  } else if (ctx.identity.role != CertRole::kNode) {
     auto caller =
         s_.auth->ForCertificate(CertificateOf(ctx.identity), ctx.identity.role == CertRole::kAdmin);
     if (!caller.ok()) return ErrorResponse(caller.status());
     ctx.caller = *caller;
   }
-  HttpResponse resp = Route(req, ctx, agent_path);
+  HttpResponse resp;
+  if (metrics_path && !agent_path && ctx.identity.role != CertRole::kNode) {
+    *action = "GET /metrics";
+    resp = Metrics(req, ctx);
+  } else {
+    resp = Route(req, ctx, agent_path, action);
+  }
   resp.authenticated = true;  // the server keeps the connection (http_server.h)
   return resp;
 }
 
-HttpResponse RestApi::Route(const HttpRequest& req, RestContext& ctx, bool agent_path) {
+HttpResponse RestApi::Route(const HttpRequest& req, RestContext& ctx, bool agent_path,
+                            std::string* action) {
   const bool is_node = ctx.identity.role == CertRole::kNode;
   if (agent_path != is_node) {
     return ErrorResponse(Status::PermissionDenied(
@@ -48,7 +96,7 @@ HttpResponse RestApi::Route(const HttpRequest& req, RestContext& ctx, bool agent
   const auto& routes = agent_path ? agent_routes_ : user_routes_;
   PathParams params;
   bool path_known = false;
-  const auto* handler = routes.Find(req.method, req.path, &params, &path_known);
+  const auto* handler = routes.Find(req.method, req.path, &params, &path_known, action);
   if (!handler) {
     if (path_known) {
       return ErrorResponse(Status(StatusKind::kMethodNotAllowed, "MethodNotAllowed",

@@ -2,13 +2,15 @@
 //
 // Authentication is the verified client certificate: no certificate → 401
 // MissingClientCertificate, one that does not chain to the CA → 401 InvalidClientCertificate.
-// Node certificates may call only /v1/agent/…; users and admins everything else, as the
+// Node certificates may call only /v1/agent/…, monitor certificates only GET /metrics (as
+// may admins); users and admins everything else, as the
 // users table says on every request (core/authenticator.h: UserDisabled, UserDeleted; the
 // role is the database's, not the certificate's OU). Handlers hold no business rules.
 #pragma once
 
 #include <memory>
 
+#include "api/api_metrics.h"
 #include "api/http_server.h"
 #include "api/rest/router.h"
 #include "auth/pki.h"
@@ -29,6 +31,8 @@ struct RestServices {
   AttachmentService* attachments;
   const CertificateAuthority* ca;  // issues user certificates; null: the CA key is kept offline
   Authenticator* auth;
+  ApiMetrics* metrics = nullptr;              // records every request (null: not recorded)
+  const MetricsRegistry* registry = nullptr;  // what GET /metrics renders
 };
 
 struct RestContext {
@@ -48,8 +52,12 @@ class RestApi {
   void AddUserRoutes();
   void AddAdminRoutes();
   void AddAccountRoutes();
+  // Handle without the metrics: sets *action to the route ("METHOD /pattern") it took.
+  HttpResponse Serve(const HttpRequest& req, std::string* action);
+  HttpResponse Metrics(const HttpRequest& req, const RestContext& ctx);
   // After authentication: the route's answer.
-  HttpResponse Route(const HttpRequest& req, RestContext& ctx, bool agent_path);
+  HttpResponse Route(const HttpRequest& req, RestContext& ctx, bool agent_path,
+                     std::string* action);
   void AddAgentRoutes();
   RestServices s_;
   Router<RestContext> user_routes_;

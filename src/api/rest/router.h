@@ -19,12 +19,13 @@ class Router {
   using Handler = std::function<HttpResponse(const HttpRequest&, const PathParams&, Context&)>;
 
   void Add(const std::string& method, const std::string& pattern, Handler h) {
-    routes_.push_back({method, Split(pattern), std::move(h)});
+    routes_.push_back({method, Split(pattern), std::move(h), method + " " + pattern});
   }
 
-  // Finds the route; sets *path_known when some route matches the path with another method.
+  // Finds the route; sets *path_known when some route matches the path with another method,
+  // and *name (if given) to the route's "METHOD /pattern/{param}".
   const Handler* Find(const std::string& method, const std::string& path, PathParams* params,
-                      bool* path_known) const {
+                      bool* path_known, std::string* name = nullptr) const {
     auto parts = Split(path);
     *path_known = false;
     for (const auto& r : routes_) {
@@ -33,6 +34,7 @@ class Router {
       *path_known = true;
       if (r.method == method) {
         *params = std::move(p);
+        if (name != nullptr) *name = r.name;
         return &r.handler;
       }
     }
@@ -44,6 +46,7 @@ class Router {
     std::string method;
     std::vector<std::string> parts;
     Handler handler;
+    std::string name;  // "METHOD /pattern"
   };
   static std::vector<std::string> Split(const std::string& path) {
     std::vector<std::string> out;
