@@ -166,6 +166,8 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   bool budget_wait_ = false;      // ... because the server's shared budget was used up
   Throttle* throttle_ = nullptr;  // the export's QoS limits, null: none
   std::chrono::steady_clock::time_point throttled_until_{};  // stalled_ by the throttle
+  std::chrono::steady_clock::time_point throttled_since_{};  // when the throttle stalled us
+  ExportStats* stats_ = nullptr;  // the export's counters (export_stats.h); null: none
 
   std::mutex cmu_;
   std::vector<Reply> completed_;

@@ -225,6 +225,7 @@ uint32_t NbdErrorFor(const Status& s) {
 
 void EncodeError(const Request& r, bool structured, uint32_t err, std::string_view message,
                  BufferPool* pool, Reply* out) {
+  out->error = err;
   if (!structured) {
     out->buf = pool->Get(kSimpleReplyHeaderSize);
     SimpleHeader(out->buf.data(), r.handle, err);

@@ -30,7 +30,8 @@ struct Reply {
   size_t ext_len = 0;
   uint64_t ext_off = 0;
   size_t total() const { return len + ext_len; }
-  Charge charge;  // the request's, given back once the reply is sent
+  Charge charge;       // the request's, given back once the reply is sent
+  uint32_t error = 0;  // the NBD error answered (EncodeError), 0 for success
 };
 
 // How reads may run on the connection thread.

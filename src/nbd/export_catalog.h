@@ -14,6 +14,7 @@
 
 #include "backend/block_device.h"
 #include "common/status.h"
+#include "nbd/export_stats.h"
 #include "nbd/peer.h"
 
 namespace vbs::nbd {
@@ -37,6 +38,8 @@ struct OpenedExport {
   std::shared_ptr<const WriteLease> lease;
   // IOPS and throughput limits shared by the export's connections (throttle.h); null: none.
   std::shared_ptr<Throttle> throttle;
+  // Counters its connections bump (export_stats.h); null: not counted.
+  std::shared_ptr<ExportStats> stats;
 };
 
 class ExportCatalog {

@@ -182,6 +182,7 @@ Result<OpenedExport> ExportRegistry::Open(std::string_view name, const Peer& pee
   e.gate = entry->gate;
   e.lease = entry->spec.lease;
   e.throttle = entry->spec.throttle;
+  e.stats = entry->spec.stats;
   return e;
 }
 

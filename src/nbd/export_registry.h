@@ -50,6 +50,9 @@ class ExportRegistry final : public ExportCatalog {
     Consumer consumer;
     // QoS limits (throttle.h), possibly shared with other exports of the volume; null: none.
     std::shared_ptr<Throttle> throttle;
+    // What the export served (export_stats.h), possibly shared with the volume's other
+    // exports; null: not counted.
+    std::shared_ptr<ExportStats> stats;
   };
 
   // AlreadyExists if the name is taken; InvalidArgument for a bad spec.

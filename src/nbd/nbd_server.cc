@@ -95,6 +95,7 @@ Status NbdServer::AddExport(const std::string& name, DeviceFactory factory, bool
   spec.lease = std::move(options.lease);
   spec.consumer = options.consumer;
   spec.throttle = std::move(options.throttle);
+  spec.stats = std::move(options.stats);
   return registry_.Add(std::move(spec));
 }
 

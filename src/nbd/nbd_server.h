@@ -71,6 +71,7 @@ class NbdServer {
     std::shared_ptr<const WriteLease> lease;  // writes run only while it is valid
     Consumer consumer;                        // who may open it (peer.h)
     std::shared_ptr<Throttle> throttle;       // QoS limits (throttle.h)
+    std::shared_ptr<ExportStats> stats;       // what it served (export_stats.h)
   };
   Status AddExport(const std::string& name, DeviceFactory factory, bool read_only,
                    ExportOptions options = {});

@@ -5,6 +5,7 @@
 // magic or a WRITE payload larger than kMaxPayload (we cannot afford to skip it) is fatal.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -28,6 +29,8 @@ struct Request {
   // Not on the wire: set by the connection (memory_budget.h).
   uint32_t charge = 0;
   bool shared_charge = false;
+  // Not on the wire: when the connection parsed it (latency metrics, export_stats.h).
+  std::chrono::steady_clock::time_point received{};
 
   // Bytes of payload that follow the header on the wire.
   uint32_t payload_length() const { return type == kCmdWrite ? length : 0; }

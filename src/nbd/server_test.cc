@@ -590,6 +590,47 @@ TEST(ServerThrottleTest, RequestsWaitForTheBucketAndLimitsChangeOnline) {
   ::unlink(sock.c_str());
 }
 
+TEST(ServerStatsTest, ExportStatsCountWhatWasAnswered) {
+  const std::string sock = "/tmp/vbs-nbd-stats-" + std::to_string(::getpid()) + ".sock";
+  NbdServer server;
+  auto stats = std::make_shared<ExportStats>();
+  NbdServer::ExportOptions eo;
+  eo.stats = stats;
+  DeviceFactory factory = []() -> Result<std::shared_ptr<BlockDevice>> {
+    return std::shared_ptr<BlockDevice>(std::make_shared<MemDevice>(8 << 20));
+  };
+  ASSERT_TRUE(server.AddExport("disk", factory, false, eo).ok());
+  ASSERT_TRUE(server.ListenUnix(sock).ok());
+  {
+    Client c;
+    ASSERT_TRUE(c.Connect(sock));
+    ASSERT_TRUE(c.Go("disk"));
+    const std::string data(65536, 'x');
+    c.Send(RequestBytes(kCmdWrite, 1, 0, data.size(), 0, data));
+    ASSERT_EQ(c.ReadReply({}).error, 0u);
+    c.Send(RequestBytes(kCmdRead, 2, 0, 4096) + RequestBytes(kCmdRead, 3, 4096, 4096));
+    Client::Reads reads{{2, {0, 4096u}}, {3, {4096, 4096u}}};
+    EXPECT_EQ(c.ReadReply(reads).error, 0u);
+    EXPECT_EQ(c.ReadReply(reads).error, 0u);
+    c.Send(RequestBytes(kCmdRead, 4, 16 << 20, 4096));  // beyond the end: EINVAL
+    EXPECT_NE(c.ReadReply({{4, {16 << 20, 4096u}}}).error, 0u);
+    c.Send(RequestBytes(kCmdFlush, 5, 0, 0));
+    EXPECT_EQ(c.ReadReply({}).error, 0u);
+    EXPECT_EQ(stats->connections.value(), 1);
+  }
+  server.Stop();
+  EXPECT_EQ(stats->write.requests.value(), 1u);
+  EXPECT_EQ(stats->write.bytes.value(), 65536u);
+  EXPECT_EQ(stats->read.requests.value(), 3u);
+  EXPECT_EQ(stats->read.bytes.value(), 8192u) << "the refused read moved nothing";
+  EXPECT_EQ(stats->read.errors.value(), 1u);
+  EXPECT_EQ(stats->flush.requests.value(), 1u);
+  EXPECT_EQ(stats->read.latency.Read().count, 3u);
+  EXPECT_EQ(stats->in_flight.value(), 0);
+  EXPECT_EQ(stats->connections.value(), 0);
+  ::unlink(sock.c_str());
+}
+
 TEST_P(ServerTest, StopClosesConnectedClients) {
   auto c = Connect();
   server_->Stop();

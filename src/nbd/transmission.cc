@@ -94,12 +94,14 @@ void Connection::ReleaseCharge(const Charge& c) {
 }
 
 void Connection::Queue(const Request& req, Reply reply) {
+  if (stats_ != nullptr) stats_->Answered(req, reply.error, std::chrono::steady_clock::now());
   reply.charge = ChargeOf(req);
   out_bytes_ += reply.total();
   outq_.push_back(std::move(reply));
 }
 
 void Connection::Complete(const Request& req, Reply r) {
+  if (stats_ != nullptr) stats_->Answered(req, r.error, std::chrono::steady_clock::now());
   r.charge = ChargeOf(req);
   bool wake;
   {
@@ -134,6 +136,7 @@ void Connection::Handle(const Request& req, const uint8_t* payload, Buffer* owne
     disc_ = true;  // finish what is in flight, then close (no reply to DISC)
     return;
   }
+  if (stats_ != nullptr) stats_->in_flight.Add(1);
   uint32_t err = ValidateRequest(req, ctx_.params);
   if (err != 0) {
     Reply reply;
@@ -214,8 +217,16 @@ bool Connection::ProcessInput() {
       if (delay > std::chrono::steady_clock::duration::zero()) {
         stalled_ = true;
         throttled_until_ = now + delay;
+        if (throttled_since_ == std::chrono::steady_clock::time_point{}) throttled_since_ = now;
         break;
       }
+    }
+    if (throttled_since_ != std::chrono::steady_clock::time_point{}) {
+      if (stats_ != nullptr) {
+        stats_->throttled_ns.Add(static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(now - throttled_since_).count()));
+      }
+      throttled_since_ = {};
     }
     if (!TakeCharge(&req)) {
       stalled_ = true;
@@ -224,6 +235,7 @@ bool Connection::ProcessInput() {
     stalled_ = false;
     throttled_until_ = {};
     if (throttle_ != nullptr) throttle_->Take(req, now);
+    req.received = now;
     const size_t pl = req.payload_length();
     if (avail - kRequestHeaderSize >= pl) {
       const uint8_t* payload = rbuf_.data() + rstart_ + kRequestHeaderSize;
@@ -438,6 +450,8 @@ void Connection::Serve(Negotiated& neg) {
   gate_ = neg.exp.gate.get();
   ctx_.lease = neg.exp.lease.get();  // null when the export has none
   throttle_ = neg.exp.throttle.get();
+  stats_ = neg.exp.stats.get();
+  if (stats_ != nullptr) stats_->connections.Add(1);
   ctx_.inline_mode = env_.allow_inline ? ChooseInlineMode(*ctx_.dev) : InlineMode::kNever;
   MapDevice();
 
@@ -561,6 +575,7 @@ void Connection::Serve(Negotiated& neg) {
   pmapped_ = nullptr;
   WaitIdle();
   outq_.clear();
+  if (stats_ != nullptr) stats_->connections.Add(-1);
   if (env_.memory != nullptr) env_.memory->Forget(wake_fd_);
   if (ctx_.map != nullptr) ::munmap(ctx_.map, ctx_.params.size);
   ctx_.map = nullptr;
