@@ -310,6 +310,7 @@ Status HostRole::Export(const std::string& name, const std::string& pool,
   eo.lease = read_only ? nullptr : lease_;  // a rw export writes only under the node's lease
   eo.consumer = consumer;
   eo.throttle = ThrottleFor(volume_id, limits, /*update=*/false);
+  eo.stats = stats_.For(volume_id);
   VBS_RETURN_IF_ERROR(nbd_.AddExport(name, factory, read_only, std::move(eo)));
   std::lock_guard<std::mutex> l(mu_);
   exports_[name] = ExportInfo{volume_id, pool, read_only, consumer};
@@ -349,7 +350,10 @@ Status HostRole::Unexport(const std::string& name) {
   // The volume's last export here: a later attach starts from the limits it carries.
   bool others = false;
   for (const auto& [n, info] : exports_) others |= info.volume_id == volume_id;
-  if (!others) throttles_.erase(volume_id);
+  if (!others) {
+    throttles_.erase(volume_id);
+    stats_.Forget(volume_id);
+  }
   return Status::Ok();
 }
 

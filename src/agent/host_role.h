@@ -32,6 +32,7 @@
 
 #include "agent/server_client.h"
 #include "agent/storage_role.h"
+#include "agent/volume_stats.h"
 #include "nbd/nbd_server.h"
 #include "nbd/write_lease.h"
 
@@ -55,6 +56,8 @@ class HostRole {
   // For a successor process (the agent re-executing itself): the exports, the lease and the
   // NBD server's listener and connections, quiesced (nbd/handover.h). Serves nothing after.
   Result<nlohmann::json> Handover(std::chrono::milliseconds timeout);
+  // The NBD counters of the volumes exported here, for the agent's /metrics.
+  const VolumeStats& volume_stats() const { return stats_; }
 
   // attach / detach / resize_attachments operations. On success `result` carries what the
   // server records.
@@ -134,6 +137,7 @@ class HostRole {
   std::map<std::string, ExportInfo> exports_;                        // by export name
   std::map<std::string, std::shared_ptr<std::mutex>> vm_locks_;      // instance id → its QMP turn
   std::map<std::string, std::shared_ptr<nbd::Throttle>> throttles_;  // volume id → its bucket
+  VolumeStats stats_{options_.node};  // volume id → its NBD counters (metrics)
   // volume id → held while a snapshot holds its writes (exports wait for it)
   std::map<std::string, std::shared_ptr<std::mutex>> volume_locks_;
 };
