@@ -54,6 +54,8 @@ class Agent {
   // Re-execution (SIGUSR2): stops taking work, lets running operations finish, and quiesces
   // the NBD server (HostRole::Handover). What it returns lets the successor go on.
   Result<nlohmann::json> Handover(std::chrono::milliseconds timeout);
+  // The NBD counters of the volumes this node exports (for the agent's /metrics).
+  const VolumeStats& volume_stats() const { return host_.volume_stats(); }
 
  private:
   void Loop();

@@ -56,11 +56,50 @@ class ServerRoleImpl final : public ServerRole {
 
 class AgentRoleImpl final : public AgentRole {
  public:
-  void Stop() override { agent_->Stop(); }
+  void Stop() override {
+    if (metrics_http_) metrics_http_->Stop();
+    agent_->Stop();
+  }
   Result<nlohmann::json> Handover() override { return agent_->Handover(std::chrono::seconds(30)); }
   ~AgentRoleImpl() override { Stop(); }
   std::unique_ptr<Agent> agent_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<HttpServer> metrics_http_;  // GET /metrics, when metrics_listen is set
 };
+
+// The agent's GET /metrics: for monitor certificates (Prometheus) and admin certificates of
+// the deployment CA, nothing else. (The agent keeps no users table: an admin certificate's
+// OU is trusted here, and only to read numbers.)
+HttpResponse AgentMetrics(const MetricsRegistry& metrics, const HttpRequest& req) {
+  auto error = [](int status, const std::string& code, const std::string& message) {
+    HttpResponse r;
+    r.status = status;
+    r.body = nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
+    return r;
+  };
+  if (!req.peer.verified || !req.peer.identity) {
+    return error(401, "InvalidClientCertificate",
+                 "a client certificate of the deployment CA is required");
+  }
+  const CertRole role = req.peer.identity->role;
+  if (role != CertRole::kMonitor && role != CertRole::kAdmin) {
+    HttpResponse r = error(403, "UnauthorizedOperation",
+                           "the agent's /metrics is for monitor and admin certificates");
+    r.authenticated = true;
+    return r;
+  }
+  HttpResponse r;
+  if (req.path != "/metrics") {
+    r = error(404, "NotFound", "the agent serves /metrics only");
+  } else if (req.method != "GET") {
+    r = error(405, "MethodNotAllowed", req.method + " is not allowed on /metrics");
+  } else {
+    r.content_type = kMetricsContentType;
+    r.body = metrics.Render();
+  }
+  r.authenticated = true;
+  return r;
+}
 
 }  // namespace
 
@@ -272,6 +311,25 @@ Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config,
   auto role = std::make_unique<AgentRoleImpl>();
   role->agent_ = std::make_unique<Agent>(options, std::move(pools));
   VBS_RETURN_IF_ERROR(role->agent_->Start(handover));
+  if (!config.metrics_listen.empty()) {
+    Agent* agent = role->agent_.get();
+    role->metrics_.AddCollector([agent](MetricsWriter& w) { agent->volume_stats().Write(w); });
+    VBS_ASSIGN_OR_RETURN(HostPort hp, ParseHostPort(config.metrics_listen));
+    HttpServerOptions http;
+    http.host = hp.host;
+    http.port = hp.port;
+    http.cert_file = config.cert_file;
+    http.key_file = config.key_file;
+    http.ca_file = config.ca_file;
+    http.max_connections = 16;  // scrapers, not clients
+    const MetricsRegistry* metrics = &role->metrics_;
+    VBS_ASSIGN_OR_RETURN(role->metrics_http_,
+                         HttpServer::Start(http, [metrics](const HttpRequest& r) {
+                           return AgentMetrics(*metrics, r);
+                         }));
+    spdlog::info("agent {}: metrics on https://{}:{}/metrics", config.node, hp.host,
+                 role->metrics_http_->port());
+  }
   spdlog::info("agent {}: started with {} pool(s)", config.node, config.pools.size());
   return std::unique_ptr<AgentRole>(std::move(role));
 }

@@ -240,7 +240,9 @@ Result<PoolConfig> ParsePool(const toml::table& t, const std::string& origin, si
 Result<AgentConfig> ParseAgent(const toml::table& t, const std::string& origin) {
   const std::string w = "agent.";
   VBS_RETURN_IF_ERROR(CheckKeys(
-      t, {"node", "servers", "ca", "cert", "key", "nbd_socket", "qmp_dir", "pool"}, origin, w));
+      t,
+      {"node", "servers", "ca", "cert", "key", "nbd_socket", "qmp_dir", "metrics_listen", "pool"},
+      origin, w));
   AgentConfig c;
   VBS_ASSIGN_OR_RETURN(auto node, Str(t, "node", origin, w));
   if (!node || !IsValidName(*node)) return Bad(origin, w + "node", "a node name is required");
@@ -260,6 +262,12 @@ Result<AgentConfig> ParseAgent(const toml::table& t, const std::string& origin) 
     if (sock->empty() || sock->size() > 107)
       return Bad(origin, w + "nbd_socket", "must be 1-107 characters");
     c.nbd_socket = *sock;
+  }
+  VBS_ASSIGN_OR_RETURN(auto metrics, Str(t, "metrics_listen", origin, w));
+  if (metrics) {
+    auto hp = ParseHostPort(*metrics);
+    if (!hp.ok()) return Bad(origin, w + "metrics_listen", hp.status().message());
+    c.metrics_listen = *metrics;
   }
   VBS_ASSIGN_OR_RETURN(auto qmp_dir, Str(t, "qmp_dir", origin, w));
   if (qmp_dir) {

@@ -94,6 +94,9 @@ struct AgentConfig {
   std::string ca_file, cert_file, key_file;
   std::string nbd_socket = "/run/vbs/nbd.sock";
   std::string qmp_dir;  // empty: this node attaches to no QEMU VMs
+  // HOST:PORT of the agent's /metrics (HTTPS with the node certificate, which then needs
+  // subjectAltNames: vbsd pki issue --role node --san …); empty: none.
+  std::string metrics_listen;
   std::vector<PoolConfig> pools;
 };
 
