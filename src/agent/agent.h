@@ -54,8 +54,9 @@ class Agent {
   // Re-execution (SIGUSR2): stops taking work, lets running operations finish, and quiesces
   // the NBD server (HostRole::Handover). What it returns lets the successor go on.
   Result<nlohmann::json> Handover(std::chrono::milliseconds timeout);
-  // The NBD counters of the volumes this node exports (for the agent's /metrics).
-  const VolumeStats& volume_stats() const { return host_.volume_stats(); }
+  // The agent's /metrics (agent/agent_metrics.cc): the NBD counters of the volumes exported
+  // here, the lease's renewals and losses, and each pool's physical space.
+  void WriteMetrics(MetricsWriter& w) const;
 
  private:
   void Loop();
@@ -88,6 +89,9 @@ class Agent {
   std::atomic<int64_t> epoch_{0};  // 0: not registered
   std::atomic<bool> need_hello_{false};
   std::atomic<int64_t> renew_interval_ms_{1000};
+  // Lease events since start, for /metrics.
+  std::atomic<uint64_t> renewals_ok_{0}, renewals_failed_{0}, renewals_refused_{0};
+  std::atomic<uint64_t> leases_lost_{0};
 };
 
 }  // namespace vbs

@@ -218,6 +218,7 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
                                                    reconcile, config.id);
   role->api_metrics_ = std::make_unique<ApiMetrics>(role->metrics_);
   AddClusterMetrics(role->metrics_, *role->store_);
+  role->reconciler_->ExportMetrics(role->metrics_);
   role->rest_ = std::make_unique<RestApi>(
       RestServices{role->volumes_.get(), role->snapshots_.get(), role->work_.get(),
                    role->admin_.get(), role->attachments_.get(), role->ca_.get(), role->auth_.get(),
@@ -313,7 +314,7 @@ Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config,
   VBS_RETURN_IF_ERROR(role->agent_->Start(handover));
   if (!config.metrics_listen.empty()) {
     Agent* agent = role->agent_.get();
-    role->metrics_.AddCollector([agent](MetricsWriter& w) { agent->volume_stats().Write(w); });
+    role->metrics_.AddCollector([agent](MetricsWriter& w) { agent->WriteMetrics(w); });
     VBS_ASSIGN_OR_RETURN(HostPort hp, ParseHostPort(config.metrics_listen));
     HttpServerOptions http;
     http.host = hp.host;

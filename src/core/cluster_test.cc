@@ -2,6 +2,7 @@
 // that declares the pool and moves off a node that died; a dead node's local pool answers
 // NodeUnavailable; of several reconcilers only the leader sweeps, so no step runs twice.
 #include <atomic>
+#include <sstream>
 #include <thread>
 
 #include "common/clock.h"
@@ -11,6 +12,15 @@
 
 namespace vbs {
 namespace {
+
+// A series' value in a registry's exposition; -1 when it is not there.
+double Scraped(const MetricsRegistry& registry, const std::string& series) {
+  std::istringstream in(registry.Render());
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
 
 class ClusterTest : public CoreTest {
  protected:
@@ -109,6 +119,8 @@ TEST_F(ClusterTest, ReconcilerMovesPendingSharedWorkOffADeadNode) {
   Kill("n1");
   Reconciler rec(*store_, notifier_, work_policy_, PlacementPolicy{/*node_timeout_ms=*/1},
                  ReconcilePolicy{});
+  MetricsRegistry metrics;
+  rec.ExportMetrics(metrics);
   // A reconciler moves nothing in its first node timeout (agents are still saying hello).
   std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(*rec.SweepOnce(), 1);  // the shared op moved; the local one waits for op_timeout
@@ -116,6 +128,8 @@ TEST_F(ClusterTest, ReconcilerMovesPendingSharedWorkOffADeadNode) {
   EXPECT_EQ(Ops(shared.id).at(0).state, "pending");
   EXPECT_EQ(Ops(local.id).at(0).node, "n1");
   EXPECT_EQ(*rec.SweepOnce(), 0);  // nothing moves twice
+  EXPECT_EQ(Scraped(metrics, "vbs_operation_node_moves_total{kind=\"create_volume\"}"), 1);
+  EXPECT_EQ(Scraped(metrics, "vbs_reconciler_leader"), 1);
   auto batch = work_->Poll(other, std::chrono::milliseconds(0));
   ASSERT_EQ(batch->ops.size(), 1u);
   EXPECT_FALSE(work_->Claim(first, batch->ops[0].id).ok());  // the dead node lost it
@@ -136,6 +150,9 @@ TEST_F(ClusterTest, TwoReconcilersNeverTakeTheSameStep) {
   for (auto& op : batch->ops) ASSERT_TRUE(work.Claim("n1", op.id).ok());
   Reconciler a(*store_, notifier_, shortlease, {}, {}, "a");
   Reconciler b(*store_, notifier_, shortlease, {}, {}, "b");
+  MetricsRegistry ma, mb;
+  a.ExportMetrics(ma);
+  b.ExportMetrics(mb);
   std::atomic<int> moved{0};
   auto sweep = [&](Reconciler& r) {
     for (int i = 0; i < 10; ++i) {
@@ -150,6 +167,11 @@ TEST_F(ClusterTest, TwoReconcilersNeverTakeTheSameStep) {
   tb.join();
   EXPECT_EQ(moved.load(), kOps);
   EXPECT_NE(a.leading(), b.leading());
+  // Each expiry is counted once, by the server that moved it.
+  const std::string expired =
+      "vbs_operation_lease_expirations_total{kind=\"create_volume\",outcome=\"requeued\"}";
+  EXPECT_EQ(std::max(0.0, Scraped(ma, expired)) + std::max(0.0, Scraped(mb, expired)), kOps);
+  EXPECT_EQ(Scraped(ma, "vbs_reconciler_leader") + Scraped(mb, "vbs_reconciler_leader"), 1);
   auto requeued = work.Poll("n1", std::chrono::milliseconds(0));
   ASSERT_TRUE(requeued.ok());
   EXPECT_EQ(requeued->ops.size(), static_cast<size_t>(kOps));
@@ -162,6 +184,9 @@ TEST_F(ClusterTest, LeadershipPassesOnWhenTheLeaderStops) {
   quick.leader_lease_ms = 50;
   Reconciler a(*store_, notifier_, work_policy_, {}, quick, "a");
   Reconciler b(*store_, notifier_, work_policy_, {}, quick, "b");
+  MetricsRegistry ma, mb;
+  a.ExportMetrics(ma);
+  b.ExportMetrics(mb);
   ASSERT_TRUE(a.SweepOnce().ok());
   ASSERT_TRUE(b.SweepOnce().ok());
   EXPECT_TRUE(a.leading());
@@ -172,6 +197,10 @@ TEST_F(ClusterTest, LeadershipPassesOnWhenTheLeaderStops) {
   }
   ASSERT_TRUE(a.SweepOnce().ok());
   EXPECT_FALSE(a.leading());
+  EXPECT_EQ(Scraped(ma, "vbs_reconciler_leadership_acquired_total"), 1);
+  EXPECT_EQ(Scraped(mb, "vbs_reconciler_leadership_acquired_total"), 1);
+  EXPECT_EQ(Scraped(ma, "vbs_reconciler_leader"), 0);
+  EXPECT_EQ(Scraped(mb, "vbs_reconciler_leader"), 1);
 }
 
 }  // namespace

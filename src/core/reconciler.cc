@@ -36,8 +36,11 @@ Reconciler::Reconciler(MetadataStore& store, RevisionNotifier& notifier, WorkPol
 Result<int> Reconciler::SweepOnce() {
   int moved = 0;
   bool leading = false;
-  VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {
+  SweepEvents events;
+  Status swept = store_.Transact([&](Transaction& tx) -> Status {
     moved = 0;
+    events = SweepEvents();  // a retried transaction starts again
+    events_ = &events;
     const int64_t now = NowMillis();
     VBS_ASSIGN_OR_RETURN(const int64_t clock, tx.ClockMillis());  // for node liveness
     // The lease and the sweep commit together: a sweep only writes while its server leads.
@@ -66,6 +69,8 @@ Result<int> Reconciler::SweepOnce() {
       VBS_ASSIGN_OR_RETURN(bool won, tx.TryTransitionOp(op, from));
       if (!won) continue;
       ++moved;
+      events.expirations.emplace_back(op.kind,
+                                      op.state == state::kOpFailed ? "failed" : "requeued");
       if (op.state == state::kOpFailed) {
         spdlog::warn("operation {} ({} {}) failed: {}", op.id, op.kind, op.resource_id, *op.error);
         VBS_RETURN_IF_ERROR(ApplyOperationFailure(tx, op, *op.error));
@@ -107,12 +112,52 @@ Result<int> Reconciler::SweepOnce() {
     }
     if (moved > 0) return tx.BumpRevision().status();
     return Status::Ok();
-  }));
-  if (leading != leading_.exchange(leading)) {
+  });
+  events_ = nullptr;
+  VBS_RETURN_IF_ERROR(swept);
+  const bool was_leading = leading_.exchange(leading);
+  if (leading != was_leading) {
     spdlog::info("reconciler {}: {} the sweep", holder_, leading ? "now leads" : "no longer leads");
   }
+  Count(events, leading && !was_leading);
   if (moved > 0) notifier_.Notify();
   return moved;
+}
+
+void Reconciler::ExportMetrics(MetricsRegistry& registry) {
+  metrics_.leader =
+      &registry.AddGauge("vbs_reconciler_leader", "1 while this server holds the sweep's lease.")
+           .With({});
+  metrics_.acquired = &registry
+                           .AddCounter("vbs_reconciler_leadership_acquired_total",
+                                       "Times this server took the reconciler's leader lease.")
+                           .With({});
+  metrics_.expirations = &registry.AddCounter(
+      "vbs_operation_lease_expirations_total",
+      "Running operations whose agent stopped reporting, requeued or failed.", {"kind", "outcome"});
+  metrics_.moves = &registry.AddCounter(
+      "vbs_operation_node_moves_total",
+      "Pending storage operations moved off a node that is down, by kind.", {"kind"});
+  metrics_.takeovers = &registry.AddCounter(
+      "vbs_node_takeovers_total", "Times a node lost its lease and was taken over.", {"node"});
+  metrics_.ended =
+      &registry.AddCounter("vbs_takeover_attachments_ended_total",
+                           "Attachments ended because their node lost its lease.", {"node"});
+  metrics_.fences = &registry.AddCounter(
+      "vbs_storage_client_fences_total",
+      "Storage clients of a node that lost its lease, fenced before its volumes moved.", {"node"});
+}
+
+void Reconciler::Count(const SweepEvents& e, bool became_leader) {
+  if (!metrics_.leader) return;
+  metrics_.leader->Set(leading_.load() ? 1 : 0);
+  if (became_leader) metrics_.acquired->Add();
+  for (const auto& [kind, outcome] : e.expirations)
+    metrics_.expirations->With({kind, outcome}).Add();
+  for (const auto& kind : e.moves) metrics_.moves->With({kind}).Add();
+  for (const auto& [node, n] : e.takeovers) metrics_.takeovers->With({node}).Add(n);
+  for (const auto& [node, n] : e.ended) metrics_.ended->With({node}).Add(n);
+  for (const auto& [node, n] : e.fences) metrics_.fences->With({node}).Add(n);
 }
 
 Result<int> Reconciler::TakeOverFromDeadNodes(Transaction& tx, const std::vector<NodeRecord>& nodes,
@@ -132,6 +177,11 @@ Result<int> Reconciler::TakeOverFromDeadNodes(Transaction& tx, const std::vector
     // and sees the node alive (the database serializes the two).
     n.epoch += 1;
     VBS_RETURN_IF_ERROR(tx.UpsertNode(n));
+    if (events_) {
+      ++events_->takeovers[n.name];
+      events_->fences[n.name] += static_cast<int>(fences->size());
+      events_->ended[n.name] += static_cast<int>(held.size());
+    }
     const std::string reason = "node '" + n.name + "' lost its lease (no heartbeat for " +
                                std::to_string((clock - n.last_heartbeat) / 1000) +
                                " s); the attachment ended";
@@ -192,6 +242,7 @@ Result<bool> Reconciler::MoveOffDownNode(Transaction& tx, OperationRecord& op,
   op.updated_at = now;
   VBS_ASSIGN_OR_RETURN(bool won, tx.TryTransitionOp(op, state::kOpPending));
   if (!won) return false;
+  if (events_) events_->moves.push_back(op.kind);
   spdlog::info("operation {} ({} {}): node '{}' is down, moved to node '{}'", op.id, op.kind,
                op.resource_id, from_node, op.node);
   return true;

@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "core/revision_notifier.h"
 #include "core/scheduler.h"
 #include "core/work_service.h"
@@ -51,6 +52,17 @@ class Reconciler {
   // One sweep; returns how many operations it moved (0 when another server leads).
   Result<int> SweepOnce();
   bool leading() const { return leading_.load(); }
+  // Lease and takeover events for /metrics, counted once their sweep has committed:
+  //   vbs_reconciler_leader                          1 while this server sweeps
+  //   vbs_reconciler_leadership_acquired_total        times this server took the leader lease
+  //   vbs_operation_lease_expirations_total{kind,outcome}   an agent stopped reporting on a
+  //                                                  running op: outcome requeued or failed
+  //   vbs_operation_node_moves_total{kind}           pending ops moved off a down node
+  //   vbs_node_takeovers_total{node}                 a node lost its lease; its attachments end
+  //   vbs_takeover_attachments_ended_total{node}
+  //   vbs_storage_client_fences_total{node}          fences ordered before its volumes move
+  // Call before Start().
+  void ExportMetrics(MetricsRegistry& registry);
   void Start();
   void Stop();
 
@@ -80,6 +92,23 @@ class Reconciler {
   ReconcilePolicy policy_;
   const std::string holder_;
   std::atomic<bool> leading_{false};
+  // What one sweep did, applied to the metrics only once its transaction committed.
+  struct SweepEvents {
+    std::vector<std::pair<std::string, std::string>> expirations;  // kind, outcome
+    std::vector<std::string> moves;                                // kind
+    std::map<std::string, int> takeovers, ended, fences;           // by node
+  };
+  void Count(const SweepEvents& e, bool became_leader);
+  SweepEvents* events_ = nullptr;  // the sweep's, while it runs (the sweep thread only)
+  struct Metrics {
+    Gauge* leader = nullptr;
+    Counter* acquired = nullptr;
+    Family<Counter>* expirations = nullptr;
+    Family<Counter>* moves = nullptr;
+    Family<Counter>* takeovers = nullptr;
+    Family<Counter>* ended = nullptr;
+    Family<Counter>* fences = nullptr;
+  } metrics_;
   const int64_t started_ms_ = NowMillis();
   std::thread thread_;
   std::mutex mu_;

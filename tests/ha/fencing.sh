@@ -218,6 +218,12 @@ scenario partition 'kill -KILL $PROXY_PID; wait $PROXY_PID 2>/dev/null || true' 
 # The server never took node-b for dead, and node-a is up again.
 api GET /v1/nodes
 assert_eq "up up" "$(jf '[.nodes[] | .state] | join(" ")')" "both nodes up at the end"
+# Every takeover is in the server's metrics: one per scenario, each ending one attachment.
+takeovers=$((${PAUSE_ROUNDS:-1} + 1))
+api GET /metrics; assert_status 200 "the admin reads /metrics"
+assert_contains "vbs_node_takeovers_total{node=\"node-a\"} $takeovers" "$BODY" "node-a's takeovers are counted"
+assert_contains "vbs_takeover_attachments_ended_total{node=\"node-a\"} $takeovers" "$BODY" "the attachments they ended"
+assert_not_contains 'vbs_node_takeovers_total{node="node-b"}' "$BODY" "node-b was never taken over"
 cat "$T/takeover_times" >&2
 [ -z "${TAKEOVER_TIMES_OUT:-}" ] || cp "$T/takeover_times" "$TAKEOVER_TIMES_OUT"
 echo "PASS ha fencing"

@@ -36,7 +36,9 @@ assert_match 'vbs_node_heartbeat_age_seconds\{node="local"\} [0-9.e+-]+' "$METRI
 assert_match 'vbs_pool_capacity_bytes\{pool="default"\} [1-9]' "$METRICS" "the pool's capacity"
 assert_match 'vbs_pool_reserved_bytes\{pool="default"\} [1-9]' "$METRICS" "the pool's reservation (carol's volume)"
 assert_contains "vbs_operation_oldest_pending_age_seconds 0" "$METRICS" "nothing waits"
-ok "API requests by face, action and status (routes, never ids), latency, heartbeat age, pool capacity and reservation"
+assert_contains "vbs_reconciler_leader 1" "$METRICS" "the only server leads the sweep"
+assert_contains "vbs_reconciler_leadership_acquired_total 1" "$METRICS" "it took the leader lease once"
+ok "API requests by face, action and status (routes, never ids), latency, heartbeat age, pool capacity and reservation, the sweep's leader lease"
 
 # The monitor certificate reads nothing else, and users do not read the metrics.
 api GET /v1/volumes; assert_status 403 UnauthorizedOperation "the monitor certificate on /v1/volumes"

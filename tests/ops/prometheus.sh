@@ -50,6 +50,18 @@ for target in "$SERVER_HOSTPORT" "$AGENT_METRICS"; do
   out=$(promtool check metrics <"$T/scrape.txt" 2>&1) || fail "promtool check metrics on $target: $out"
   [ -z "$out" ] || fail "promtool on $target: $out"
 done
+# The agent's own numbers: its lease renewals (the first comes a renew interval after the
+# hello) and the pool's disk.
+deadline=$((SECONDS + 20))
+until agent_metrics=$(curl -sS --max-time 10 "${mon[@]}" "https://$AGENT_METRICS/metrics") &&
+  grep -Eq 'vbs_agent_lease_renewals_total\{node="n2",result="ok"\} [1-9]' <<<"$agent_metrics"; do
+  [ $SECONDS -lt $deadline ] || fail "n2 reports no lease renewal: $(grep lease <<<"$agent_metrics")"
+  sleep 0.5
+done
+assert_match 'vbs_agent_lease_renewals_total\{node="n2",result="ok"\} [1-9]' "$agent_metrics" "n2 counts its lease renewals"
+assert_match 'vbs_agent_leases_lost_total\{node="n2"\} 0' "$agent_metrics" "n2 never lost its lease"
+assert_match 'vbs_pool_used_bytes\{pool="p2",node="n2"\} [1-9]' "$agent_metrics" "the used bytes of p2's file system"
+assert_match 'vbs_pool_size_bytes\{pool="p2",node="n2"\} [1-9]' "$agent_metrics" "the size of p2's file system"
 code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$T/mon/ca.crt" --cert "$T/n2/n2.crt" --key "$T/n2/n2.key" "https://$AGENT_METRICS/metrics")
 assert_eq 403 "$code" "a node certificate on the agent's /metrics"
 ok "promtool check metrics: clean on the server and the agent; the agent refuses other certificates (403)"
