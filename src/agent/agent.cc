@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/log_context.h"
+
 namespace vbs {
 
 Agent::Agent(AgentOptions options, std::map<std::string, AgentPool> pools)
@@ -176,6 +178,10 @@ void Agent::Loop() {
 }
 
 void Agent::RunOp(const AgentOp& op) {
+  // Lines about this op carry its id, its object and the request that queued it.
+  LogScope scope({{"request_id", op.params.is_object() ? op.params.value("request_id", "") : ""},
+                  {"op", op.id},
+                  {ObjectIdKey(op.resource_id), op.resource_id}});
   spdlog::info("agent {}: {} {} (op {})", options_.node, op.kind, op.resource_id, op.id);
   if (options_.fault_op_delay.count() > 0 && !Sleep(options_.fault_op_delay)) return;
   nlohmann::json result = nlohmann::json::object();
@@ -263,6 +269,7 @@ void Agent::HeartbeatLoop() {
     auto lease = server_.Heartbeat(epoch, std::max(2 * interval, std::chrono::milliseconds(1000)));
     if (lease.ok()) {
       if (epoch_.load() == epoch) Granted(*lease, sent);
+      renewals_ok_.fetch_add(1, std::memory_order_relaxed);
       if (failing) spdlog::info("agent {}: lease renewed again", options_.node);
       failing = false;
       continue;
@@ -270,8 +277,10 @@ void Agent::HeartbeatLoop() {
     const Status& st = lease.status();
     if (st.code() == "LeaseExpired" || st.code() == "UnknownNode") {
       spdlog::error("agent {}: lease renewal refused: {}", options_.node, st.ToString());
+      renewals_refused_.fetch_add(1, std::memory_order_relaxed);
       int64_t expected = epoch;
       if (epoch_.compare_exchange_strong(expected, 0)) {
+        leases_lost_.fetch_add(1, std::memory_order_relaxed);
         host_.LoseLease();
         need_hello_ = true;
         cv_.notify_all();
@@ -279,6 +288,7 @@ void Agent::HeartbeatLoop() {
       failing = false;
       continue;
     }
+    renewals_failed_.fetch_add(1, std::memory_order_relaxed);
     // The servers are unreachable or busy: try again soon. Writes stop by themselves when
     // the lease runs out (the check is in the NBD server, on this process's clock).
     if (!failing) {

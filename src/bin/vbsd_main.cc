@@ -22,6 +22,7 @@
 #include "bin/vbsd_nbd_serve.h"
 #include "bin/vbsd_reexec.h"
 #include "bin/vbsd_roles.h"
+#include "common/log_context.h"
 #include "common/sd_notify.h"
 #include "common/units.h"
 
@@ -297,11 +298,20 @@ int main(int argc, char** argv) {
   vbs::RememberCommandLine(argc, argv);
   // Logs go to stderr: stdout carries what a user reads (how to use the service) and "ready".
   spdlog::set_default_logger(spdlog::stderr_color_mt("vbsd"));
+  vbs::ConfigureLogging(vbs::LogFormat::kText);
   CLI::App app{"vbsd: the VBS daemon (control plane, node agent, NBD server)"};
   app.require_subcommand(1);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  // Applied as it is parsed, so that it holds also for nbd-serve (which runs in its callback).
+  app.add_option_function<std::string>(
+         "--log-format",
+         [](const std::string& name) {
+           if (auto format = vbs::ParseLogFormat(name); format.ok()) vbs::ConfigureLogging(*format);
+         },
+         "text (default), or json: one object per line with the request and object ids")
+      ->check(CLI::IsMember({"text", "json"}));
 
   vbs::DevOptions dev;
   auto* dev_cmd = app.add_subcommand("dev",

@@ -47,4 +47,10 @@ bool IsValidName(std::string_view name) {
   return true;
 }
 
+std::string NewRequestId() {
+  std::string h = RandomHex(16);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20, 12);
+}
+
 }  // namespace vbs

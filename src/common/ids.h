@@ -11,6 +11,8 @@ bool IsValidId(std::string_view id, std::string_view prefix);
 
 // Hex string of `bytes` random bytes from OpenSSL's CSPRNG (export names, tokens).
 std::string RandomHex(size_t bytes);
+// A request's id, UUID-shaped (as EC2 answers it): in answers and every log line about it.
+std::string NewRequestId();
 
 // Names chosen by operators (nodes, pools, users): [A-Za-z0-9][A-Za-z0-9._-]{0,62}.
 bool IsValidName(std::string_view name);

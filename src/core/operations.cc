@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/log_context.h"
 #include "core/states.h"
 
 namespace vbs {
@@ -21,6 +22,14 @@ Status EnqueueOperation(Transaction& tx, const std::string& kind, const std::str
   op.node = pool.node;
   op.state = state::kOpPending;
   op.params = params_json;
+  // The request that queued it, so that the agent's lines about it carry the same id.
+  if (const std::string request_id = CurrentLogField("request_id"); !request_id.empty()) {
+    auto params = nlohmann::json::parse(params_json.empty() ? "{}" : params_json, nullptr, false);
+    if (params.is_object()) {
+      params["request_id"] = request_id;
+      op.params = params.dump();
+    }
+  }
   op.created_at = op.updated_at = NowMillis();
   VBS_RETURN_IF_ERROR(tx.InsertOperation(op));
   return tx.BumpRevision().status();

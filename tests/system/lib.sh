@@ -181,7 +181,7 @@ allow_on_node() {
 # api METHOD PATH [BODY [CONTENT_TYPE]]: sets CODE and BODY (BODY "@FILE": the file's bytes).
 api() {
   local method=$1 path=$2 body=${3-} ctype=${4:-application/json}
-  local args=(-sS --max-time 30 -o "$T/resp.body" -w '%{http_code}' -X "$method"
+  local args=(-sS --max-time 30 -o "$T/resp.body" -D "$T/resp.headers" -w '%{http_code}' -X "$method"
     --cacert "$ID_CA")
   [ -n "$ID_CERT" ] && args+=(--cert "$ID_CERT" --key "$ID_KEY")
   if [ $# -ge 3 ]; then args+=(-H "Content-Type: $ctype" --data-binary "$body"); fi

@@ -6,6 +6,8 @@
 #include <ctime>
 
 #include "api/ec2/errors.h"
+#include "common/ids.h"
+#include "common/log_context.h"
 
 namespace vbs::ec2 {
 namespace {
@@ -59,6 +61,7 @@ HttpResponse Ec2Api::Handle(const HttpRequest& req) {
 
 HttpResponse Ec2Api::Serve(const HttpRequest& req, std::string* action_name) {
   const std::string request_id = NewRequestId();
+  LogScope log_scope({{"request_id", request_id}});
   bool authenticated = false;  // tells the server to keep the connection (http_server.h)
   auto fail = [&](const Status& st, const std::string& who) {
     HttpResponse r = Ec2ErrorResponse(st, request_id);
@@ -84,6 +87,7 @@ HttpResponse Ec2Api::Serve(const HttpRequest& req, std::string* action_name) {
   auto caller = Authenticate(req, params, &region);
   if (!caller.ok()) return fail(caller.status(), "-");
   authenticated = true;
+  LogScope who({{"user", caller->user}});
 
   auto action = params.Get("Action");
   if (!action || action->empty()) {
@@ -109,6 +113,8 @@ HttpResponse Ec2Api::Serve(const HttpRequest& req, std::string* action_name) {
   XmlWriter x(*action + "Response");
   x.Text("requestId", request_id);
   Status st = handler->second(call, x);
+  spdlog::log(action->rfind("Describe", 0) == 0 ? spdlog::level::debug : spdlog::level::info,
+              "ec2 {} -> {}", *action, st.ok() ? "ok" : st.code());
   if (!st.ok()) return fail(st, caller->user);
   HttpResponse ok = XmlResponse(200, x.Finish(), request_id);
   ok.authenticated = true;

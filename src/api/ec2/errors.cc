@@ -70,10 +70,4 @@ Status DryRunAnswer(const Status& check) {
   return check;
 }
 
-std::string NewRequestId() {
-  std::string h = RandomHex(16);
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
-         "-" + h.substr(20, 12);
-}
-
 }  // namespace vbs::ec2

@@ -19,6 +19,4 @@ HttpResponse XmlResponse(int status, std::string body, const std::string& reques
 // may not act on what it named (missing and other users' objects alike); else `check`.
 Status DryRunAnswer(const Status& check);
 
-std::string NewRequestId();  // UUID-shaped
-
 }  // namespace vbs::ec2

@@ -5,6 +5,8 @@
 #include <chrono>
 
 #include "api/rest/json_codec.h"
+#include "common/ids.h"
+#include "common/log_context.h"
 
 namespace vbs {
 
@@ -17,13 +19,24 @@ RestApi::RestApi(RestServices services) : s_(services) {
 
 HttpResponse RestApi::Handle(const HttpRequest& req) {
   const auto start = std::chrono::steady_clock::now();
+  // Every line logged while this request is served carries its id; so does the answer, and
+  // the operations it queues (their agent logs it too).
+  const std::string request_id = NewRequestId();
+  const bool verified = req.peer.verified && req.peer.identity;
+  const bool node = verified && req.peer.identity->role == CertRole::kNode;
+  LogScope scope({{"request_id", request_id},
+                  {node ? "node" : "user", verified ? req.peer.identity->common_name : ""}});
   std::string action = "unknown";
   HttpResponse resp = Serve(req, &action);
-  if (s_.metrics != nullptr) {
-    s_.metrics->Record(
-        "rest", action, resp.status,
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (s_.metrics != nullptr) s_.metrics->Record("rest", action, resp.status, seconds);
+  resp.headers.emplace_back("X-Request-Id", request_id);
+  // One line per call that changes something (agents' polls and reads only at debug level).
+  const bool quiet = req.method == "GET" || req.path.rfind("/v1/agent/", 0) == 0;
+  spdlog::log(quiet ? spdlog::level::debug : spdlog::level::info, "rest {} -> {} ({:.1f} ms)",
+              action == "unknown" ? req.method + " " + req.path : action, resp.status,
+              seconds * 1000);
   return resp;
 }
 
