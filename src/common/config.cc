@@ -241,7 +241,8 @@ Result<AgentConfig> ParseAgent(const toml::table& t, const std::string& origin) 
   const std::string w = "agent.";
   VBS_RETURN_IF_ERROR(CheckKeys(
       t,
-      {"node", "servers", "ca", "cert", "key", "nbd_socket", "qmp_dir", "metrics_listen", "pool"},
+      {"node", "servers", "ca", "cert", "key", "nbd_socket", "qmp_dir", "libvirt_uri",
+       "libvirt_pid_dir", "metrics_listen", "pool"},
       origin, w));
   AgentConfig c;
   VBS_ASSIGN_OR_RETURN(auto node, Str(t, "node", origin, w));
@@ -273,6 +274,20 @@ Result<AgentConfig> ParseAgent(const toml::table& t, const std::string& origin) 
   if (qmp_dir) {
     if (qmp_dir->empty()) return Bad(origin, w + "qmp_dir", "must not be empty");
     c.qmp_dir = *qmp_dir;
+  }
+  VBS_ASSIGN_OR_RETURN(auto libvirt_uri, Str(t, "libvirt_uri", origin, w));
+  if (libvirt_uri) {
+    if (libvirt_uri->empty() || libvirt_uri->find("://") == std::string::npos) {
+      return Bad(origin, w + "libvirt_uri", "must be a libvirt URI such as qemu:///system");
+    }
+    c.libvirt_uri = *libvirt_uri;
+  }
+  VBS_ASSIGN_OR_RETURN(auto pid_dir, Str(t, "libvirt_pid_dir", origin, w));
+  if (pid_dir) {
+    if (pid_dir->empty() || pid_dir->front() != '/') {
+      return Bad(origin, w + "libvirt_pid_dir", "must be an absolute path");
+    }
+    c.libvirt_pid_dir = *pid_dir;
   }
   if (const toml::node* pools = t.get("pool")) {
     const toml::array* a = pools->as_array();

@@ -19,6 +19,8 @@
 //   ca = "…/ca.crt"  cert = "…/node-node1.crt"  key = "…/node-node1.key"
 //   nbd_socket = "/run/vbs/nbd.sock"   # where the node serves volumes over NBD (default)
 //   qmp_dir = "/run/vbs/qmp"           # QEMU VMs' QMP sockets, <instance id>.qmp (optional)
+//   libvirt_uri = "qemu:///system"     # libvirt's domains as instances (optional)
+//   libvirt_pid_dir = "/run/libvirt/qemu"   # where that libvirt keeps QEMU's pid files
 //   [[agent.pool]]
 //   name = "default"  type = "dir"  path = "/var/lib/vbs/pools/default"
 //   capacity = "10T"  # or "auto": the size of the file system under path
@@ -93,7 +95,10 @@ struct AgentConfig {
   std::vector<std::string> servers;
   std::string ca_file, cert_file, key_file;
   std::string nbd_socket = "/run/vbs/nbd.sock";
-  std::string qmp_dir;  // empty: this node attaches to no QEMU VMs
+  std::string qmp_dir;  // empty: this node attaches to no QEMU VMs by QMP socket
+  // libvirt connection whose running domains are this node's instances; empty: none.
+  std::string libvirt_uri;
+  std::string libvirt_pid_dir = "/run/libvirt/qemu";  // QEMU's pid files, <domain name>.pid
   // HOST:PORT of the agent's /metrics (HTTPS with the node certificate, which then needs
   // subjectAltNames: vbsd pki issue --role node --san …); empty: none.
   std::string metrics_listen;

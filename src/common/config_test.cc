@@ -104,6 +104,23 @@ TEST(Config, AgentQmpDir) {
   ExpectError(agent + "qmp_dir=3\n", "agent.qmp_dir");
 }
 
+TEST(Config, AgentLibvirt) {
+  const std::string agent =
+      "[agent]\nnode='n'\nservers=['https://a:1']\nca='c'\ncert='c'\nkey='k'\n";
+  auto none = ParseConfig(agent, "a.toml");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(none->agent->libvirt_uri, "");  // no libvirt on this node
+  EXPECT_EQ(none->agent->libvirt_pid_dir, "/run/libvirt/qemu");
+  auto some =
+      ParseConfig(agent + "libvirt_uri='qemu:///system'\nlibvirt_pid_dir='/run/lv'\n", "a.toml");
+  ASSERT_TRUE(some.ok()) << some.status().ToString();
+  EXPECT_EQ(some->agent->libvirt_uri, "qemu:///system");
+  EXPECT_EQ(some->agent->libvirt_pid_dir, "/run/lv");
+  ExpectError(agent + "libvirt_uri=''\n", "agent.libvirt_uri");
+  ExpectError(agent + "libvirt_uri='system'\n", "agent.libvirt_uri: must be a libvirt URI");
+  ExpectError(agent + "libvirt_pid_dir='run'\n", "agent.libvirt_pid_dir: must be an absolute");
+}
+
 TEST(HostPort, Forms) {
   EXPECT_EQ(ParseHostPort("127.0.0.1:0")->port, 0);
   EXPECT_EQ(ParseHostPort("[::1]:8443")->host, "::1");
