@@ -10,7 +10,8 @@
 #      writes 1 MiB, the host file has the same bytes; an attach to a missing export fails
 #      and leaves nothing behind
 #   4. detach waits for DEVICE_REMOVED: the disk is gone from dumpxml at once and from the
-#      guest; detaching again succeeds
+#      guest; detaching again succeeds. A suspended guest cannot release the disk:
+#      GuestDidNotReleaseDevice, and detaching again after resume completes
 #   5. ro attach to A and B at once → both read the data, writes fail in the guest
 #   6. resize: grow the file, restart qemu-nbd, resize → the guest sees the new size; shrink
 #      is refused
@@ -191,6 +192,16 @@ hsum=$(head -c $MiB "$img" | md5sum | cut -d' ' -f1)
 [ ${#gsum} = 32 ] && [ "$gsum" = "$hsum" ] || die "host file ($hsum) does not hold the guest's data ($gsum)"
 
 # ---------------------------------------------------------------- 4. detach
+step "a guest that cannot answer (suspended): GuestDidNotReleaseDevice; detach again waits on"
+lv_virsh suspend "$A" >/dev/null
+expect_error GuestDidNotReleaseDevice "$drv" detach "$URI" "$IA" "$VOL" 2000
+lv_virsh dumpxml "$A" | grep -q "ua-vbs-$VOL" || die "the disk went while the guest was paused"
+lv_virsh resume "$A" >/dev/null
+"$drv" detach "$URI" "$IA" "$VOL" 30000
+if lv_virsh dumpxml "$A" | grep -q "ua-vbs-$VOL"; then die "dumpxml still shows the disk"; fi
+disk_gone "$A" || die "guest $A still has the disk after the resumed detach"
+"$drv" attach "$URI" "$IA" "$VOL" "$work/rw.sock" x rw
+dev=$(find_disk "$A") || die "guest $A did not see the disk again"
 step "detach from $A waits for DEVICE_REMOVED"
 s=$(date +%s%N)
 "$drv" detach "$URI" "$IA" "$VOL" 30000
