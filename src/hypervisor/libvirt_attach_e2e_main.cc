@@ -9,10 +9,14 @@
 //   detach URI DOMAIN VOL [TIMEOUT_MS]
 //   resize URI DOMAIN VOL BYTES [TIMEOUT_MS]
 //   disks URI DOMAIN
+//   session URI     one connection for many commands, one a line on stdin ("list-domains",
+//                   "disks DOMAIN", "detach DOMAIN VOL"), one line of output each: shows
+//                   that a long-lived connection survives a libvirtd restart
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -35,7 +39,8 @@ int Usage() {
                "       vbs_libvirt_attach_e2e attach URI DOMAIN VOL SOCKET EXPORT rw|ro\n"
                "       vbs_libvirt_attach_e2e detach URI DOMAIN VOL [TIMEOUT_MS]\n"
                "       vbs_libvirt_attach_e2e resize URI DOMAIN VOL BYTES [TIMEOUT_MS]\n"
-               "       vbs_libvirt_attach_e2e disks URI DOMAIN\n";
+               "       vbs_libvirt_attach_e2e disks URI DOMAIN\n"
+               "       vbs_libvirt_attach_e2e session URI   (commands on stdin)\n";
   return 2;
 }
 
@@ -50,6 +55,46 @@ json DiskJson(const LibvirtAttachedDisk& d) {
           {"read_only", d.read_only}};
 }
 
+// One line per command; errors as "error: CODE: message" on stdout too, so that the caller
+// reads exactly one line per command.
+int Session(LibvirtConnection* conn) {
+  LibvirtAttach attach(conn);
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::istringstream in(line);
+    std::string cmd, domain, vol;
+    in >> cmd >> domain >> vol;
+    json out;
+    Status st;
+    if (cmd == "list-domains") {
+      auto list = conn->ListDomains();
+      st = list.status();
+      if (list.ok()) {
+        out = json::array();
+        for (const auto& d : *list) out.push_back(DomainJson(d));
+      }
+    } else if (cmd == "disks") {
+      auto list = attach.List(domain);
+      st = list.status();
+      if (list.ok()) {
+        out = json::array();
+        for (const auto& d : *list) out.push_back(DiskJson(d));
+      }
+    } else if (cmd == "detach") {
+      st = attach.Detach(domain, vol);
+      out = json{{"detached", vol}};
+    } else {
+      st = Status::InvalidArgument("Usage", "unknown session command '" + cmd + "'");
+    }
+    if (st.ok()) {
+      std::cout << out.dump() << std::endl;
+    } else {
+      std::cout << "error: " << st.ToString() << std::endl;
+    }
+  }
+  return 0;
+}
+
 int Run(const std::vector<std::string>& a) {
   if (a.size() < 2) return Usage();
   const std::string& cmd = a[0];
@@ -58,6 +103,7 @@ int Run(const std::vector<std::string>& a) {
   auto conn = LibvirtConnection::Open(a[1], copts);
   if (!conn.ok()) return Fail(conn.status());
 
+  if (cmd == "session" && a.size() == 2) return Session(conn->get());
   if (cmd == "list-domains" && a.size() == 2) {
     auto list = (*conn)->ListDomains();
     if (!list.ok()) return Fail(list.status());

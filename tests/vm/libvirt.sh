@@ -16,6 +16,7 @@
 #
 # Functions (non-zero with a message on stderr on failure; safe under set -e):
 #   lv_start_daemon            install scripts/deps/libvirt.txt, start libvirtd, wait for it
+#   lv_restart_daemon          stop libvirtd and start it again (domains keep running)
 #   lv_define_domain NAME [OWNER]  start a transient domain (does not wait for the boot)
 #   lv_wait_ready NAME         wait for the guest's shell (VM_BOOT_TIMEOUT, 180 s)
 #   lv_exec NAME [-t SECS] CMD run CMD in the guest (vm_exec: prints output, returns its rc)
@@ -69,6 +70,10 @@ auth_unix_rw = "none"
 auth_unix_ro = "none"
 log_outputs = "3:stderr"
 EOF
+  lv__spawn_daemon
+}
+
+lv__spawn_daemon() {
   # shellcheck disable=SC2016
   unshare -m sh -c 'mount --bind "$1/qemu.conf" /etc/libvirt/qemu.conf &&
     exec libvirtd --config "$1/libvirtd.conf"' sh "$LV_DIR" </dev/null >>"$LV_DIR/libvirtd.log" 2>&1 &
@@ -83,6 +88,23 @@ EOF
   lv__err "libvirtd did not answer on $LV_URI; its log:"
   tail -n 20 "$LV_DIR/libvirtd.log" >&2
   return 1
+}
+
+# lv_restart_daemon: stop libvirtd (SIGTERM; its QEMUs keep running) and start it again; it
+# reconnects to the running domains from its state in /run/libvirt/qemu.
+lv_restart_daemon() {
+  lv__stop_daemon
+  lv__spawn_daemon
+}
+
+lv__stop_daemon() {
+  [ -n "$LV_DAEMON_PID" ] || return 0
+  kill "$LV_DAEMON_PID" 2>/dev/null || true
+  local i
+  for i in $(seq 100); do kill -0 "$LV_DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$LV_DAEMON_PID" 2>/dev/null || true
+  wait "$LV_DAEMON_PID" 2>/dev/null || true
+  LV_DAEMON_PID=
 }
 
 lv_define_domain() {
@@ -163,13 +185,5 @@ lv_cleanup() {
   local name
   for name in "${LV_DOMAINS[@]}"; do lv_destroy "$name"; done
   LV_DOMAINS=()
-  if [ -n "$LV_DAEMON_PID" ]; then
-    kill "$LV_DAEMON_PID" 2>/dev/null || true
-    local i
-    for i in $(seq 100); do kill -0 "$LV_DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$LV_DAEMON_PID" 2>/dev/null || true
-    wait "$LV_DAEMON_PID" 2>/dev/null || true
-    LV_DAEMON_PID=
-  fi
-  return 0
+  lv__stop_daemon
 }

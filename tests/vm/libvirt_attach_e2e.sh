@@ -15,7 +15,8 @@
 #   5. ro attach to A and B at once → both read the data, writes fail in the guest
 #   6. resize: grow the file, restart qemu-nbd, resize → the guest sees the new size; shrink
 #      is refused
-#   7. virsh destroy A while attached → list-domains no longer shows it, calls on it fail
+#   7. one long-lived connection keeps working across a libvirtd restart (list, detach)
+#   8. virsh destroy A while attached → list-domains no longer shows it, calls on it fail
 #      with NotFound
 #
 # Usage: libvirt_attach_e2e.sh PATH/TO/vbs_libvirt_attach_e2e   (KEEP=1 keeps the work dir)
@@ -261,7 +262,33 @@ cat "$work/resize.out" >&2
 "$drv" resize "$URI" "$A" "$VOL" $((96 * MiB))  # the same size again: nothing to do
 expect_error InvalidParameterValue "$drv" resize "$URI" "$A" "$VOL" $((32 * MiB))
 
-# ---------------------------------------------------------------- 7. destroy while attached
+# ---------------------------------------------------------------- 7. libvirtd restarts
+step "one connection across a libvirtd restart"
+coproc SESS { "$drv" session "$URI" 2>"$work/session.err"; }
+vm_tie_to_shell "$SESS_PID"
+ask() {  # ask LINE: one session command, its one line of output
+  echo "$1" >&"${SESS[1]}"
+  local reply
+  read -r -t 60 reply <&"${SESS[0]}" || die "session: no answer to '$1': $(cat "$work/session.err")"
+  echo "$reply"
+}
+before=$(ask list-domains)
+json_check "$before" 'len(d) == 2' || die "session list-domains: $before"
+lv_restart_daemon
+after=$(ask list-domains)
+echo "$after" >&2
+json_check "$after" 'sorted((x["instance_id"], x["qemu_pid"]) for x in d) == sorted((x["instance_id"], x["qemu_pid"]) for x in json.loads(a[0]))' "$before" ||
+  die "after the restart the session lists $after, not $before"
+[ "$(ask "detach $IA $VOL")" = "{\"detached\":\"$VOL\"}" ] || die "session detach after the restart failed"
+if lv_virsh dumpxml "$A" | grep -q "ua-vbs-$VOL"; then die "dumpxml still shows the disk"; fi
+disk_gone "$A" || die "guest $A still has the disk after the session's detach"
+[ "$(ask "disks $IA")" = "[]" ] || die "session disks not empty after detach"
+exec {SESS[1]}>&-
+wait "$SESS_PID" || die "session exited non-zero: $(cat "$work/session.err")"
+"$drv" attach "$URI" "$A" "$VOL" "$work/rw.sock" x rw
+find_disk "$A" >/dev/null || die "disk did not reappear on $A"
+
+# ---------------------------------------------------------------- 8. destroy while attached
 step "virsh destroy $A while attached"
 lv_virsh destroy "$A" >/dev/null
 doms=$("$drv" list-domains "$URI")
