@@ -6,7 +6,7 @@
 //   live XML. Idempotent: a disk with the same alias and the same export, socket and
 //   read-only flag succeeds without change; the same alias with anything else is Conflict
 //   "AttachConflict" (the caller detaches first). <reconnect delay> is sent only to
-//   libvirt >= 9.2, which knows it (older versions drop it silently).
+//   libvirt >= 9.2 (9.0 drops it silently, so QEMU's reconnect-delay stays 0 there).
 // - Detach = virDomainDetachDeviceAlias(LIVE), then wait (bounded by detach_timeout) for the
 //   DEVICE_REMOVED event for the alias; the live XML is re-read every second too, so an
 //   event lost to a reconnect costs at most a second. A disk that is already gone, or a
