@@ -70,8 +70,14 @@ Result<std::unique_ptr<LibvirtConnection>> LibvirtConnection::Open(const std::st
 }
 
 LibvirtConnection::~LibvirtConnection() {
-  std::lock_guard lock(mu_);
-  Disconnect();
+  {
+    std::lock_guard lock(mu_);
+    Disconnect();
+  }
+  // The event loop (loop_) still runs here, so a deferred release does happen; bounded all
+  // the same, so that a wedged libvirt cannot hang the caller.
+  std::unique_lock lock(ev_mu_);
+  ev_cv_.wait_for(lock, std::chrono::seconds(5), [&] { return live_registrations_ == 0; });
 }
 
 Status LibvirtConnection::Connect() {
@@ -94,8 +100,14 @@ Status LibvirtConnection::Connect() {
       {VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(OnLifecycle)},
   };
   for (const Sub& s : subs) {
-    int id = virConnectDomainEventRegisterAny(conn_, nullptr, s.id, s.cb, this, nullptr);
+    {
+      std::lock_guard lock(ev_mu_);
+      ++live_registrations_;
+    }
+    int id =
+        virConnectDomainEventRegisterAny(conn_, nullptr, s.id, s.cb, this, OnRegistrationFreed);
     if (id < 0) {
+      OnRegistrationFreed(this);  // libvirt does not call it for a failed registration
       Status st = LibvirtStatus("subscribing to domain events on " + uri_);
       Disconnect();
       return st;
@@ -241,6 +253,13 @@ int LibvirtConnection::OnLifecycle(virConnectPtr, virDomainPtr dom, int event, i
     static_cast<LibvirtConnection*>(self)->Notify(dom, nullptr, RemovalOutcome::kDomainStopped);
   }
   return 0;
+}
+
+void LibvirtConnection::OnRegistrationFreed(void* self) {
+  auto* c = static_cast<LibvirtConnection*>(self);
+  std::lock_guard lock(c->ev_mu_);
+  --c->live_registrations_;
+  c->ev_cv_.notify_all();
 }
 
 void LibvirtConnection::OnClose(virConnectPtr, int, void* self) {

@@ -101,6 +101,7 @@ class LibvirtConnection {
   static void OnRemovalFailed(virConnectPtr, virDomainPtr dom, const char* alias, void* self);
   static int OnLifecycle(virConnectPtr, virDomainPtr dom, int event, int detail, void* self);
   static void OnClose(virConnectPtr, int reason, void* self);
+  static void OnRegistrationFreed(void* self);
 
   LibvirtEventLoop::Ref loop_;  // first member: outlives the connection
   const std::string uri_;
@@ -115,6 +116,10 @@ class LibvirtConnection {
 
   std::mutex ev_mu_;
   std::condition_variable ev_cv_;
+  // Event registrations libvirt has not yet released (its free callback). libvirt may still
+  // be running a callback after deregistering it; it calls the free callback after that, so
+  // the destructor waits for this to reach 0 before the object goes away.
+  int live_registrations_ = 0;
   std::list<std::shared_ptr<Watch>> watches_;
 
   friend class RemovalWatch;

@@ -283,8 +283,14 @@ json_check "$after" 'sorted((x["instance_id"], x["qemu_pid"]) for x in d) == sor
 if lv_virsh dumpxml "$A" | grep -q "ua-vbs-$VOL"; then die "dumpxml still shows the disk"; fi
 disk_gone "$A" || die "guest $A still has the disk after the session's detach"
 [ "$(ask "disks $IA")" = "[]" ] || die "session disks not empty after detach"
+s=$(date +%s%N)
 exec {SESS[1]}>&-
 wait "$SESS_PID" || die "session exited non-zero: $(cat "$work/session.err")"
+# Closing waits (bounded: 5 s) until libvirt released every event registration, the old
+# connection's included: a prompt exit means none was leaked.
+ms=$((($(date +%s%N) - s) / 1000000))
+step "the session closed in $ms ms"
+[ $ms -lt 3000 ] || die "the session took $ms ms to close: an event registration was not released"
 "$drv" attach "$URI" "$A" "$VOL" "$work/rw.sock" x rw
 find_disk "$A" >/dev/null || die "disk did not reappear on $A"
 
