@@ -58,7 +58,9 @@ Result<std::optional<DomainDisk>> LibvirtAttach::FindDisk(virDomainPtr dom,
 
 Status LibvirtAttach::Attach(const std::string& domain, const LibvirtDiskSpec& spec) {
   if (!ValidAlias(spec.alias)) {
-    return Status::InvalidArgument("InvalidParameterValue", "bad disk alias '" + spec.alias + "'");
+    return Status::InvalidArgument(
+        "InvalidParameterValue",
+        "bad disk alias '" + spec.alias + "': a volume id is letters, digits, '-' and '_'");
   }
   if (spec.nbd_socket_path.empty()) {
     return Status::InvalidArgument("InvalidParameterValue", "no NBD socket path");
