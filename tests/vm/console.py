@@ -2,12 +2,18 @@
 """Serial-console bridge for a test VM (used by tests/vm/vm.sh).
 
 Usage: console.py SERIAL_SOCK LOG FIFO [CONNECT_TIMEOUT_S]
+       console.py --listen SERIAL_SOCK LOG FIFO [CONNECT_TIMEOUT_S]
 
 Connects to QEMU's serial chardev (a unix socket served with wait=on, so QEMU does not start
 the guest before this bridge is connected and no output is lost), appends every byte the
 guest prints to LOG, and forwards every byte written to FIFO to the guest. Exits 0 when QEMU
 closes the socket (the VM is gone), 1 when it cannot connect in time. Nothing is interpreted
 here: vm.sh frames commands and parses their output from LOG.
+
+--listen: the bridge serves SERIAL_SOCK and QEMU connects to it (a libvirt <serial type='unix'>
+with <source mode='connect'>, tests/vm/libvirt.sh): libvirt starts QEMU with a server socket
+that never waits, so a bridge connecting later would miss the boot; listening first loses
+nothing. The harness waits for SERIAL_SOCK to exist before it starts the domain.
 """
 import errno
 import os
@@ -17,12 +23,37 @@ import sys
 import time
 
 
+def accept(sock_path, timeout):
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    srv.settimeout(timeout)
+    try:
+        s, _ = srv.accept()
+    except socket.timeout:
+        print("console.py: nobody connected to %s" % sock_path, file=sys.stderr)
+        return None
+    finally:
+        srv.close()
+    s.settimeout(None)
+    return s
+
+
 def main():
-    sock_path, log_path, fifo_path = sys.argv[1:4]
-    timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 30.0
+    args = sys.argv[1:]
+    listen = bool(args) and args[0] == "--listen"
+    if listen:
+        args = args[1:]
+    sock_path, log_path, fifo_path = args[0:3]
+    timeout = float(args[3]) if len(args) > 3 else 30.0
     deadline = time.monotonic() + timeout
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    while True:
+    if listen:
+        s = accept(sock_path, timeout)
+        if s is None:
+            return 1
+    else:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    while not listen:
         try:
             s.connect(sock_path)
             break
