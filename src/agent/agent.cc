@@ -11,7 +11,9 @@ Agent::Agent(AgentOptions options, std::map<std::string, AgentPool> pools)
       pools_(std::move(pools)),
       server_(options_.server),
       storage_(&pools_),
-      host_(HostRoleOptions{options_.node, options_.nbd_socket, options_.qmp_dir}, &pools_) {}
+      host_(HostRoleOptions{options_.node, options_.nbd_socket, options_.qmp_dir,
+                            options_.libvirt_uri, options_.libvirt_pid_dir},
+            &pools_) {}
 
 Agent::~Agent() {
   Stop();

@@ -32,8 +32,10 @@ namespace vbs {
 
 struct AgentOptions {
   std::string node;
-  std::string nbd_socket;     // where this node serves volumes over NBD
-  std::string qmp_dir;        // QEMU VMs' QMP sockets ("" = no VMs on this node)
+  std::string nbd_socket;   // where this node serves volumes over NBD
+  std::string qmp_dir;      // QEMU VMs' QMP sockets ("" = no VMs on this node)
+  std::string libvirt_uri;  // libvirt whose domains are instances ("" = none)
+  std::string libvirt_pid_dir = "/run/libvirt/qemu";
   HttpsClientOptions server;  // endpoints, CA, node certificate
   int max_parallel_ops = 4;
   std::chrono::seconds poll_wait{5};  // also bounds how long a stop waits for the poll

@@ -12,6 +12,7 @@
 
 #include "common/ids.h"
 #include "hypervisor/instance_discovery.h"
+#include "hypervisor/libvirt_connection.h"
 #include "hypervisor/qemu_attach.h"
 #include "hypervisor/qmp_client.h"
 
@@ -188,20 +189,29 @@ std::string HostRole::UriOf(const std::string& export_name) const {
 
 std::vector<AgentInstance> HostRole::Instances() const {
   std::vector<AgentInstance> out = {AgentInstance{"host-" + options_.node, "host", ""}};
-  if (options_.qmp_dir.empty()) return out;
-  auto vms = InstanceDiscovery(options_.qmp_dir).List();
+  auto vms =
+      options_.qmp_dir.empty()
+          ? Result<std::vector<hypervisor::QemuInstance>>(std::vector<hypervisor::QemuInstance>())
+          : InstanceDiscovery(options_.qmp_dir).List();
   if (!vms.ok()) {  // a missing directory is a host without VMs (yet)
     if (vms.status().kind() == StatusKind::kNotFound) {
       spdlog::debug("agent {}: listing VMs: {}", options_.node, vms.status().ToString());
     } else {
       spdlog::warn("agent {}: listing VMs: {}", options_.node, vms.status().ToString());
     }
-    return out;
+  } else {
+    for (const auto& vm : *vms) {
+      if (vm.alive && IsQemuInstanceId(vm.id)) {
+        out.push_back(AgentInstance{vm.id, "qemu", vm.owner});
+      }
+    }
   }
-  for (const auto& vm : *vms) {
-    if (vm.alive && IsQemuInstanceId(vm.id)) out.push_back(AgentInstance{vm.id, "qemu", vm.owner});
-  }
+  AddLibvirtInstances(&out);
   return out;
+}
+
+nbd::QosLimits HostRole::QosOf(const nlohmann::json& params) {
+  return LimitsOf(params);
 }
 
 std::shared_ptr<std::mutex> HostRole::VmLock(const std::string& instance_id) {
@@ -266,10 +276,15 @@ Status HostRole::ResizeAttachments(const AgentOp& op, const std::string& volume_
   }
   // QEMU then has to be told to look (block_resize): the guest sees the new size.
   auto ids = op.params.find("instance_ids");
-  if (ids == op.params.end() || !ids->is_array() || options_.qmp_dir.empty()) return Status::Ok();
+  if (ids == op.params.end() || !ids->is_array()) return Status::Ok();
   for (const auto& id : *ids) {
     const std::string instance_id = id.is_string() ? id.get<std::string>() : "";
     if (!IsQemuInstanceId(instance_id)) continue;  // the host target: the client reconnects
+    if (LibvirtDomainOf(instance_id).ok()) {
+      VBS_RETURN_IF_ERROR(ResizeLibvirt(instance_id, volume_id, size));
+      continue;
+    }
+    if (options_.qmp_dir.empty()) continue;
     auto vm = InstanceDiscovery(options_.qmp_dir).Find(instance_id);
     if (!vm.ok() || !vm->alive) continue;  // gone: its attachment is ending anyway
     auto lock = VmLock(instance_id);
@@ -474,6 +489,7 @@ Status HostRole::Execute(const AgentOp& op, nlohmann::json* result) {
     const std::string kind = op.params.value("instance_kind", "");
     const bool read_only = op.params.value("mode", "rw") == "ro";
     if (kind == "qemu") return AttachQemu(op, volume_id, read_only, result);
+    if (kind == "libvirt") return AttachLibvirt(op, volume_id, read_only, result);
     if (kind != "host") {
       return Status::InvalidArgument(
           "UnsupportedInstance", "this agent cannot attach to instances of kind '" + kind + "'");
@@ -495,7 +511,12 @@ Status HostRole::Execute(const AgentOp& op, nlohmann::json* result) {
   if (op.kind == "resize_attachments") return ResizeAttachments(op, volume_id);
   if (op.kind == "qos_attachments") return ApplyQos(op, volume_id);
   if (op.kind == "detach") {
-    if (op.params.value("instance_id", "").rfind("i-", 0) == 0) return DetachQemu(op, volume_id);
+    if (op.params.value("instance_id", "").rfind("i-", 0) == 0) {
+      bool handled = false;  // a libvirt domain's, or else a QMP VM's (or one that is gone)
+      Status st = DetachLibvirt(op, volume_id, &handled);
+      if (!st.ok() || handled) return st;
+      return DetachQemu(op, volume_id);
+    }
     const std::string name = op.params.value("export_name", "");
     VBS_RETURN_IF_ERROR(Unexport(name));
     spdlog::info("agent {}: unexported {}", options_.node, volume_id);
@@ -570,6 +591,8 @@ void HostRole::Reconcile(const std::vector<AgentAttachment>& attachments) {
       consumer = vm.ok() && vm->alive ? QemuConsumer(vm->qmp_socket)
                                       : Result<nbd::Consumer>(Status::NotFound(
                                             "InstanceGone", a.instance_id + " is not running"));
+      if (!consumer.ok() && !options_.libvirt_uri.empty())
+        consumer = LibvirtConsumer(a.instance_id);
     }
     Status st = consumer.ok() ? Export(a.export_name, a.pool, a.volume_id, a.mode == "ro",
                                        *consumer, LimitsOf(a.iops, a.throughput))
@@ -581,6 +604,7 @@ void HostRole::Reconcile(const std::vector<AgentAttachment>& attachments) {
       spdlog::error("agent {}: cannot re-export {}: {}", options_.node, a.volume_id, st.ToString());
     }
   }
+  CleanLibvirtDomains(attachments);
   if (options_.qmp_dir.empty()) return;
   auto vms = InstanceDiscovery(options_.qmp_dir).List();
   if (!vms.ok()) return;

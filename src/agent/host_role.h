@@ -18,6 +18,14 @@
 // not release the device (or a VM that does not answer QMP) still loses its export: fenced.
 // QMP connections are made per operation and serialised per VM (QMP serves one client).
 //
+// libvirt (options.libvirt_uri; agent/host_role_libvirt.cc): the running domains of that
+// libvirt are instances too (kind "libvirt", id "i-" + the UUID's first 17 hex digits, owner
+// from the platform's metadata element). Attach exports the volume for the domain's QEMU
+// process only and hot-plugs an NBD network disk through libvirt (hypervisor::LibvirtAttach:
+// alias "ua-vbs-<volume id>", serial as for QMP); detach removes it and waits for libvirt's
+// device-removed event; resize uses libvirt's block resize. The connection is opened on first
+// use and reopened after libvirtd restarts.
+//
 // After a restart (Reconcile) it re-creates the exports of live attachments under their old
 // names, so that consumers — QEMU's NBD client with reconnect-delay, or a user's — reconnect
 // to the same URI, and it removes "vbs-" devices/nodes from live VMs that no live attachment
@@ -36,12 +44,19 @@
 #include "nbd/nbd_server.h"
 #include "nbd/write_lease.h"
 
+namespace vbs::hypervisor {
+class LibvirtConnection;
+struct LibvirtDomain;
+}  // namespace vbs::hypervisor
+
 namespace vbs {
 
 struct HostRoleOptions {
   std::string node;
-  std::string nbd_socket;  // unix socket of the node's NBD server
-  std::string qmp_dir;     // QEMU VMs' QMP sockets "<instance id>.qmp"; "" = none
+  std::string nbd_socket;   // unix socket of the node's NBD server
+  std::string qmp_dir;      // QEMU VMs' QMP sockets "<instance id>.qmp"; "" = none
+  std::string libvirt_uri{};  // libvirt whose running domains are instances; "" = none
+  std::string libvirt_pid_dir = "/run/libvirt/qemu";
 };
 
 class HostRole {
@@ -123,6 +138,22 @@ class HostRole {
   std::vector<std::string> ExportsOf(const std::string& volume_id);
   Status ResizeAttachments(const AgentOp& op, const std::string& volume_id);
 
+  // libvirt (host_role_libvirt.cc). The connection, opened on first use; Unavailable when
+  // there is none (no libvirt_uri, or libvirtd does not answer).
+  Result<hypervisor::LibvirtConnection*> Libvirt() const;
+  // The running domain with this instance id; NotFound when libvirt has none.
+  Result<hypervisor::LibvirtDomain> LibvirtDomainOf(const std::string& instance_id) const;
+  void AddLibvirtInstances(std::vector<AgentInstance>* out) const;
+  Status AttachLibvirt(const AgentOp& op, const std::string& volume_id, bool read_only,
+                       nlohmann::json* result);
+  // Detaches from a running domain; false in *handled when the instance is no live domain.
+  Status DetachLibvirt(const AgentOp& op, const std::string& volume_id, bool* handled);
+  Status ResizeLibvirt(const std::string& instance_id, const std::string& volume_id, uint64_t size);
+  Result<nbd::Consumer> LibvirtConsumer(const std::string& instance_id) const;
+  static nbd::QosLimits QosOf(const nlohmann::json& params);  // an op's "iops", "throughput"
+  // Removes "ua-vbs-" disks that no live attachment of this node accounts for.
+  void CleanLibvirtDomains(const std::vector<AgentAttachment>& attachments);
+
   HostRoleOptions options_;
   std::map<std::string, AgentPool>* pools_;
   nbd::NbdServer nbd_;
@@ -140,6 +171,8 @@ class HostRole {
   VolumeStats stats_{options_.node};  // volume id → its NBD counters (metrics)
   // volume id → held while a snapshot holds its writes (exports wait for it)
   std::map<std::string, std::shared_ptr<std::mutex>> volume_locks_;
+  mutable std::mutex libvirt_mu_;
+  mutable std::unique_ptr<hypervisor::LibvirtConnection> libvirt_;
 };
 
 }  // namespace vbs

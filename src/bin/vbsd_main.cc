@@ -1,6 +1,7 @@
 // vbsd: the VBS daemon. Wiring only: parse the command line, start roles, wait for a signal.
 //
 //   vbsd dev [--data-dir DIR] [--listen HOST:PORT] [--pool-capacity SIZE] [--qmp-dir DIR]
+//            [--libvirt-uri URI]
 //            [--rbd-pool NAME [--ceph-conf PATH] [--ceph-client NAME] [--ceph-keyring PATH]]
 //   vbsd server --config FILE
 //   vbsd agent --config FILE
@@ -110,6 +111,7 @@ struct DevOptions {
   std::string pool_capacity = "auto";
   std::string node = "local";
   std::string qmp_dir;  // default DATA/qmp
+  std::string libvirt_uri;  // "": no libvirt domains
   int op_timeout = 600;
   // Set: the default pool is this Ceph RBD pool instead of a directory under DATA.
   std::string rbd_pool;
@@ -169,6 +171,7 @@ int RunDev(const DevOptions& o) {
   ac.qmp_dir = o.qmp_dir.empty() ? data + "/qmp" : Absolute(o.qmp_dir);
   std::filesystem::create_directories(ac.qmp_dir, ec);
   if (ec) return Fail(Status::IoError("cannot create " + ac.qmp_dir + ": " + ec.message()));
+  ac.libvirt_uri = o.libvirt_uri;
   PoolConfig pool;
   pool.name = "default";
   pool.capacity = capacity;
@@ -328,6 +331,8 @@ int main(int argc, char** argv) {
   dev_cmd->add_option("--node", dev.node, "name of this node")->capture_default_str();
   dev_cmd->add_option("--qmp-dir", dev.qmp_dir,
                       "directory of QEMU VMs' QMP sockets, <instance id>.qmp (default DATA/qmp)");
+  dev_cmd->add_option("--libvirt-uri", dev.libvirt_uri,
+                      "libvirt whose running domains are instances too (e.g. qemu:///system)");
   dev_cmd
       ->add_option("--op-timeout", dev.op_timeout,
                    "seconds before work of a node that is down fails")

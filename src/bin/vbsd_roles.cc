@@ -300,6 +300,8 @@ Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config,
   options.node = config.node;
   options.nbd_socket = config.nbd_socket;
   options.qmp_dir = config.qmp_dir;
+  options.libvirt_uri = config.libvirt_uri;
+  options.libvirt_pid_dir = config.libvirt_pid_dir;
   options.server.endpoints = config.servers;
   options.server.ca_file = config.ca_file;
   options.server.cert_file = config.cert_file;

@@ -155,9 +155,10 @@ void RestApi::AddAgentRoutes() {
           for (const auto& i : *it) {
             if (!i.is_object() || !i.contains("id") || !i["id"].is_string() ||
                 !i.contains("kind") || !i["kind"].is_string() ||
-                (i["kind"] != "qemu" && i["kind"] != "host")) {
+                (i["kind"] != "qemu" && i["kind"] != "libvirt" && i["kind"] != "host")) {
               return ErrorResponse(Status::InvalidArgument(
-                  "InvalidParameterValue", "each instance needs an id and a kind (qemu or host)"));
+                  "InvalidParameterValue",
+                  "each instance needs an id and a kind (qemu, libvirt or host)"));
             }
             InstanceRecord rec{
                 i["id"].get<std::string>(), "", i["kind"].get<std::string>(), "", 0, ""};
