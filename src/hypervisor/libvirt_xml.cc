@@ -90,33 +90,6 @@ std::string InstanceIdForUuid(std::string_view uuid) {
   return "i-" + hex.substr(0, kInstanceHexDigits);
 }
 
-std::string XmlEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
-
 std::string DiskXml(const LibvirtDiskSpec& spec, const std::string& target_dev,
                     bool with_reconnect) {
   std::string x = "<disk type='network' device='disk'>\n";

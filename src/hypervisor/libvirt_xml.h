@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/xml_escape.h"
 
 namespace vbs::hypervisor {
 
@@ -55,7 +56,6 @@ struct DomainDisk {
 };
 
 std::string InstanceIdForUuid(std::string_view uuid);
-std::string XmlEscape(std::string_view text);
 std::string DiskXml(const LibvirtDiskSpec& spec, const std::string& target_dev,
                     bool with_reconnect);
 Result<std::vector<DomainDisk>> ParseDisks(std::string_view domain_xml);

@@ -2,33 +2,6 @@
 
 namespace vbs::ec2 {
 
-std::string XmlEscape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
-
 XmlWriter::XmlWriter(const std::string& root, bool with_namespace) {
   out_ = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<" + root;
   if (with_namespace) out_ += " xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"";

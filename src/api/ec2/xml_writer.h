@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "common/xml_escape.h"
+
 namespace vbs::ec2 {
 
 class XmlWriter {
@@ -26,7 +28,5 @@ class XmlWriter {
   std::string out_;
   std::vector<std::string> open_;
 };
-
-std::string XmlEscape(const std::string& text);
 
 }  // namespace vbs::ec2
