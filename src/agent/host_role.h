@@ -53,8 +53,8 @@ namespace vbs {
 
 struct HostRoleOptions {
   std::string node;
-  std::string nbd_socket;   // unix socket of the node's NBD server
-  std::string qmp_dir;      // QEMU VMs' QMP sockets "<instance id>.qmp"; "" = none
+  std::string nbd_socket;     // unix socket of the node's NBD server
+  std::string qmp_dir;        // QEMU VMs' QMP sockets "<instance id>.qmp"; "" = none
   std::string libvirt_uri{};  // libvirt whose running domains are instances; "" = none
   std::string libvirt_pid_dir = "/run/libvirt/qemu";
 };

@@ -110,7 +110,7 @@ struct DevOptions {
   std::string listen = "127.0.0.1:8443";
   std::string pool_capacity = "auto";
   std::string node = "local";
-  std::string qmp_dir;  // default DATA/qmp
+  std::string qmp_dir;      // default DATA/qmp
   std::string libvirt_uri;  // "": no libvirt domains
   int op_timeout = 600;
   // Set: the default pool is this Ceph RBD pool instead of a directory under DATA.

@@ -239,11 +239,10 @@ Result<PoolConfig> ParsePool(const toml::table& t, const std::string& origin, si
 
 Result<AgentConfig> ParseAgent(const toml::table& t, const std::string& origin) {
   const std::string w = "agent.";
-  VBS_RETURN_IF_ERROR(CheckKeys(
-      t,
-      {"node", "servers", "ca", "cert", "key", "nbd_socket", "qmp_dir", "libvirt_uri",
-       "libvirt_pid_dir", "metrics_listen", "pool"},
-      origin, w));
+  VBS_RETURN_IF_ERROR(CheckKeys(t,
+                                {"node", "servers", "ca", "cert", "key", "nbd_socket", "qmp_dir",
+                                 "libvirt_uri", "libvirt_pid_dir", "metrics_listen", "pool"},
+                                origin, w));
   AgentConfig c;
   VBS_ASSIGN_OR_RETURN(auto node, Str(t, "node", origin, w));
   if (!node || !IsValidName(*node)) return Bad(origin, w + "node", "a node name is required");

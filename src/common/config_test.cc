@@ -86,7 +86,8 @@ TEST(Config, Quota) {
   auto none = ParseConfig(server, "q.toml");
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->server->quota_volumes.has_value());
-  ExpectError(server + "[server.quota]\nvolumes=-1\n", "server.quota.volumes: must be a non-negative integer");
+  ExpectError(server + "[server.quota]\nvolumes=-1\n",
+              "server.quota.volumes: must be a non-negative integer");
   ExpectError(server + "[server.quota]\ndisks=1\n", "server.quota.disks: unknown key");
   ExpectError(server + "quota=5\n", "server.quota: must be a table");
 }
