@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <set>
 
+#include "agent/host_op_params.h"
 #include "common/ids.h"
 #include "hypervisor/instance_discovery.h"
 #include "hypervisor/libvirt_connection.h"
@@ -24,25 +25,11 @@ using hypervisor::InstanceDiscovery;
 using hypervisor::QemuAttach;
 using hypervisor::QmpClient;
 
-// How long a detach waits for the guest to release the device. A forced one fences sooner.
-constexpr std::chrono::seconds kDetachTimeout{30};
-constexpr std::chrono::seconds kForcedDetachTimeout{10};
-// Leftovers found at start: nobody uses them, so do not hold up the agent long.
-constexpr std::chrono::seconds kCleanupDetachTimeout{10};
+using host_op::kCleanupDetachTimeout;
+using host_op::kDetachTimeout;
+using host_op::kForcedDetachTimeout;
+using host_op::LimitsOf;
 constexpr int64_t kMaxConsumerUid = 4294967294;  // (uid_t)-1 is "no uid" to the kernel
-
-// The limits an op or attachment carries: "iops" and "throughput" (MiB/s), 0 or absent: none.
-nbd::QosLimits LimitsOf(int64_t iops, int64_t throughput_mib) {
-  return nbd::QosLimits{static_cast<uint64_t>(std::max<int64_t>(0, iops)),
-                        static_cast<uint64_t>(std::max<int64_t>(0, throughput_mib)) << 20};
-}
-nbd::QosLimits LimitsOf(const nlohmann::json& params) {
-  auto num = [&](const char* key) {
-    auto it = params.find(key);
-    return it != params.end() && it->is_number_integer() ? it->get<int64_t>() : int64_t{0};
-  };
-  return LimitsOf(num("iops"), num("throughput"));
-}
 
 nlohmann::json ConsumerToJson(const nbd::Consumer& c) {
   switch (c.kind()) {
@@ -69,11 +56,6 @@ QemuAttach::Options AttachOptions(std::chrono::milliseconds detach_timeout) {
   o.detach_timeout = detach_timeout;
   o.command_timeout = std::chrono::seconds(20);
   return o;
-}
-
-bool IsDetachParamTrue(const nlohmann::json& params, const char* key) {
-  auto it = params.find(key);
-  return it != params.end() && it->is_boolean() && it->get<bool>();
 }
 
 }  // namespace
@@ -210,10 +192,6 @@ std::vector<AgentInstance> HostRole::Instances() const {
   return out;
 }
 
-nbd::QosLimits HostRole::QosOf(const nlohmann::json& params) {
-  return LimitsOf(params);
-}
-
 std::shared_ptr<std::mutex> HostRole::VmLock(const std::string& instance_id) {
   std::lock_guard<std::mutex> l(mu_);
   auto& m = vm_locks_[instance_id];
@@ -280,8 +258,8 @@ Status HostRole::ResizeAttachments(const AgentOp& op, const std::string& volume_
   for (const auto& id : *ids) {
     const std::string instance_id = id.is_string() ? id.get<std::string>() : "";
     if (!IsQemuInstanceId(instance_id)) continue;  // the host target: the client reconnects
-    if (LibvirtDomainOf(instance_id).ok()) {
-      VBS_RETURN_IF_ERROR(ResizeLibvirt(instance_id, volume_id, size));
+    if (auto domain = LibvirtDomainOf(instance_id); domain.ok()) {
+      VBS_RETURN_IF_ERROR(ResizeLibvirt(*domain, volume_id, size));
       continue;
     }
     if (options_.qmp_dir.empty()) continue;
@@ -454,8 +432,8 @@ Status HostRole::AttachQemu(const AgentOp& op, const std::string& volume_id, boo
 Status HostRole::DetachQemu(const AgentOp& op, const std::string& volume_id) {
   const std::string instance_id = op.params.value("instance_id", "");
   const std::string name = op.params.value("export_name", "");
-  const bool force = IsDetachParamTrue(op.params, "force");
-  const bool gone = IsDetachParamTrue(op.params, "instance_gone");
+  const bool force = host_op::IsParamTrue(op.params, "force");
+  const bool gone = host_op::IsParamTrue(op.params, "instance_gone");
   if (!gone && !options_.qmp_dir.empty() && IsQemuInstanceId(instance_id)) {
     auto vm = InstanceDiscovery(options_.qmp_dir).Find(instance_id);
     if (vm.ok() && vm->alive) {

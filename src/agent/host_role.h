@@ -148,9 +148,9 @@ class HostRole {
                        nlohmann::json* result);
   // Detaches from a running domain; false in *handled when the instance is no live domain.
   Status DetachLibvirt(const AgentOp& op, const std::string& volume_id, bool* handled);
-  Status ResizeLibvirt(const std::string& instance_id, const std::string& volume_id, uint64_t size);
+  Status ResizeLibvirt(const hypervisor::LibvirtDomain& domain, const std::string& volume_id,
+                       uint64_t size);
   Result<nbd::Consumer> LibvirtConsumer(const std::string& instance_id) const;
-  static nbd::QosLimits QosOf(const nlohmann::json& params);  // an op's "iops", "throughput"
   // Removes "ua-vbs-" disks that no live attachment of this node accounts for.
   void CleanLibvirtDomains(const std::vector<AgentAttachment>& attachments);
 

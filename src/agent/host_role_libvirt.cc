@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "agent/host_op_params.h"
 #include "agent/host_role.h"
 #include "common/ids.h"
 #include "hypervisor/libvirt_attach.h"
@@ -17,9 +18,7 @@ using hypervisor::LibvirtConnection;
 using hypervisor::LibvirtDiskSpec;
 using hypervisor::LibvirtDomain;
 
-constexpr std::chrono::seconds kDetachTimeout{30};
-constexpr std::chrono::seconds kForcedDetachTimeout{10};
-constexpr std::chrono::seconds kCleanupDetachTimeout{10};
+using host_op::IsParamTrue;
 
 LibvirtAttach::Options Timeouts(std::chrono::milliseconds detach) {
   LibvirtAttach::Options o;
@@ -27,9 +26,13 @@ LibvirtAttach::Options Timeouts(std::chrono::milliseconds detach) {
   return o;
 }
 
-bool ParamTrue(const nlohmann::json& params, const char* key) {
-  auto it = params.find(key);
-  return it != params.end() && it->is_boolean() && it->get<bool>();
+// Only the domain's QEMU may open its exports.
+Result<nbd::Consumer> ConsumerOf(const LibvirtDomain& domain) {
+  if (domain.qemu_pid == 0) {
+    return Status(StatusKind::kUnavailable, "InstanceGone",
+                  "the QEMU process of domain '" + domain.name + "' cannot be found");
+  }
+  return nbd::Consumer::Process(domain.qemu_pid);
 }
 
 }  // namespace
@@ -54,12 +57,12 @@ Result<LibvirtDomain> HostRole::LibvirtDomainOf(const std::string& instance_id) 
     return Status::NotFound("InvalidInstanceID.NotFound", "no domain '" + instance_id + "'");
   }
   VBS_ASSIGN_OR_RETURN(LibvirtConnection * conn, Libvirt());
-  VBS_ASSIGN_OR_RETURN(auto domains, conn->ListDomains());
-  for (auto& d : domains) {
-    if (d.instance_id == instance_id && d.alive) return d;
+  VBS_ASSIGN_OR_RETURN(LibvirtDomain d, conn->Describe(instance_id));
+  if (!d.alive) {
+    return Status::NotFound("InvalidInstanceID.NotFound",
+                            "libvirt runs no domain with instance id '" + instance_id + "'");
   }
-  return Status::NotFound("InvalidInstanceID.NotFound",
-                          "libvirt runs no domain with instance id '" + instance_id + "'");
+  return d;
 }
 
 void HostRole::AddLibvirtInstances(std::vector<AgentInstance>* out) const {
@@ -86,11 +89,7 @@ void HostRole::AddLibvirtInstances(std::vector<AgentInstance>* out) const {
 
 Result<nbd::Consumer> HostRole::LibvirtConsumer(const std::string& instance_id) const {
   VBS_ASSIGN_OR_RETURN(auto domain, LibvirtDomainOf(instance_id));
-  if (domain.qemu_pid == 0) {
-    return Status(StatusKind::kUnavailable, "InstanceGone",
-                  "the QEMU process of domain '" + domain.name + "' cannot be found");
-  }
-  return nbd::Consumer::Process(domain.qemu_pid);
+  return ConsumerOf(domain);
 }
 
 Status HostRole::AttachLibvirt(const AgentOp& op, const std::string& volume_id, bool read_only,
@@ -105,7 +104,7 @@ Status HostRole::AttachLibvirt(const AgentOp& op, const std::string& volume_id, 
   VBS_ASSIGN_OR_RETURN(LibvirtConnection * conn, Libvirt());
   auto lock = VmLock(instance_id);
   std::lock_guard<std::mutex> vm_turn(*lock);
-  LibvirtAttach vm(conn, Timeouts(kDetachTimeout));
+  LibvirtAttach vm(conn, Timeouts(host_op::kDetachTimeout));
   // A rerun of this op (the agent died after plugging) finds its disk: keep its export name.
   std::string name;
   if (auto disks = vm.List(domain->uuid); disks.ok()) {
@@ -121,9 +120,10 @@ Status HostRole::AttachLibvirt(const AgentOp& op, const std::string& volume_id, 
     exported_here = exports_.count(name) > 0;
   }
   // Only this domain's QEMU may open the export: the name alone lets nobody else in.
-  VBS_ASSIGN_OR_RETURN(auto consumer, LibvirtConsumer(instance_id));
+  VBS_ASSIGN_OR_RETURN(auto consumer, ConsumerOf(*domain));
   if (!exported_here) {
-    VBS_RETURN_IF_ERROR(Export(name, op.pool, volume_id, read_only, consumer, QosOf(op.params)));
+    VBS_RETURN_IF_ERROR(
+        Export(name, op.pool, volume_id, read_only, consumer, host_op::LimitsOf(op.params)));
   }
   const auto spec = LibvirtDiskSpec::ForVolume(volume_id, options_.nbd_socket, name, read_only);
   Status st = vm.Attach(domain->uuid, spec);
@@ -145,23 +145,24 @@ Status HostRole::AttachLibvirt(const AgentOp& op, const std::string& volume_id, 
 Status HostRole::DetachLibvirt(const AgentOp& op, const std::string& volume_id, bool* handled) {
   *handled = false;
   const std::string instance_id = op.params.value("instance_id", "");
-  if (options_.libvirt_uri.empty() || ParamTrue(op.params, "instance_gone")) return Status::Ok();
+  if (options_.libvirt_uri.empty() || IsParamTrue(op.params, "instance_gone")) return Status::Ok();
   auto domain = LibvirtDomainOf(instance_id);
   if (!domain.ok()) {
     // Gone (or never a domain: QMP's turn). libvirt not answering: the caller fences.
     if (domain.status().kind() == StatusKind::kNotFound) return Status::Ok();
-    if (!ParamTrue(op.params, "force")) return domain.status();
+    if (!IsParamTrue(op.params, "force")) return domain.status();
     spdlog::warn("agent {}: cannot ask libvirt about {} ({}): fencing it off its export",
                  options_.node, instance_id, domain.status().ToString());
     return Status::Ok();
   }
   *handled = true;
-  const bool force = ParamTrue(op.params, "force");
+  const bool force = IsParamTrue(op.params, "force");
   VBS_ASSIGN_OR_RETURN(LibvirtConnection * conn, Libvirt());
   auto lock = VmLock(instance_id);
   std::lock_guard<std::mutex> vm_turn(*lock);
-  Status st = LibvirtAttach(conn, Timeouts(force ? kForcedDetachTimeout : kDetachTimeout))
-                  .Detach(domain->uuid, volume_id);
+  Status st =
+      LibvirtAttach(conn, Timeouts(force ? host_op::kForcedDetachTimeout : host_op::kDetachTimeout))
+          .Detach(domain->uuid, volume_id);
   if (!st.ok()) {
     if (!force) return st;  // still attached; the user may retry, or force
     spdlog::warn("agent {}: domain {} did not let go of {} ({}): fencing it off its export",
@@ -174,18 +175,16 @@ Status HostRole::DetachLibvirt(const AgentOp& op, const std::string& volume_id, 
   return Status::Ok();
 }
 
-Status HostRole::ResizeLibvirt(const std::string& instance_id, const std::string& volume_id,
+Status HostRole::ResizeLibvirt(const LibvirtDomain& domain, const std::string& volume_id,
                                uint64_t size) {
-  auto domain = LibvirtDomainOf(instance_id);
-  if (!domain.ok()) return Status::Ok();  // gone: its attachment is ending anyway
   VBS_ASSIGN_OR_RETURN(LibvirtConnection * conn, Libvirt());
-  auto lock = VmLock(instance_id);
+  auto lock = VmLock(domain.instance_id);
   std::lock_guard<std::mutex> vm_turn(*lock);
-  Status st = LibvirtAttach(conn).Resize(domain->uuid, volume_id, size);
+  Status st = LibvirtAttach(conn).Resize(domain.uuid, volume_id, size);
   if (st.kind() == StatusKind::kNotFound) return Status::Ok();  // not plugged (yet)
   VBS_RETURN_IF_ERROR(st);
-  spdlog::info("agent {}: domain {} now sees {} at {} bytes", options_.node, domain->name,
-               volume_id, size);
+  spdlog::info("agent {}: domain {} now sees {} at {} bytes", options_.node, domain.name, volume_id,
+               size);
   return Status::Ok();
 }
 
@@ -203,7 +202,7 @@ void HostRole::CleanLibvirtDomains(const std::vector<AgentAttachment>& attachmen
     }
     auto lock = VmLock(d.instance_id);
     std::lock_guard<std::mutex> vm_turn(*lock);
-    LibvirtAttach vm(*conn, Timeouts(kCleanupDetachTimeout));
+    LibvirtAttach vm(*conn, Timeouts(host_op::kCleanupDetachTimeout));
     auto disks = vm.List(d.uuid);
     if (!disks.ok()) continue;
     for (const auto& disk : *disks) {
