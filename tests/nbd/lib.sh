@@ -34,7 +34,9 @@ trap cleanup EXIT
 
 # serve FILE ARGS... : starts vbsd nbd-serve, waits for "ready"; sets $server_pid.
 serve() {
-  local out="$work/serve.$RANDOM.out"
+  # A fresh file per start: an earlier server's "ready" must not be taken for this one's.
+  local out
+  out=$(mktemp "$work/serve.XXXXXX.out")
   "$VBSD" nbd-serve "$@" >"$out" 2>"$out.err" &
   server_pid=$!
   pids+=("$server_pid")

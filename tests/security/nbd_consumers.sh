@@ -422,14 +422,19 @@ qio -- -f raw "$F" -c "write -P 0xc3 0 1M"
 cp "$F" "$T/serve.before"
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # serve_start ARGS...: vbsd nbd-serve $F --listen 127.0.0.1:$PORT ARGS, until "ready".
+# Each start writes its own output file: the previous server's "ready" must not be taken for this
+# one's (the redirection happens in the child, possibly after the first grep).
+SERVE_N=0
 serve_start() {
+  SERVE_N=$((SERVE_N + 1))
+  local out=$T/serve.$SERVE_N.out
   setpriv --pdeathsig KILL -- "$VBSD" nbd-serve "$F" --listen "127.0.0.1:$PORT" "$@" \
-    >"$T/serve.out" 2>&1 &
+    >"$out" 2>&1 &
   SERVE_PID=$!
   T_PIDS+=("$SERVE_PID")
   local deadline=$((SECONDS + 20))
-  until grep -q '^ready' "$T/serve.out"; do
-    kill -0 "$SERVE_PID" 2>/dev/null || fail "nbd-serve $* exited: $(cat "$T/serve.out")"
+  until grep -qs '^ready' "$out"; do
+    kill -0 "$SERVE_PID" 2>/dev/null || fail "nbd-serve $* exited: $(cat "$out")"
     [ $SECONDS -lt $deadline ] || fail "nbd-serve $* not ready in 20 s"
     sleep 0.1
   done
