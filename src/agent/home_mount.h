@@ -1,0 +1,86 @@
+// HomeMounter: puts a VBSFS volume (a home, or a version of the public volume) that this node
+// exports over NBD at a mount point, and takes it away again (design.md §11).
+//
+// The chain, on hosts without the kernel NBD client: qemu-storage-daemon's NBD client (over the
+// node's unix socket, with reconnect-delay, so that an agent restart that re-creates the export
+// under the same name does not break the mount) exposes the export as a FUSE file; a loop device
+// on that file (direct I/O where the kernel accepts it); ext4 on the loop device, mounted at the
+// mount point. Each mount keeps its pieces in state_dir/<volume id>/ (qsd's pid file, the FUSE
+// file, qsd's QMP socket) so that a restarted agent finds and adopts them (Adopt).
+//
+// Mount (read-write):
+//   - the local account must exist (getpwnam): else NoSuchLocalUser, nothing made;
+//   - formats (mkfs.ext4) only when blkid finds no signature on the device; a signature other
+//     than ext4 is UnsupportedFileSystem; otherwise `e2fsck -p` runs first, and a file system it
+//     cannot repair (exit >= 4) is FileSystemDamaged with e2fsck's words: nothing stays
+//     mounted, no loop device and no qsd are left behind;
+//   - mounts nosuid,nodev at the mount point (made 0755 root-owned if missing); the file
+//     system's root directory belongs to the user's uid/gid with mode 0700.
+// Mount (read-only, the public volume): `ro,noload`, never formatted, never checked, never
+//   chowned.
+// A Mount of a volume already mounted here at the same mount point succeeds without change (an
+// op rerun after an agent crash); a mount point that something else is mounted on is
+// MountPointInUse.
+// Unmount: syncs, unmounts, detaches the loop device, stops qsd and removes the state dir. A
+// mount that processes hold open is MountBusy, naming them (pid and command), and stays
+// mounted, unless `force`: they are killed (SIGKILL) first. Unmounting what is not mounted
+// succeeds (idempotent).
+// Freeze/Thaw: fsfreeze around a snapshot (a file-system-consistent point).
+// Grow: after the volume grew, makes qsd see the new size and grows ext4 online (resize2fs).
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace vbs {
+
+struct HomeMountOptions {
+  std::string nbd_socket;                     // the node's NBD unix socket
+  std::string state_dir = "/run/vbs/mounts";  // per-mount pieces, <volume id>/
+  std::string qemu_storage_daemon = "qemu-storage-daemon";
+  int reconnect_delay_seconds = 60;  // how long qsd's NBD client retries
+};
+
+struct HomeMountSpec {
+  std::string volume_id;
+  std::string export_name;  // the export on nbd_socket that this node serves for uid 0
+  std::string mount_point;  // absolute
+  std::string user;         // rw: the local account that owns the root directory
+  bool read_only = false;
+};
+
+struct MountUsage {
+  uint64_t size_bytes = 0;
+  uint64_t used_bytes = 0;
+  uint64_t free_bytes = 0;  // available to the user
+};
+
+struct AdoptedMount {
+  std::string volume_id;
+  std::string mount_point;
+  bool mounted = false;  // false: the pieces are there but the file system is not mounted
+};
+
+class HomeMounter {
+ public:
+  explicit HomeMounter(HomeMountOptions options) : options_(std::move(options)) {}
+
+  Status Mount(const HomeMountSpec& spec);
+  Status Unmount(const std::string& volume_id, bool force);
+  Status Freeze(const std::string& volume_id);
+  Status Thaw(const std::string& volume_id);
+  Status Grow(const std::string& volume_id);
+  Result<MountUsage> Usage(const std::string& volume_id) const;
+  // The mounts whose pieces are in state_dir (after an agent restart).
+  std::vector<AdoptedMount> Adopt() const;
+
+ private:
+  HomeMountOptions options_;
+  std::mutex mu_;  // one mount or unmount at a time
+};
+
+}  // namespace vbs
