@@ -171,7 +171,17 @@ bool WaitGone(pid_t pid, milliseconds timeout) {
 // Takes away whatever pieces of a mount are there (the file system must not be mounted):
 // the loop devices on the FUSE file, qsd, its FUSE mount, the state dir.
 Status Teardown(const Pieces& p) {
-  for (const auto& loop : LoopDevicesOf(p.fuse)) {
+  const auto loops = LoopDevicesOf(p.fuse);
+  for (const auto& loop : loops) {
+    struct stat st {};
+    if (::stat(loop.c_str(), &st) != 0) continue;
+    for (const auto& e : ReadMountInfo()) {
+      if (e.major == major(st.st_rdev) && e.minor == minor(st.st_rdev)) {
+        return MountFailed(loop + " (on " + p.fuse + ") is still mounted at " + e.mount_point);
+      }
+    }
+  }
+  for (const auto& loop : loops) {
     VBS_RETURN_IF_ERROR(RunChecked({"losetup", "-d", loop}, kQuick));
   }
   if (pid_t pid = QsdPid(p); pid > 0) {
