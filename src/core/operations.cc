@@ -60,11 +60,10 @@ Status ApplyAttachmentOutcome(Transaction& tx, const OperationRecord& op, bool o
     if (ok) {
       auto r = nlohmann::json::parse(result_json, nullptr, false);
       if (r.is_object()) {
-        if (r.contains("export_name") && r["export_name"].is_string()) {
-          a->export_name = r["export_name"].get<std::string>();
-        }
-        if (r.contains("nbd_uri") && r["nbd_uri"].is_string()) {
-          a->nbd_uri = r["nbd_uri"].get<std::string>();
+        for (auto [key, into] :
+             {std::pair{"export_name", &a->export_name}, std::pair{"nbd_uri", &a->nbd_uri},
+              std::pair{"mount_point", &a->mount_point}}) {
+          if (r.contains(key) && r[key].is_string()) *into = r[key].get<std::string>();
         }
         if (r.contains("device") && r["device"].is_string()) {
           a->device = r["device"].get<std::string>();

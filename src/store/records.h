@@ -115,6 +115,9 @@ struct AttachmentRecord {
   // A host target: the local uid whose processes may open the export (nbd/peer.h); a VM's
   // consumer is its QEMU process, which the agent finds itself.
   std::optional<int64_t> consumer_uid;
+  // VBSFS (homes, the public volume): where the node mounted the volume's file system, set
+  // when attached; unset for block attachments.
+  std::optional<std::string> mount_point;
   std::optional<std::string> error;
   int64_t created_at = 0;
   int64_t updated_at = 0;

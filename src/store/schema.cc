@@ -203,6 +203,11 @@ CREATE TABLE certificates (
   revoked_at BIGINT NOT NULL DEFAULT 0);
 CREATE INDEX certificates_user ON certificates (user_name);
 )sql",
+      // 12: VBSFS: where the node mounted an attachment's file system (homes, the public
+      // volume); NULL for block attachments.
+      R"sql(
+ALTER TABLE attachments ADD COLUMN mount_point TEXT;
+)sql",
   };
   return kMigrations;
 }

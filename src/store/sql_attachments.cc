@@ -15,7 +15,7 @@ InstanceRecord InstanceFromRow(const SqlRow& r) {
 
 const char* kAttachmentColumns =
     "id, volume_id, instance_id, node, owner, mode, device, state, export_name, nbd_uri, "
-    "error, created_at, updated_at, consumer_uid";
+    "error, created_at, updated_at, consumer_uid, mount_point";
 AttachmentRecord AttachmentFromRow(const SqlRow& r) {
   AttachmentRecord a;
   a.id = r.Text(0);
@@ -32,6 +32,7 @@ AttachmentRecord AttachmentFromRow(const SqlRow& r) {
   a.created_at = r.Int(11);
   a.updated_at = r.Int(12);
   if (!r.IsNull(13)) a.consumer_uid = r.Int(13);
+  a.mount_point = OptText(r, 14);
   return a;
 }
 
@@ -119,18 +120,19 @@ Result<std::vector<AttachmentRecord>> SqlTransaction::ListAttachments(const Atta
 Status SqlTransaction::InsertAttachment(const AttachmentRecord& a) {
   return ExecOne(
       db_.Exec(std::string("INSERT INTO attachments (") + kAttachmentColumns +
-                   ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                {a.id, a.volume_id, a.instance_id, a.node, a.owner, a.mode, a.device, a.state,
                 Opt(a.export_name), Opt(a.nbd_uri), Opt(a.error), a.created_at, a.updated_at,
-                a.consumer_uid ? SqlValue(*a.consumer_uid) : SqlValue(std::monostate{})}),
+                a.consumer_uid ? SqlValue(*a.consumer_uid) : SqlValue(std::monostate{}),
+                Opt(a.mount_point)}),
       "insert attachment");
 }
 
 Status SqlTransaction::UpdateAttachment(const AttachmentRecord& a) {
   return ExecOne(db_.Exec("UPDATE attachments SET state=?, device=?, export_name=?, nbd_uri=?, "
-                          "error=?, updated_at=? WHERE id=?",
+                          "error=?, updated_at=?, mount_point=? WHERE id=?",
                           {a.state, a.device, Opt(a.export_name), Opt(a.nbd_uri), Opt(a.error),
-                           a.updated_at, a.id}),
+                           a.updated_at, Opt(a.mount_point), a.id}),
                  "update attachment " + a.id);
 }
 
