@@ -74,6 +74,11 @@ Result<AttachmentRecord> AttachmentService::Attach(const Caller& caller, const A
     if (inst->state != state::kRunning) {
       return IncorrectState("the instance '" + inst->id + "' is " + inst->state);
     }
+    if (req.home_of && (inst->kind != "host" || req.uid)) {
+      return Status::InvalidArgument("InvalidParameterCombination",
+                                     "a home is mounted by a node's agent: it attaches to a "
+                                     "node (host-NODE) without a uid");
+    }
     if (req.uid && inst->kind != "host") {
       return Status::InvalidArgument("InvalidParameterCombination",
                                      "uid names the consumer of a host target; a VM's consumer "
@@ -141,6 +146,7 @@ Result<AttachmentRecord> AttachmentService::Attach(const Caller& caller, const A
     if (a.consumer_uid) params["uid"] = *a.consumer_uid;
     params["iops"] = v->iops;
     params["throughput"] = v->throughput;
+    if (req.home_of) params["mount"] = {{"kind", "home"}, {"user", *req.home_of}};
     return EnqueueOperation(tx, opkind::kAttach, a.id, target, params.dump());
   });
   if (!st.ok()) return st;

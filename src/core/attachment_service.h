@@ -31,6 +31,10 @@ struct AttachRequest {
   std::optional<std::string> device;
   // Host targets only: the local uid whose processes may open the export (default 0, root).
   std::optional<int64_t> uid;
+  // VBSFS (core/home_service.h): the node mounts the volume's file system as this local
+  // account's home instead of leaving a block device to a consumer. Host targets only; the
+  // consumer is the node's agent (uid 0).
+  std::optional<std::string> home_of{};
 };
 
 class AttachmentService {

@@ -25,6 +25,24 @@ Status CheckIds(const std::vector<std::string>& ids) {
   return Status::Ok();
 }
 
+// Applies `change` to the user's tags of `tags` only: reserved "vbs:" tags (a home's mark) are
+// neither seen nor changed, and they do not count against the user's limits.
+Status ChangeUserTags(Tags& tags, const std::function<void(Tags&)>& change) {
+  Tags reserved;
+  for (auto it = tags.begin(); it != tags.end();) {
+    if (it->first.rfind("vbs:", 0) == 0) {
+      reserved.insert(*it);
+      it = tags.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  change(tags);
+  VBS_RETURN_IF_ERROR(ValidateTags(tags));
+  tags.insert(reserved.begin(), reserved.end());
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status TagService::Update(const Caller& caller, const std::vector<std::string>& ids,
@@ -36,8 +54,7 @@ Status TagService::Update(const Caller& caller, const std::vector<std::string>& 
       if (id.rfind("vol-", 0) == 0) {
         VBS_ASSIGN_OR_RETURN(auto v, tx.GetVolume(id));
         if (!v || !caller.Owns(v->owner) || v->state == state::kDeleted) return VolumeNotFound(id);
-        change(v->tags);
-        VBS_RETURN_IF_ERROR(ValidateTags(v->tags));
+        VBS_RETURN_IF_ERROR(ChangeUserTags(v->tags, change));
         v->updated_at = now;
         VBS_RETURN_IF_ERROR(tx.UpdateVolume(*v));
       } else {
@@ -46,8 +63,7 @@ Status TagService::Update(const Caller& caller, const std::vector<std::string>& 
             s->state == state::kDeleting) {
           return SnapshotNotFound(id);
         }
-        change(s->tags);
-        VBS_RETURN_IF_ERROR(ValidateTags(s->tags));
+        VBS_RETURN_IF_ERROR(ChangeUserTags(s->tags, change));
         s->updated_at = now;
         VBS_RETURN_IF_ERROR(tx.UpdateSnapshot(*s));
       }

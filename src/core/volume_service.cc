@@ -230,6 +230,18 @@ Result<VolumeRecord> VolumeService::Create(const Caller& caller, const CreateVol
                                            std::to_string(snap->size) + " bytes)");
       }
     }
+    if (req.home) {
+      VolumeFilter mine;
+      mine.owner = caller.user;
+      VBS_ASSIGN_OR_RETURN(auto owned, tx.ListVolumes(mine));
+      for (const auto& o : owned) {
+        auto tag = o.tags.find(kHomeTag);
+        if (tag != o.tags.end() && tag->second == caller.user) {
+          return Status::Conflict("HomeExists", "user '" + caller.user + "' already has a home: " +
+                                                    o.id + " (" + o.state + ")");
+        }
+      }
+    }
     // QoS and quota first: a refused create must not reserve anything.
     VBS_ASSIGN_OR_RETURN(VolumeQos qos, types_.ForCreate(req.qos, size));
     VBS_RETURN_IF_ERROR(CheckVolumeQuota(tx, quota_, caller.user, 1, size));
@@ -243,6 +255,7 @@ Result<VolumeRecord> VolumeService::Create(const Caller& caller, const CreateVol
     v.state = state::kCreating;
     v.snapshot_id = req.snapshot_id;
     v.tags = req.tags;
+    if (req.home) v.tags[kHomeTag] = caller.user;
     v.client_token = req.client_token;
     v.volume_type = qos.type;
     v.iops = qos.iops;

@@ -25,7 +25,13 @@ struct CreateVolumeRequest {
   Tags tags;
   std::optional<std::string> client_token;  // idempotency: same token → same volume
   QosRequest qos;                           // type, IOPS, throughput (volume_types.h)
+  // Set by HomeService only: the volume becomes the caller's home (tag kHomeTag = the
+  // caller), refused with HomeExists when the caller already has a live one.
+  bool home = false;
 };
+
+// The reserved tag that makes a volume its owner's VBSFS home (core/home_service.h).
+inline constexpr char kHomeTag[] = "vbs:home";
 
 struct VolumeListFilter {
   std::optional<std::string> state;

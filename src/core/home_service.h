@@ -1,0 +1,67 @@
+// HomeService: VBSFS homes (design.md §11). A home is a volume owned by its user and marked
+// with the reserved tag vbs:home=USER (at most one live home per user); the agent of the node
+// it is attached to mounts its ext4 file system at <home_root>/USER for the user's local
+// account (agent/home_mount.h).
+//
+// - Users create, see, attach and detach their own home; admins anyone's ("the user" below).
+//   Another user's home answers HomeNotFound, as a missing one does.
+// - Create: the default size and pool come from the server configuration ([server.home]);
+//   the user must exist and be active. The volume counts against the user's quota.
+// - Attach: read-write, to the node itself (host-NODE, which the caller must be allowed on,
+//   as for any host attachment). A home attached to another node is VolumeInUse naming that
+//   node: a move detaches it there first (the client waits for that: vbs home attach --move).
+// - Detach: the node syncs and unmounts first; processes holding the mount make the detach
+//   fail (MountBusy, naming them) unless forced.
+// - Delete: only a detached home.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/attachment_service.h"
+#include "core/caller.h"
+#include "core/volume_service.h"
+#include "store/metadata_store.h"
+
+namespace vbs {
+
+struct HomeSettings {
+  uint64_t default_size = 20ull << 30;  // 20 GiB
+  std::optional<std::string> pool;      // unset: placed like any volume
+};
+
+struct Home {
+  std::string user;
+  VolumeRecord volume;
+  std::optional<AttachmentRecord> attachment;  // the live one, if any
+};
+
+class HomeService {
+ public:
+  HomeService(MetadataStore& store, VolumeService& volumes, AttachmentService& attachments,
+              HomeSettings settings)
+      : store_(store), volumes_(volumes), attachments_(attachments), settings_(settings) {}
+
+  // user unset: the caller's own home.
+  Result<Home> Create(const Caller& caller, const std::optional<std::string>& user,
+                      std::optional<uint64_t> size, const std::optional<std::string>& pool);
+  Result<Home> Get(const Caller& caller, const std::string& user);
+  // The caller's home (every user's for admins), by user name.
+  Result<std::vector<Home>> List(const Caller& caller);
+  Result<Home> Delete(const Caller& caller, const std::string& user);
+  Result<AttachmentRecord> Attach(const Caller& caller, const std::string& user,
+                                  const std::string& node);
+  Result<AttachmentRecord> Detach(const Caller& caller, const std::string& user, bool force);
+
+ private:
+  Result<Home> Find(const Caller& caller, const std::string& user);
+  MetadataStore& store_;
+  VolumeService& volumes_;
+  AttachmentService& attachments_;
+  HomeSettings settings_;
+};
+
+Status HomeNotFound(const std::string& user);
+
+}  // namespace vbs
