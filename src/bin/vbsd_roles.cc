@@ -47,6 +47,7 @@ class ServerRoleImpl final : public ServerRole {
   std::unique_ptr<SecretBox> box_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<AttachmentService> attachments_;
+  std::unique_ptr<HomeService> homes_;
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<TagService> tags_;
   std::unique_ptr<RestApi> rest_;
@@ -219,10 +220,13 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
   role->api_metrics_ = std::make_unique<ApiMetrics>(role->metrics_);
   AddClusterMetrics(role->metrics_, *role->store_);
   role->reconciler_->ExportMetrics(role->metrics_);
-  role->rest_ = std::make_unique<RestApi>(
-      RestServices{role->volumes_.get(), role->snapshots_.get(), role->work_.get(),
-                   role->admin_.get(), role->attachments_.get(), role->ca_.get(), role->auth_.get(),
-                   role->api_metrics_.get(), &role->metrics_});
+  role->homes_ = std::make_unique<HomeService>(*role->store_, *role->volumes_, *role->attachments_,
+                                               HomeSettings{config.home_size, config.home_pool});
+  RestServices services{role->volumes_.get(), role->snapshots_.get(),   role->work_.get(),
+                        role->admin_.get(),   role->attachments_.get(), role->ca_.get(),
+                        role->auth_.get(),    role->api_metrics_.get(), &role->metrics_};
+  services.homes = role->homes_.get();
+  role->rest_ = std::make_unique<RestApi>(services);
   role->tags_ = std::make_unique<TagService>(*role->store_);
   ec2::Ec2Services ec2_services{
       role->volumes_.get(),
@@ -302,6 +306,8 @@ Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config,
   options.qmp_dir = config.qmp_dir;
   options.libvirt_uri = config.libvirt_uri;
   options.libvirt_pid_dir = config.libvirt_pid_dir;
+  options.home_root = config.home_root;
+  options.mount_state_dir = config.mount_state_dir;
   options.server.endpoints = config.servers;
   options.server.ca_file = config.ca_file;
   options.server.cert_file = config.cert_file;

@@ -115,10 +115,11 @@ Result<VolumeTypeConfig> ParseVolumeType(const toml::table& t, const std::string
 
 Result<ServerConfig> ParseServer(const toml::table& t, const std::string& origin) {
   const std::string w = "server.";
-  VBS_RETURN_IF_ERROR(CheckKeys(t,
-                                {"id", "listen", "database", "pki_dir", "names", "op_timeout",
-                                 "node_timeout", "volume_type", "default_volume_type", "quota"},
-                                origin, w));
+  VBS_RETURN_IF_ERROR(
+      CheckKeys(t,
+                {"id", "listen", "database", "pki_dir", "names", "op_timeout", "node_timeout",
+                 "volume_type", "default_volume_type", "quota", "home"},
+                origin, w));
   ServerConfig c;
   VBS_ASSIGN_OR_RETURN(auto id, Str(t, "id", origin, w));
   if (id) {
@@ -168,6 +169,19 @@ Result<ServerConfig> ParseServer(const toml::table& t, const std::string& origin
           std::pair{"snapshots", &c.quota_snapshots}}) {
       VBS_ASSIGN_OR_RETURN(*field, Int(*q, key, origin, qw));  // Int refuses negatives
     }
+  }
+  if (const toml::node* home = t.get("home")) {
+    const toml::table* h = home->as_table();
+    if (!h) return Bad(origin, w + "home", "must be a table ([server.home])");
+    const std::string hw = w + "home.";
+    VBS_RETURN_IF_ERROR(CheckKeys(*h, {"size", "pool"}, origin, hw));
+    VBS_ASSIGN_OR_RETURN(auto size, Str(*h, "size", origin, hw));
+    if (size) {
+      auto bytes = ParseSize(*size);
+      if (!bytes.ok()) return Bad(origin, hw + "size", bytes.status().message());
+      c.home_size = *bytes;
+    }
+    VBS_ASSIGN_OR_RETURN(c.home_pool, Str(*h, "pool", origin, hw));
   }
   VBS_ASSIGN_OR_RETURN(auto dvt, Str(t, "default_volume_type", origin, w));
   if (dvt) c.default_volume_type = *dvt;
@@ -239,10 +253,11 @@ Result<PoolConfig> ParsePool(const toml::table& t, const std::string& origin, si
 
 Result<AgentConfig> ParseAgent(const toml::table& t, const std::string& origin) {
   const std::string w = "agent.";
-  VBS_RETURN_IF_ERROR(CheckKeys(t,
-                                {"node", "servers", "ca", "cert", "key", "nbd_socket", "qmp_dir",
-                                 "libvirt_uri", "libvirt_pid_dir", "metrics_listen", "pool"},
-                                origin, w));
+  VBS_RETURN_IF_ERROR(
+      CheckKeys(t,
+                {"node", "servers", "ca", "cert", "key", "nbd_socket", "qmp_dir", "libvirt_uri",
+                 "libvirt_pid_dir", "metrics_listen", "home_root", "mount_state_dir", "pool"},
+                origin, w));
   AgentConfig c;
   VBS_ASSIGN_OR_RETURN(auto node, Str(t, "node", origin, w));
   if (!node || !IsValidName(*node)) return Bad(origin, w + "node", "a node name is required");
@@ -280,6 +295,15 @@ Result<AgentConfig> ParseAgent(const toml::table& t, const std::string& origin) 
       return Bad(origin, w + "libvirt_uri", "must be a libvirt URI such as qemu:///system");
     }
     c.libvirt_uri = *libvirt_uri;
+  }
+  for (auto [key, field] :
+       {std::pair{"home_root", &c.home_root}, std::pair{"mount_state_dir", &c.mount_state_dir}}) {
+    VBS_ASSIGN_OR_RETURN(auto dir, Str(t, key, origin, w));
+    if (!dir) continue;
+    if (dir->size() < 2 || dir->front() != '/') {
+      return Bad(origin, w + key, "must be an absolute path other than /");
+    }
+    *field = *dir;
   }
   VBS_ASSIGN_OR_RETURN(auto pid_dir, Str(t, "libvirt_pid_dir", origin, w));
   if (pid_dir) {

@@ -12,6 +12,8 @@
 //   names = ["vbs.example.org"]         # extra subjectAltNames for the server certificate
 //   op_timeout = 600                    # seconds before work of a down node fails
 //   node_timeout = 30                   # seconds of silence before a node counts as down
+//   [server.home]                       # VBSFS homes (optional)
+//   size = "20G"  pool = "default"      # a new home's size and pool (defaults: 20G, placed)
 //
 //   [agent]
 //   node = "node1"
@@ -21,6 +23,8 @@
 //   qmp_dir = "/run/vbs/qmp"           # QEMU VMs' QMP sockets, <instance id>.qmp (optional)
 //   libvirt_uri = "qemu:///system"     # libvirt's domains as instances (optional)
 //   libvirt_pid_dir = "/run/libvirt/qemu"   # where that libvirt keeps QEMU's pid files
+//   home_root = "/vbs/home"            # VBSFS homes are mounted at home_root/USER (default)
+//   mount_state_dir = "/run/vbs/mounts"     # what each VBSFS mount keeps (default)
 //   [[agent.pool]]
 //   name = "default"  type = "dir"  path = "/var/lib/vbs/pools/default"
 //   capacity = "10T"  # or "auto": the size of the file system under path
@@ -76,6 +80,9 @@ struct ServerConfig {
   std::optional<int64_t> quota_volumes;
   std::optional<int64_t> quota_gigabytes;  // GiB of volumes
   std::optional<int64_t> quota_snapshots;
+  // [server.home]: VBSFS homes (core/home_service.h): default size and pool.
+  uint64_t home_size = 20ull << 30;
+  std::optional<std::string> home_pool;
 };
 
 struct PoolConfig {
@@ -102,6 +109,10 @@ struct AgentConfig {
   // HOST:PORT of the agent's /metrics (HTTPS with the node certificate, which then needs
   // subjectAltNames: vbsd pki issue --role node --san …); empty: none.
   std::string metrics_listen;
+  // VBSFS (agent/home_mount.h): where homes are mounted (<home_root>/<user>) and where each
+  // mount keeps its pieces.
+  std::string home_root = "/vbs/home";
+  std::string mount_state_dir = "/run/vbs/mounts";
   std::vector<PoolConfig> pools;
 };
 

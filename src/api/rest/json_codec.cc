@@ -34,6 +34,7 @@ nlohmann::json AttachmentJson(const AttachmentRecord& a) {
           {"state", a.state},
           {"export_name", OptJson(a.export_name)},
           {"nbd_uri", OptJson(a.nbd_uri)},
+          {"mount_point", OptJson(a.mount_point)},
           {"uid", a.consumer_uid ? nlohmann::json(*a.consumer_uid) : nlohmann::json(nullptr)},
           {"error", OptJson(a.error)},
           {"created_at", FormatIso8601(a.created_at)}};

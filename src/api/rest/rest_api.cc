@@ -14,6 +14,7 @@ RestApi::RestApi(RestServices services) : s_(services) {
   AddUserRoutes();
   AddAdminRoutes();
   AddAccountRoutes();
+  AddHomeRoutes();
   AddAgentRoutes();
 }
 

@@ -17,6 +17,7 @@
 #include "core/admin_service.h"
 #include "core/attachment_service.h"
 #include "core/authenticator.h"
+#include "core/home_service.h"
 #include "core/snapshot_service.h"
 #include "core/volume_service.h"
 #include "core/work_service.h"
@@ -33,6 +34,7 @@ struct RestServices {
   Authenticator* auth;
   ApiMetrics* metrics = nullptr;              // records every request (null: not recorded)
   const MetricsRegistry* registry = nullptr;  // what GET /metrics renders
+  HomeService* homes = nullptr;               // VBSFS homes (null: /v1/homes answers 404)
 };
 
 struct RestContext {
@@ -52,6 +54,7 @@ class RestApi {
   void AddUserRoutes();
   void AddAdminRoutes();
   void AddAccountRoutes();
+  void AddHomeRoutes();  // home_routes.cc
   // Handle without the metrics: sets *action to the route ("METHOD /pattern") it took.
   HttpResponse Serve(const HttpRequest& req, std::string* action);
   HttpResponse Metrics(const HttpRequest& req, const RestContext& ctx);
