@@ -12,7 +12,8 @@ Agent::Agent(AgentOptions options, std::map<std::string, AgentPool> pools)
       server_(options_.server),
       storage_(&pools_),
       host_(HostRoleOptions{options_.node, options_.nbd_socket, options_.qmp_dir,
-                            options_.libvirt_uri, options_.libvirt_pid_dir},
+                            options_.libvirt_uri, options_.libvirt_pid_dir, options_.home_root,
+                            options_.mount_state_dir},
             &pools_) {}
 
 Agent::~Agent() {

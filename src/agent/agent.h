@@ -36,7 +36,9 @@ struct AgentOptions {
   std::string qmp_dir;      // QEMU VMs' QMP sockets ("" = no VMs on this node)
   std::string libvirt_uri;  // libvirt whose domains are instances ("" = none)
   std::string libvirt_pid_dir = "/run/libvirt/qemu";
-  HttpsClientOptions server;  // endpoints, CA, node certificate
+  std::string home_root = "/vbs/home";              // VBSFS homes: <home_root>/<user>
+  std::string mount_state_dir = "/run/vbs/mounts";  // agent/home_mount.h
+  HttpsClientOptions server;                        // endpoints, CA, node certificate
   int max_parallel_ops = 4;
   std::chrono::seconds poll_wait{5};  // also bounds how long a stop waits for the poll
   std::chrono::milliseconds progress_interval{2000};

@@ -57,7 +57,9 @@ class HomeMountTest : public ::testing::Test {
   void SetUp() override {
     if (::geteuid() != 0 || !fs::exists("/dev/fuse") || !fs::exists("/dev/loop-control") ||
         !RunCommand({"qemu-storage-daemon", "--version"}).ok()) {
-      GTEST_SKIP() << "needs root, /dev/fuse, loop devices and qemu-storage-daemon";
+      // Never a silent pass: CI runs as root after scripts/install-deps.sh (deps/vbsfs.txt).
+      FAIL() << "needs root, /dev/fuse, loop devices and qemu-storage-daemon "
+                "(scripts/install-deps.sh vbsfs)";
     }
     char tmpl[] = "/tmp/vbs-hm-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);

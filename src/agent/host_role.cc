@@ -68,7 +68,11 @@ static nbd::NbdServerOptions HostNbdOptions() {
 }
 
 HostRole::HostRole(HostRoleOptions options, std::map<std::string, AgentPool>* pools)
-    : options_(std::move(options)), pools_(pools), nbd_(HostNbdOptions()) {}
+    : options_(std::move(options)),
+      pools_(pools),
+      nbd_(HostNbdOptions()),
+      homes_(std::make_unique<HomeMounter>(
+          HomeMountOptions{options_.nbd_socket, options_.mount_state_dir})) {}
 
 HostRole::~HostRole() {
   Stop();
@@ -472,6 +476,7 @@ Status HostRole::Execute(const AgentOp& op, nlohmann::json* result) {
       return Status::InvalidArgument(
           "UnsupportedInstance", "this agent cannot attach to instances of kind '" + kind + "'");
     }
+    if (op.params.contains("mount")) return AttachHome(op, volume_id, result);
     // Only processes of the consumer's uid may open it (the name is no secret to rely on).
     const int64_t uid = op.params.value("uid", int64_t{0});
     if (uid < 0 || uid > kMaxConsumerUid) {
@@ -495,6 +500,7 @@ Status HostRole::Execute(const AgentOp& op, nlohmann::json* result) {
       if (!st.ok() || handled) return st;
       return DetachQemu(op, volume_id);
     }
+    VBS_RETURN_IF_ERROR(UnmountHome(op, volume_id));
     const std::string name = op.params.value("export_name", "");
     VBS_RETURN_IF_ERROR(Unexport(name));
     spdlog::info("agent {}: unexported {}", options_.node, volume_id);

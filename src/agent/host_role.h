@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/home_mount.h"
 #include "agent/server_client.h"
 #include "agent/storage_role.h"
 #include "agent/volume_stats.h"
@@ -57,6 +58,8 @@ struct HostRoleOptions {
   std::string qmp_dir;        // QEMU VMs' QMP sockets "<instance id>.qmp"; "" = none
   std::string libvirt_uri{};  // libvirt whose running domains are instances; "" = none
   std::string libvirt_pid_dir = "/run/libvirt/qemu";
+  std::string home_root = "/vbs/home";              // VBSFS homes are mounted at home_root/USER
+  std::string mount_state_dir = "/run/vbs/mounts";  // agent/home_mount.h
 };
 
 class HostRole {
@@ -154,6 +157,11 @@ class HostRole {
   // Removes "ua-vbs-" disks that no live attachment of this node accounts for.
   void CleanLibvirtDomains(const std::vector<AgentAttachment>& attachments);
 
+  // VBSFS (host_role_home.cc): a home attachment exports the volume to the agent itself under
+  // a fixed name and mounts it (agent/home_mount.h); its detach unmounts first.
+  Status AttachHome(const AgentOp& op, const std::string& volume_id, nlohmann::json* result);
+  Status UnmountHome(const AgentOp& op, const std::string& volume_id);
+
   HostRoleOptions options_;
   std::map<std::string, AgentPool>* pools_;
   nbd::NbdServer nbd_;
@@ -171,6 +179,7 @@ class HostRole {
   VolumeStats stats_{options_.node};  // volume id → its NBD counters (metrics)
   // volume id → held while a snapshot holds its writes (exports wait for it)
   std::map<std::string, std::shared_ptr<std::mutex>> volume_locks_;
+  std::unique_ptr<HomeMounter> homes_;
   mutable std::mutex libvirt_mu_;
   mutable std::unique_ptr<hypervisor::LibvirtConnection> libvirt_;
 };

@@ -172,6 +172,9 @@ int RunDev(const DevOptions& o) {
   std::filesystem::create_directories(ac.qmp_dir, ec);
   if (ec) return Fail(Status::IoError("cannot create " + ac.qmp_dir + ": " + ec.message()));
   ac.libvirt_uri = o.libvirt_uri;
+  // VBSFS: homes and their mounts' pieces stay in the data directory too.
+  ac.home_root = data + "/home";
+  ac.mount_state_dir = data + "/run/mounts";
   PoolConfig pool;
   pool.name = "default";
   pool.capacity = capacity;

@@ -1,0 +1,62 @@
+// HostRole's VBSFS homes (host_role.h, agent/home_mount.h): the volume is exported to the
+// agent itself (uid 0) under the fixed name "vbs-<volume id>", so that a rerun attach and the
+// exports re-created after an agent restart are the ones the mount's NBD client reconnects to;
+// then it is mounted at <home_root>/<user>. A detach unmounts before the export goes.
+#include <spdlog/spdlog.h>
+
+#include "agent/host_op_params.h"
+#include "agent/host_role.h"
+#include "common/ids.h"
+
+namespace vbs {
+
+Status HostRole::AttachHome(const AgentOp& op, const std::string& volume_id,
+                            nlohmann::json* result) {
+  const nlohmann::json& mount = op.params["mount"];
+  const std::string user = mount.is_object() ? mount.value("user", "") : "";
+  if (!IsValidName(user)) {
+    return Status::InvalidArgument("InvalidParameterValue", "a home names a valid user");
+  }
+  if (op.params.value("mode", "rw") != "rw") {
+    return Status::InvalidArgument("InvalidParameterValue", "a home is attached read-write");
+  }
+  const std::string name = "vbs-" + volume_id;
+  bool exported;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    exported = exports_.count(name) > 0;
+  }
+  if (!exported) {
+    VBS_RETURN_IF_ERROR(Export(name, op.pool, volume_id, /*read_only=*/false, nbd::Consumer::Uid(0),
+                               host_op::LimitsOf(op.params)));
+  }
+  HomeMountSpec spec;
+  spec.volume_id = volume_id;
+  spec.export_name = name;
+  spec.mount_point = options_.home_root + "/" + user;
+  spec.user = user;
+  Status st = homes_->Mount(spec);
+  if (!st.ok()) {
+    Status un = Unexport(name);
+    if (!un.ok()) {
+      spdlog::warn("agent {}: cannot remove the export of {} after a failed mount: {}",
+                   options_.node, volume_id, un.ToString());
+    }
+    return st;
+  }
+  (*result)["export_name"] = name;
+  (*result)["nbd_uri"] = UriOf(name);
+  (*result)["mount_point"] = spec.mount_point;
+  spdlog::info("agent {}: mounted {} as the home of {} at {}", options_.node, volume_id, user,
+               spec.mount_point);
+  return Status::Ok();
+}
+
+Status HostRole::UnmountHome(const AgentOp& op, const std::string& volume_id) {
+  // Unmounting a volume that is not mounted here succeeds: every host detach may ask.
+  Status st = homes_->Unmount(volume_id, host_op::IsParamTrue(op.params, "force"));
+  if (!st.ok()) return st;  // busy: still attached and mounted; the user may retry, or force
+  return Status::Ok();
+}
+
+}  // namespace vbs
