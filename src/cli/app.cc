@@ -107,6 +107,7 @@ int RunApp(int argc, const char* const* argv, const AppDeps& deps) {
   AddVolumeCommands(app, ctx);
   AddSnapshotCommands(app, ctx);
   AddAttachCommands(app, ctx);
+  AddHomeCommands(app, ctx);
   AddAdminCommands(app, ctx);
   AddKeyCommands(app, ctx);
   AddWhoAmI(app, ctx);

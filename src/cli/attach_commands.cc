@@ -33,8 +33,8 @@ struct DetachArgs {
   bool wait = false;
 };
 
-// Polls `volume_id` and returns the attachment with the id of `initial`; once it is gone from
-// the volume, the last one seen with state `detached` (and `gone_error` as its error).
+}  // namespace
+
 PollFn FollowAttachment(ApiClient* api, const std::string& volume_id, const Json& initial,
                         const std::string& gone_error) {
   auto last = std::make_shared<Json>(initial);
@@ -58,6 +58,8 @@ PollFn FollowAttachment(ApiClient* api, const std::string& volume_id, const Json
     return gone;
   };
 }
+
+namespace {
 
 Status Attach(Context& ctx, const AttachArgs& a) {
   AttachRequest req;

@@ -75,6 +75,12 @@ void AddKeyCommands(CLI::App& app, Context& ctx);
 void AddQuotaCommands(CLI::App& app, CLI::App* admin, Context& ctx);
 void AddInstanceCommands(CLI::App* admin, CLI::App* admin_node, Context& ctx);
 void AddAttachCommands(CLI::App& app, Context& ctx);
+void AddHomeCommands(CLI::App& app, Context& ctx);
+
+// Polls `volume_id` and returns the attachment with the id of `initial`; once it is gone from
+// the volume, the last one seen with state `detached` (and `gone_error` as its error).
+PollFn FollowAttachment(ApiClient* api, const std::string& volume_id, const Json& initial,
+                        const std::string& gone_error);
 
 // Parses argv, runs the command, prints errors; returns the process exit code (errors.h).
 int RunApp(int argc, const char* const* argv, const AppDeps& deps);
