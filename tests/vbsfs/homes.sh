@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# VBSFS homes end to end (core/home_service.h, agent/home_mount.h): one `vbsd server`, two
+# agents (n1, n2) sharing a `dir` pool, two users with local accounts. Shown with the vbs CLI
+# as the users themselves, real ext4 mounts and the users' own processes:
+#   1. create: a home per user (a second one is HomeExists); bob cannot see or attach alice's.
+#   2. attach to n1: ext4 at n1's home_root/alice, nosuid,nodev, root dir alice's 0700;
+#      alice writes files as alice; bob (another uid) cannot list them.
+#   3. a second node is refused (VolumeInUse naming n1); a busy mount refuses the detach
+#      (naming the process) and stays mounted; --force ends the process.
+#   4. attach --move to n2: n1 has no mount, loop device or qemu-storage-daemon left; n2
+#      mounts the same files.
+#   5. kill -9 of n2's agent while mounted, restart: the mount works on (old files read, new
+#      writes land) without a remount.
+#   6. delete while attached is refused; detach, e2fsck -fn of the volume file is clean; the
+#      second attach after a detach does not format (files still there); delete.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+VBS_SRC=$(cd "$HERE/../.." && pwd)
+source "$VBS_SRC/tests/system/lib.sh"
+source "$VBS_SRC/tests/ha/lib.sh"
+t_init vbsfs_homes
+"$VBS_SRC/scripts/install-deps.sh" vbsfs >&2
+for tool in qemu-storage-daemon losetup mkfs.ext4 e2fsck useradd userdel runuser findmnt; do
+  command -v "$tool" >/dev/null || fail "$tool is missing after scripts/install-deps.sh vbsfs"
+done
+[ "$(id -u)" = 0 ] || fail "VBSFS mounts need root"
+
+# Local accounts named like the VBS users (removed again at the end).
+LOCAL_USERS=()
+cleanup_vbsfs() {
+  local rc=$?
+  set +e
+  for m in $(findmnt -rn -o TARGET | grep "^$T/" | sort -r); do umount -l "$m" 2>/dev/null; done
+  for p in $(pgrep -f "qemu-storage-daemon.*$T/" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+  for u in "${LOCAL_USERS[@]}"; do pkill -KILL -u "$u" 2>/dev/null; userdel "$u" 2>/dev/null; done
+  (exit "$rc"); t_cleanup  # t_cleanup reports and exits with the status it finds in $?
+}
+trap cleanup_vbsfs EXIT
+local_user() {
+  id "$1" >/dev/null 2>&1 && userdel "$1" 2>/dev/null
+  useradd --no-create-home --shell /bin/sh "$1" || fail "useradd $1"
+  LOCAL_USERS+=("$1")
+}
+ALICE=vbsfsalice
+BOB=vbsfsbob
+local_user $ALICE
+local_user $BOB
+
+chmod 755 "$T"  # the users reach their homes below it
+ha_server
+ADMIN_CERT=$ID_CERT; ADMIN_KEY=$ID_KEY; ADMIN_CA=$ID_CA
+mkdir -p "$T/shared"
+declare -A APID
+start_agent() {  # NODE
+  local node=$1 cfg
+  if [ ! -f "$T/$node/agent.toml" ]; then
+    cfg=$(ha_agent_config "$node" "$EP")
+    cat >>"$cfg" <<TOML
+home_root = "$T/$node/home"
+mount_state_dir = "$T/$node/mounts"
+[[agent.pool]]
+name = "shared"
+path = "$T/shared"
+capacity = "8G"
+shared = true
+TOML
+  fi
+  setpriv --pdeathsig KILL -- "$VBSD" agent --config "$T/$node/agent.toml" \
+    >>"$T/$node/agent.out" 2>>"$T/$node/agent.log" &
+  APID[$node]=$!; T_PIDS+=("${APID[$node]}")
+}
+start_agent n1
+start_agent n2
+as_admin
+deadline=$((SECONDS + WAIT_TIMEOUT))
+until api GET /v1/nodes && [ "$(jf '[.nodes[] | select(.state=="up")] | length')" = 2 ]; do
+  [ $SECONDS -lt $deadline ] || fail "agents did not register: $BODY"; sleep 0.2
+done
+log "server, n1 and n2 are up"
+make_user $ALICE
+make_user $BOB
+for n in n1 n2; do allow_on_node $n $ALICE; allow_on_node $n $BOB; done
+
+ok() { echo "ok: $*"; }
+# mounted_at DIR: the mountinfo line of DIR ("" when nothing is mounted there).
+mounted_at() { findmnt -rn -o FSTYPE,OPTIONS,SOURCE --mountpoint "$1" 2>/dev/null || true; }
+qsd_count() { pgrep -fc "qemu-storage-daemon.*$T/$1/mounts" 2>/dev/null || true; }
+
+# --- 1. create --------------------------------------------------------------------------------
+log "1. create"
+as_user $ALICE
+vbsc home create --size 256M --wait -o json
+assert_rc 0 "alice: vbs home create --wait ($ERR)"
+VID=$(jf .volume_id "$OUT")
+assert_eq available "$(jf .state "$OUT")" "alice's home state"
+assert_eq $ALICE "$(jf .user "$OUT")" "alice's home user"
+vbsc home create --size 256M
+assert_rc 1 "a second home for alice"
+assert_contains HomeExists "$ERR" "a second home for alice"
+api GET /v1/volumes
+assert_eq 1 "$(jf '.volumes | length')" "alice has one volume after the refused second home"
+as_user $BOB
+vbsc home create --size 128M --wait
+assert_rc 0 "bob: vbs home create ($ERR)"
+vbsc home show $ALICE
+assert_rc 1 "bob: vbs home show alice"
+assert_contains HomeNotFound "$ERR" "bob: vbs home show alice"
+vbsc home attach $ALICE --node n1
+assert_contains HomeNotFound "$ERR" "bob: vbs home attach alice"
+vbsc home list -o json
+assert_eq "[\"$BOB\"]" "$(jq -c '[.[].user]' <<<"$OUT")" "bob lists only his home"
+as_admin
+vbsc home list -o json
+assert_eq "[\"$ALICE\",\"$BOB\"]" "$(jq -c '[.[].user]' <<<"$OUT")" "the admin lists both homes"
+ok "homes created; a second one is HomeExists; bob neither sees nor attaches alice's"
+
+# --- 2. attach to n1 ----------------------------------------------------------------------------
+log "2. attach to n1"
+as_user $ALICE
+vbsc home attach $ALICE --node n1 --wait -o json
+assert_rc 0 "alice: vbs home attach --node n1 --wait ($ERR)"
+MP1=$T/n1/home/$ALICE
+assert_eq "$MP1" "$(jf .mount_point "$OUT")" "the attachment's mount point"
+line=$(mounted_at "$MP1")
+assert_match '^ext4 ' "$line" "n1's mount of alice's home"
+assert_contains nosuid "$line" "mount options"
+assert_contains nodev "$line" "mount options"
+assert_eq "$ALICE $ALICE 700" "$(stat -c '%U %G %a' "$MP1")" "the home's root directory"
+runuser -u $ALICE -- sh -c "mkdir -p '$MP1/src' && head -c 3000000 /dev/urandom >'$MP1/big' \
+  && for i in \$(seq 1 200); do echo \$i >'$MP1/src/f'\$i; done && sync" ||
+  fail "alice cannot write her home"
+(cd "$MP1" && find . -type f | sort | xargs sha256sum) >"$T/sums"
+assert_eq 201 "$(wc -l <"$T/sums")" "files alice wrote"
+assert_eq "$ALICE" "$(stat -c %U "$MP1/big")" "owner of alice's file"
+if runuser -u $BOB -- ls "$MP1" >/dev/null 2>"$T/bob.err"; then
+  fail "bob listed alice's home"
+fi
+assert_contains "Permission denied" "$(cat "$T/bob.err")" "bob lists alice's home"
+vbsc home show -o json
+assert_eq n1 "$(jf .node "$OUT")" "home show: node"
+assert_eq attached "$(jf .attachment.state "$OUT")" "home show: attachment"
+ok "mounted on n1 at $MP1 (ext4, nosuid,nodev, $ALICE 0700); alice wrote 201 files; bob: Permission denied"
+
+# --- 3. refusals: another node, busy mount -----------------------------------------------------
+log "3. another node; busy mount"
+vbsc home attach $ALICE --node n2
+assert_rc 1 "attach alice's home to n2 while on n1"
+assert_contains VolumeInUse "$ERR" "attach to n2"
+assert_contains "node 'n1'" "$ERR" "attach to n2 names n1"
+runuser -u $ALICE -- sh -c "cd '$MP1/src' && exec sleep 300" &
+HOLDER=$!; T_PIDS+=("$HOLDER")
+sleep 0.5
+vbsc home detach $ALICE --wait
+assert_rc 4 "detach of a busy home (vbs: ended in error)"
+assert_contains "is in use by pid $(pgrep -P $HOLDER -x sleep || echo $HOLDER)" "$ERR" "detach of a busy home"
+assert_contains "(sleep)" "$ERR" "detach of a busy home names the holder"
+BUSY_ERR=$ERR
+assert_match '^ext4 ' "$(mounted_at "$MP1")" "the busy home stays mounted"
+kill -0 $HOLDER || fail "the holder was killed by a detach without --force"
+vbsc home show -o json
+assert_eq attached "$(jf .attachment.state "$OUT")" "a refused detach leaves the home attached"
+ok "n2 refused (VolumeInUse, names n1); busy detach refused: $(grep -o 'detach failed: [^;]*' <<<"$BUSY_ERR" | head -1)"
+
+# --- 4. move to n2 -------------------------------------------------------------------------------
+log "4. move to n2 (the holder is ended by a forced detach first)"
+vbsc home detach $ALICE --force --wait
+assert_rc 0 "forced detach ($ERR)"
+wait $HOLDER 2>/dev/null || true
+kill -0 $HOLDER 2>/dev/null && fail "the holder survived a forced detach"
+[ -z "$(mounted_at "$MP1")" ] || fail "still mounted on n1 after the detach"
+vbsc home attach $ALICE --node n1 --wait
+assert_rc 0 "attach to n1 again ($ERR)"
+vbsc home attach $ALICE --node n2 --move --wait -o json
+assert_rc 0 "attach --move to n2 ($ERR)"
+assert_contains "detached the home of $ALICE from n1" "$ERR" "--move says what it did"
+MP2=$T/n2/home/$ALICE
+assert_eq "$MP2" "$(jf .mount_point "$OUT")" "mount point on n2"
+[ -z "$(mounted_at "$MP1")" ] || fail "n1 still mounts alice's home after the move"
+assert_eq 0 "$(qsd_count n1)" "qemu-storage-daemons of n1 after the move"
+[ -z "$(losetup -j "$T/n1/mounts/$VID/fuse" 2>/dev/null)" ] || fail "a loop device is left on n1"
+assert_match '^ext4 ' "$(mounted_at "$MP2")" "n2's mount"
+(cd "$MP2" && sha256sum --quiet -c "$T/sums") || fail "alice's files on n2"
+ok "moved to n2: same 201 files; n1 has no mount, loop device or qsd left"
+
+# --- 5. kill -9 of n2's agent while mounted --------------------------------------------------
+log "5. kill -9 of n2's agent"
+kill -KILL "${APID[n2]}"; wait "${APID[n2]}" 2>/dev/null || true
+runuser -u $ALICE -- sh -c "echo during >'$MP2/during-outage'" &
+WRITER=$!
+start_agent n2
+as_admin
+deadline=$((SECONDS + WAIT_TIMEOUT))
+until api GET /v1/nodes && [ "$(jf '[.nodes[] | select(.name=="n2" and .state=="up")] | length')" = 1 ]; do
+  [ $SECONDS -lt $deadline ] || fail "n2 did not come back: $BODY"; sleep 0.2
+done
+wait $WRITER || fail "a write during the agent's restart failed"
+runuser -u $ALICE -- sh -c "head -c 1000000 /dev/urandom >'$MP2/after' && sync" ||
+  fail "writing after the agent restart"
+echo 3 >/proc/sys/vm/drop_caches
+(cd "$MP2" && sha256sum --quiet -c "$T/sums") || fail "alice's files after the agent restart"
+assert_eq during "$(cat "$MP2/during-outage")" "the write made while the agent was down"
+ok "n2's agent killed and restarted: the mount worked on (old files, a write during, a write after)"
+
+# --- 6. delete refused while attached; detach; e2fsck; reattach; delete ------------------------
+log "6. detach, check, delete"
+as_user $ALICE
+vbsc home delete $ALICE
+assert_rc 1 "delete an attached home"
+assert_contains VolumeInUse "$ERR" "delete an attached home"
+(cd "$MP2" && find . -type f | sort | xargs sha256sum) >"$T/sums2"
+vbsc home detach $ALICE --wait
+assert_rc 0 "detach from n2 ($ERR)"
+[ -z "$(mounted_at "$MP2")" ] || fail "still mounted on n2"
+assert_eq 0 "$(qsd_count n2)" "qemu-storage-daemons of n2 after the detach"
+e2fsck -fn "$T/shared/volumes/$VID.img" >"$T/fsck.out" 2>&1 || fail "e2fsck -fn: $(cat "$T/fsck.out")"
+vbsc home attach $ALICE --node n1 --wait
+assert_rc 0 "attach to n1 after the detach ($ERR)"
+(cd "$MP1" && sha256sum --quiet -c "$T/sums2") || fail "alice's files after detach and attach"
+vbsc home detach $ALICE --wait
+assert_rc 0 "detach from n1 ($ERR)"
+vbsc home delete $ALICE --wait
+assert_rc 0 "delete the detached home ($ERR)"
+vbsc home show
+assert_contains HomeNotFound "$ERR" "alice's home after delete"
+ok "delete refused while attached; e2fsck -fn clean; files kept across detach/attach; deleted"
