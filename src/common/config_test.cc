@@ -122,6 +122,35 @@ TEST(Config, AgentLibvirt) {
   ExpectError(agent + "libvirt_pid_dir='run'\n", "agent.libvirt_pid_dir: must be an absolute");
 }
 
+TEST(Config, Homes) {
+  const std::string agent =
+      "[agent]\nnode='n'\nservers=['https://a:1']\nca='c'\ncert='c'\nkey='k'\n";
+  auto defaults = ParseConfig(agent, "a.toml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  EXPECT_EQ(defaults->agent->home_root, "/vbs/home");
+  EXPECT_EQ(defaults->agent->mount_state_dir, "/run/vbs/mounts");
+  auto set = ParseConfig(agent + "home_root='/home/vbs'\nmount_state_dir='/run/m'\n", "a.toml");
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->agent->home_root, "/home/vbs");
+  EXPECT_EQ(set->agent->mount_state_dir, "/run/m");
+  ExpectError(agent + "home_root='home'\n", "agent.home_root: must be an absolute path");
+  ExpectError(agent + "home_root='/'\n", "agent.home_root: must be an absolute path");
+  ExpectError(agent + "mount_state_dir=''\n", "agent.mount_state_dir");
+
+  const std::string server = "[server]\ndatabase='d'\npki_dir='p'\n";
+  auto plain = ParseConfig(server, "s.toml");
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_EQ(plain->server->home_size, 20ull << 30);
+  EXPECT_FALSE(plain->server->home_pool);
+  auto homes = ParseConfig(server + "[server.home]\nsize='5G'\npool='fast'\n", "s.toml");
+  ASSERT_TRUE(homes.ok()) << homes.status().ToString();
+  EXPECT_EQ(homes->server->home_size, 5ull << 30);
+  EXPECT_EQ(homes->server->home_pool, "fast");
+  ExpectError(server + "[server.home]\nsize='lots'\n", "server.home.size");
+  ExpectError(server + "[server.home]\nroot='/x'\n", "server.home");
+  ExpectError(server + "home=3\n", "server.home: must be a table");
+}
+
 TEST(HostPort, Forms) {
   EXPECT_EQ(ParseHostPort("127.0.0.1:0")->port, 0);
   EXPECT_EQ(ParseHostPort("[::1]:8443")->host, "::1");

@@ -121,7 +121,7 @@ job() {
 # --- 1 + 2. two users' jobs at once ---------------------------------------------------------------
 log "1. jobs of two users at once"
 probe='echo HOME=$HOME; stat -c "owner=%U mode=%a" "$HOME"; findmnt -n -o FSTYPE --target "$HOME";
-       echo "written by job $SLURM_JOB_ID" >"$HOME/from-job"; ls "$HOME"'
+       echo "written by job $SLURM_JOB_ID" >"$HOME/from-job"; cat "$HOME/from-job"; ls "$HOME"'
 ( job $ALICE "$probe"; echo "$RC" >"$T/alice.rc"; echo "$OUT" >"$T/alice.out" ) &
 A=$!
 ( job $BOB "$probe"; echo "$RC" >"$T/bob.rc"; echo "$OUT" >"$T/bob.out" ) &
