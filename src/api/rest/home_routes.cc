@@ -19,12 +19,6 @@ nlohmann::json HomeJson(const Home& h) {
   return out;
 }
 
-template <typename T, typename F>
-HttpResponse Reply(int status, const Result<T>& r, F to_json) {
-  if (!r.ok()) return ErrorResponse(r.status());
-  return JsonResponse(status, to_json(*r));
-}
-
 HttpResponse CreateHome(const HttpRequest& req, RestContext& ctx, HomeService& homes) {
   auto body = ParseJsonObject(req, {"user", "size", "pool"});
   if (!body.ok()) return ErrorResponse(body.status());

@@ -27,6 +27,12 @@ nlohmann::json UserListJson(const std::vector<UserRecord>& users);  // account_r
 
 HttpResponse JsonResponse(int status, const nlohmann::json& body);
 HttpResponse ErrorResponse(const Status& status);
+// The error of `r`, or `status` with to_json(the value) as the body.
+template <typename T, typename F>
+HttpResponse Reply(int status, const Result<T>& r, F to_json) {
+  if (!r.ok()) return ErrorResponse(r.status());
+  return JsonResponse(status, to_json(*r));
+}
 
 // Parses a request body that must be a JSON object with only `allowed` keys. Checks the
 // content type (application/json) when there is a body; an empty body is `{}`.

@@ -46,12 +46,6 @@ Status CheckQuery(const HttpRequest& req, const std::set<std::string>& allowed) 
   return Status::Ok();
 }
 
-template <typename T, typename F>
-HttpResponse Reply(int status, const Result<T>& r, F to_json) {
-  if (!r.ok()) return ErrorResponse(r.status());
-  return JsonResponse(status, to_json(*r));
-}
-
 HttpResponse CreateVolume(const HttpRequest& req, const PathParams&, RestContext& ctx,
                           VolumeService& volumes) {
   auto body = ParseJsonObject(req, {"size", "pool", "snapshot_id", "tags", "client_token",
