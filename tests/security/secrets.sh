@@ -32,14 +32,16 @@ if grep -v ' enc1:[0-9a-f]*$' "$T/stored"; then fail "a stored secret is not sea
 as_aws_user carol; aws_ok "carol's key works" describe-volumes
 
 # A database from before the control-plane work: schema version 7 (no user states, quotas,
-# instance owners or certificate records; secrets in plain text). Made from this one by taking
-# out what migrations 8-11 add; the next start must carry it forward with carol still working.
+# instance owners, certificate records or mount points; secrets in plain text). Made from this
+# one by taking out what migrations 8-12 add; the next start must carry it forward with carol
+# still working.
 vbsd_stop
 "$PY" - "$db" "$carol_key" "$carol_secret" <<'PY'
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.execute("UPDATE access_keys SET secret = ? WHERE id = ?", (sys.argv[3], sys.argv[2]))
-for sql in ["ALTER TABLE users DROP COLUMN certificates_revoked_before",
+for sql in ["ALTER TABLE attachments DROP COLUMN mount_point",                     # 12
+            "ALTER TABLE users DROP COLUMN certificates_revoked_before",
             "DROP TABLE certificates",                                              # 11
             "ALTER TABLE instances DROP COLUMN owner", "DROP TABLE node_users",     # 10
             "DROP TABLE quotas",                                                    # 9
