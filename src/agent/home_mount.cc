@@ -269,13 +269,19 @@ Status CheckOrFormat(const std::string& loop, const HomeMountSpec& s) {
                               (type.empty() ? std::string("no file system") : type) + ", not ext4");
   }
   if (s.read_only) return Status::Ok();
-  VBS_ASSIGN_OR_RETURN(CommandResult r, RunCommand({"e2fsck", "-p", loop}, kLong));
+  // The volume grew since the file system was last mounted (or online growth was refused):
+  // grow it now, offline, which needs a forced check first and no CAP_SYS_RESOURCE.
+  const uint64_t device = BlockDeviceBytes(loop), fs = Ext4Bytes(loop);
+  const bool grow = device > 0 && fs > 0 && device >= fs + (1u << 20);
+  std::vector<std::string> check = {"e2fsck", "-p", loop};
+  if (grow) check.insert(check.begin() + 1, "-f");
+  VBS_ASSIGN_OR_RETURN(CommandResult r, RunCommand(check, kLong));
   if (r.exit_code >= 4) {
     return ConflictStatus("FileSystemDamaged", "e2fsck -p on volume " + s.volume_id + " exited " +
                                                    std::to_string(r.exit_code) + ": " + r.out +
                                                    r.err);
   }
-  return Status::Ok();
+  return grow ? RunChecked({"resize2fs", loop}, kLong) : Status::Ok();
 }
 
 // Everything after the state dir exists: qsd, loop, file system, mount. The caller tears the

@@ -256,6 +256,7 @@ Status HostRole::ResizeAttachments(const AgentOp& op, const std::string& volume_
     Status st = nbd_.registry().DropConnections(name);
     if (!st.ok() && st.kind() != StatusKind::kNotFound) return st;
   }
+  GrowHome(volume_id);
   // QEMU then has to be told to look (block_resize): the guest sees the new size.
   auto ids = op.params.find("instance_ids");
   if (ids == op.params.end() || !ids->is_array()) return Status::Ok();

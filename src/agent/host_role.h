@@ -161,6 +161,9 @@ class HostRole {
   // a fixed name and mounts it (agent/home_mount.h); its detach unmounts first.
   Status AttachHome(const AgentOp& op, const std::string& volume_id, nlohmann::json* result);
   Status UnmountHome(const AgentOp& op, const std::string& volume_id);
+  // After the volume grew: a home mounted here grows its file system online, or, where that
+  // is refused, at its next mount (the volume's growth stands either way).
+  void GrowHome(const std::string& volume_id);
 
   HostRoleOptions options_;
   std::map<std::string, AgentPool>* pools_;

@@ -59,4 +59,15 @@ Status HostRole::UnmountHome(const AgentOp& op, const std::string& volume_id) {
   return Status::Ok();
 }
 
+void HostRole::GrowHome(const std::string& volume_id) {
+  if (!homes_->Usage(volume_id).ok()) return;  // not a home mounted here
+  Status st = homes_->Grow(volume_id);
+  if (st.ok()) {
+    spdlog::info("agent {}: grew the file system of {} online", options_.node, volume_id);
+  } else {
+    spdlog::warn("agent {}: the file system of {} grows at its next mount: {}", options_.node,
+                 volume_id, st.ToString());
+  }
+}
+
 }  // namespace vbs

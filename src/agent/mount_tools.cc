@@ -1,15 +1,18 @@
 #include "agent/mount_tools.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -359,6 +362,31 @@ std::vector<std::string> LoopDevicesOf(const std::string& file) {
     if (std::getline(in, backing) && backing == file) devices.push_back("/dev/" + name);
   }
   return devices;
+}
+
+uint64_t BlockDeviceBytes(const std::string& device) {
+  int fd = ::open(device.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  uint64_t bytes = 0;
+  if (::ioctl(fd, BLKGETSIZE64, &bytes) != 0) bytes = 0;
+  ::close(fd);
+  return bytes;
+}
+
+uint64_t Ext4Bytes(const std::string& device) {
+  auto r = RunCommand({"dumpe2fs", "-h", device}, std::chrono::seconds(60));
+  if (!r.ok() || r->exit_code != 0) return 0;
+  uint64_t blocks = 0, block_size = 0;
+  std::istringstream lines(r->out);
+  for (std::string line; std::getline(lines, line);) {
+    auto value = [&line](const char* key) -> uint64_t {
+      if (line.rfind(key, 0) != 0) return 0;
+      return std::strtoull(line.c_str() + std::strlen(key), nullptr, 10);
+    };
+    if (uint64_t v = value("Block count:")) blocks = v;
+    if (uint64_t v = value("Block size:")) block_size = v;
+  }
+  return blocks * block_size;
 }
 
 }  // namespace vbs

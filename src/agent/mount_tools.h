@@ -65,4 +65,9 @@ Result<uint64_t> NbdExportSize(const std::string& socket_path, const std::string
 
 std::vector<std::string> LoopDevicesOf(const std::string& file);
 
+// Sizes in bytes: of a block device (BLKGETSIZE64), of the ext4 file system on it (dumpe2fs
+// -h: block count × block size); 0 when unknown.
+uint64_t BlockDeviceBytes(const std::string& device);
+uint64_t Ext4Bytes(const std::string& device);
+
 }  // namespace vbs

@@ -79,6 +79,10 @@ void AddHomeCommands(CLI::App& app, Context& ctx);
 
 // Polls `volume_id` and returns the attachment with the id of `initial`; once it is gone from
 // the volume, the last one seen with state `detached` (and `gone_error` as its error).
+// Prints a new modification of `volume_id`, or follows it until it is final (`wait`).
+Status FollowModification(Context& ctx, ApiClient* api, const std::string& volume_id, Json mod,
+                          bool wait);
+
 PollFn FollowAttachment(ApiClient* api, const std::string& volume_id, const Json& initial,
                         const std::string& gone_error);
 

@@ -1,4 +1,5 @@
-// vbs home create | list | show | delete | attach | detach: VBSFS homes (core/home_service.h).
+// vbs home create | list | show | delete | resize | attach | detach: VBSFS homes
+// (core/home_service.h). resize grows the home's volume (as `vbs volume resize` does).
 //
 // A home's --wait follows the volume (create, delete) or the attachment (attach, detach) the
 // way `vbs volume` and `vbs attach` do. attach --move detaches the home from the node that has
@@ -153,6 +154,15 @@ Status Detach(Context& ctx, const NodeArgs& a) {
   return FollowHomeAttachment(ctx, api, a.user, FieldText(att, "volume_id"), att, false);
 }
 
+Status Resize(Context& ctx, const NodeArgs& a, const std::string& size) {
+  VBS_RETURN_IF_ERROR(CheckVolumeSize(size).status());
+  VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
+  VBS_ASSIGN_OR_RETURN(Json home, api->Call("GET", HomePath(a.user)));
+  const std::string id = FieldText(home, "volume_id");
+  VBS_ASSIGN_OR_RETURN(Json mod, api->ResizeVolume(id, size));
+  return FollowModification(ctx, api, id, std::move(mod), a.wait);
+}
+
 Status Attach(Context& ctx, const NodeArgs& a) {
   VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
   if (a.move) {
@@ -210,6 +220,17 @@ void AddHomeCommands(CLI::App& app, Context& ctx) {
   d->add_flag("--wait", del->wait, "Wait until the volume is deleted");
   d->callback(
       [&ctx, del] { ctx.action = [&ctx, del] { return Delete(ctx, del->user, del->wait); }; });
+
+  auto grow = std::make_shared<NodeArgs>();
+  auto grow_size = std::make_shared<std::string>();
+  CLI::App* g = home->add_subcommand(
+      "resize", "Grow a home (its file system grows online, or at its next attach)");
+  g->add_option("USER", grow->user, "Whose home")->required();
+  g->add_option("SIZE", *grow_size, "The new size, e.g. 40G")->required();
+  g->add_flag("--wait", grow->wait, "Wait until the volume has grown");
+  g->callback([&ctx, grow, grow_size] {
+    ctx.action = [&ctx, grow, grow_size] { return Resize(ctx, *grow, *grow_size); };
+  });
 
   auto att = std::make_shared<NodeArgs>();
   CLI::App* a = home->add_subcommand("attach", "Mount a home on a node (at <home_root>/USER)");

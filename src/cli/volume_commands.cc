@@ -123,7 +123,22 @@ Status Delete(Context& ctx, const IdArgs& a) {
       "vbs volume show " + id, VolumeDetails);
 }
 
-// Prints a new modification, or follows it until it is final.
+Status Resize(Context& ctx, const ResizeArgs& a) {
+  VBS_RETURN_IF_ERROR(CheckVolumeSize(a.size).status());
+  VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
+  VBS_ASSIGN_OR_RETURN(Json mod, api->ResizeVolume(a.id, a.size));
+  return FollowModification(ctx, api, a.id, std::move(mod), a.wait);
+}
+
+Status Modify(Context& ctx, const ModifyArgs& a) {
+  if (a.qos.empty()) return UsageError("name what to change: --type, --iops or --throughput");
+  VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
+  VBS_ASSIGN_OR_RETURN(Json mod, api->ModifyVolume(a.id, a.qos));
+  return FollowModification(ctx, api, a.id, std::move(mod), a.wait);
+}
+
+}  // namespace
+
 Status FollowModification(Context& ctx, ApiClient* api, const std::string& volume_id, Json mod,
                           bool wait) {
   if (!wait) {
@@ -148,22 +163,6 @@ Status FollowModification(Context& ctx, ApiClient* api, const std::string& volum
   return ctx.WaitAndPrint(mod, poll, spec, /*show_progress=*/false, "vbs volume show " + id,
                           ModificationDetails);
 }
-
-Status Resize(Context& ctx, const ResizeArgs& a) {
-  VBS_RETURN_IF_ERROR(CheckVolumeSize(a.size).status());
-  VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
-  VBS_ASSIGN_OR_RETURN(Json mod, api->ResizeVolume(a.id, a.size));
-  return FollowModification(ctx, api, a.id, std::move(mod), a.wait);
-}
-
-Status Modify(Context& ctx, const ModifyArgs& a) {
-  if (a.qos.empty()) return UsageError("name what to change: --type, --iops or --throughput");
-  VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
-  VBS_ASSIGN_OR_RETURN(Json mod, api->ModifyVolume(a.id, a.qos));
-  return FollowModification(ctx, api, a.id, std::move(mod), a.wait);
-}
-
-}  // namespace
 
 void AddVolumeCommands(CLI::App& app, Context& ctx) {
   CLI::App* volume = app.add_subcommand("volume", "Create, list, show, resize and delete volumes");

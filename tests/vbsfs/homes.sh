@@ -11,8 +11,10 @@
 #      mounts the same files.
 #   5. kill -9 of n2's agent while mounted, restart: the mount works on (old files read, new
 #      writes land) without a remount.
-#   6. delete while attached is refused; detach, e2fsck -fn of the volume file is clean; the
-#      second attach after a detach does not format (files still there); delete.
+#   6. resize to 512M while mounted: the volume grows, the files stay;
+#   7. delete while attached is refused; detach, e2fsck -fn of the volume file is clean; the
+#      next attach does not format (files still there) and its file system has the new size
+#      (grown online, or at this mount where online growth is refused); delete.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 VBS_SRC=$(cd "$HERE/../.." && pwd)
@@ -201,9 +203,24 @@ echo 3 >/proc/sys/vm/drop_caches
 assert_eq during "$(cat "$MP2/during-outage")" "the write made while the agent was down"
 ok "n2's agent killed and restarted: the mount worked on (old files, a write during, a write after)"
 
-# --- 6. delete refused while attached; detach; e2fsck; reattach; delete ------------------------
-log "6. detach, check, delete"
+# --- 6. resize while mounted ---------------------------------------------------------------------
+log "6. resize to 512M while mounted on n2"
 as_user $ALICE
+size_of() { df -B1 --output=size "$1" | tail -1 | tr -d ' '; }
+before=$(size_of "$MP2")
+[ "$before" -lt $((300 << 20)) ] || fail "a 256M home's file system has $before bytes"
+vbsc home resize $ALICE 512M --wait
+assert_rc 0 "vbs home resize alice 512M --wait ($ERR)"
+api GET "/v1/volumes/$VID"
+assert_field .size $((512 << 20)) "the home's volume after the resize"
+# Online growth needs CAP_SYS_RESOURCE (absent in some sandboxes): then the file system grows
+# at the next mount, which the detach and attach below do. Either way it must be there then.
+online=$(size_of "$MP2")
+(cd "$MP2" && sha256sum --quiet -c "$T/sums") || fail "alice's files after the resize"
+ok "resized to 512M while mounted: the file system has $online bytes now (was $before)"
+
+# --- 7. delete refused while attached; detach; e2fsck; reattach; delete ------------------------
+log "7. detach, check, delete"
 vbsc home delete $ALICE
 assert_rc 1 "delete an attached home"
 assert_contains VolumeInUse "$ERR" "delete an attached home"
@@ -216,10 +233,12 @@ e2fsck -fn "$T/shared/volumes/$VID.img" >"$T/fsck.out" 2>&1 || fail "e2fsck -fn:
 vbsc home attach $ALICE --node n1 --wait
 assert_rc 0 "attach to n1 after the detach ($ERR)"
 (cd "$MP1" && sha256sum --quiet -c "$T/sums2") || fail "alice's files after detach and attach"
+after=$(size_of "$MP1")
+[ "$after" -gt $((450 << 20)) ] || fail "the file system after the resize and a new attach has $after bytes"
 vbsc home detach $ALICE --wait
 assert_rc 0 "detach from n1 ($ERR)"
 vbsc home delete $ALICE --wait
 assert_rc 0 "delete the detached home ($ERR)"
 vbsc home show
 assert_contains HomeNotFound "$ERR" "alice's home after delete"
-ok "delete refused while attached; e2fsck -fn clean; files kept across detach/attach; deleted"
+ok "delete refused while attached; e2fsck -fn clean; files kept across detach/attach (file system $after bytes after the resize); deleted"
