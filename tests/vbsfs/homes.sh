@@ -15,6 +15,8 @@
 #   7. delete while attached is refused; detach, e2fsck -fn of the volume file is clean; the
 #      next attach does not format (files still there) and its file system has the new size
 #      (grown online, or at this mount where online growth is refused); delete.
+#   8. bad input on the node: a user without a local account (refused, nothing left behind);
+#      a damaged file system (refused with e2fsck's words, not formatted, nothing left).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 VBS_SRC=$(cd "$HERE/../.." && pwd)
@@ -242,3 +244,46 @@ assert_rc 0 "delete the detached home ($ERR)"
 vbsc home show
 assert_contains HomeNotFound "$ERR" "alice's home after delete"
 ok "delete refused while attached; e2fsck -fn clean; files kept across detach/attach (file system $after bytes after the resize); deleted"
+
+# --- 8. bad input on the node: no local account, a damaged file system ---------------------
+log "8. no local account; a damaged file system"
+make_user vbsfscarol   # a VBS user without a local account on the nodes
+allow_on_node n1 vbsfscarol
+as_user vbsfscarol
+vbsc home create --size 64M --wait
+assert_rc 0 "carol: home create ($ERR)"
+vbsc home attach vbsfscarol --node n1 --wait
+assert_rc 4 "carol: attach without a local account (vbs: ended in error)"
+assert_contains "no local account 'vbsfscarol' on this node" "$ERR" "carol's attach"
+CAROL_ERR=$ERR
+[ ! -e "$T/n1/home/vbsfscarol" ] || fail "a mount point was left for carol"
+vbsc home show -o json
+assert_eq null "$(jf .attachment "$OUT")" "carol's home after the failed attach"
+assert_eq 0 "$(qsd_count n1)" "qemu-storage-daemons of n1 after carol's failed attach"
+as_user $BOB
+BVID=$(vbsc home show -o json >/dev/null; jf .volume_id "$OUT")
+vbsc home attach $BOB --node n1 --wait
+assert_rc 0 "bob: attach ($ERR)"
+runuser -u $BOB -- sh -c "echo mine >'$T/n1/home/$BOB/keep' && sync" || fail "bob writes"
+vbsc home detach $BOB --wait
+assert_rc 0 "bob: detach ($ERR)"
+# Garbage over the group descriptors and what follows (the superblock stays): e2fsck -p
+# cannot repair that, and the volume must not be formatted over either.
+python3 - "$T/shared/volumes/$BVID.img" <<'PY'
+import random, sys
+random.seed(42)
+with open(sys.argv[1], "r+b") as f:
+    f.seek(2048)
+    f.write(bytes(random.getrandbits(8) for _ in range(256 << 10)))
+PY
+uuid=$(blkid -o value -s UUID "$T/shared/volumes/$BVID.img")
+[ -n "$uuid" ] || fail "no ext4 UUID on bob's volume"
+vbsc home attach $BOB --node n1 --wait
+assert_rc 4 "bob: attach of a damaged file system (vbs: ended in error)"
+assert_contains "e2fsck -p on volume $BVID exited" "$ERR" "bob's attach of a damaged home"
+[ -z "$(mounted_at "$T/n1/home/$BOB")" ] || fail "bob's damaged home was mounted"
+assert_eq 0 "$(qsd_count n1)" "qemu-storage-daemons of n1 after the refused mount"
+[ -z "$(losetup -j "$T/n1/mounts/$BVID/fuse" 2>/dev/null)" ] || fail "a loop device is left"
+# e2fsck -p may have repaired what it safely could, but nothing formatted the volume.
+assert_eq "$uuid" "$(blkid -o value -s UUID "$T/shared/volumes/$BVID.img")" "bob's file system UUID"
+ok "no local account: '$(grep -o "no local account[^;]*" <<<"$CAROL_ERR" | head -1)' refused, nothing left; damaged ext4: refused with e2fsck's exit, nothing mounted or running, not formatted"
