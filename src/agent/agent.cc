@@ -228,15 +228,27 @@ Status Agent::Snapshot(const AgentOp& op) {
   const std::string volume_id = op.params.value("volume_id", "");
   // Crash-consistent (design.md §5): the exports this node serves of the volume hold new
   // writes and flush while the backend takes the snapshot; the guest keeps running.
+  // A VBSFS file system mounted here is frozen first, so the snapshot is consistent as a
+  // file system too (vbs home snapshot; the public volume's publish).
+  auto frozen = host_.FreezeHome(volume_id);
+  if (!frozen.ok()) return frozen.status();
   const auto start = std::chrono::steady_clock::now();
   auto hold = host_.HoldWrites(volume_id);
-  if (!hold.ok()) return hold.status();
+  if (!hold.ok()) {
+    if (*frozen) host_.ThawHome(volume_id);
+    return hold.status();
+  }
   Status st = storage_.Execute(op, [this, id = op.id](int percent) {
     std::lock_guard<std::mutex> l(mu_);
     progress_[id] = percent;
   });
   const size_t held = (*hold)->exports();
   hold->reset();
+  if (*frozen) {
+    host_.ThawHome(volume_id);
+    spdlog::info("agent {}: snapshot {} of {} with its file system frozen", options_.node,
+                 op.resource_id, volume_id);
+  }
   if (held > 0) {
     const auto ms = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - start)

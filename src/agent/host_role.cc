@@ -80,6 +80,7 @@ HostRole::~HostRole() {
 
 Status HostRole::Start(const nlohmann::json* handover) {
   if (handover != nullptr) return Adopt(*handover);
+  ThawAllHomes();
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(options_.nbd_socket).parent_path(), ec);
   VBS_RETURN_IF_ERROR(nbd_.ListenUnix(options_.nbd_socket));

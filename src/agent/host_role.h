@@ -98,6 +98,11 @@ class HostRole {
     std::vector<std::string> names_;
   };
   Result<std::unique_ptr<WriteHold>> HoldWrites(const std::string& volume_id);
+  // A VBSFS file system of `volume_id` mounted here is frozen (FIFREEZE: a file-system-
+  // consistent point for a snapshot) until ThawHome; true if there was one. Freeze before
+  // HoldWrites: freezing writes the file system's dirty state through the export.
+  Result<bool> FreezeHome(const std::string& volume_id);
+  void ThawHome(const std::string& volume_id);
   // The node's lease (design.md §4): read-write exports write only until `until`, on this
   // process's monotonic clock (nbd/write_lease.h).
   void ExtendLease(std::chrono::steady_clock::time_point until) { lease_->ExtendTo(until); }
@@ -164,6 +169,8 @@ class HostRole {
   // After the volume grew: a home mounted here grows its file system online, or, where that
   // is refused, at its next mount (the volume's growth stands either way).
   void GrowHome(const std::string& volume_id);
+  // At a fresh start: an agent that died during a snapshot left its file system frozen.
+  void ThawAllHomes();
 
   HostRoleOptions options_;
   std::map<std::string, AgentPool>* pools_;

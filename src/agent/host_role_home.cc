@@ -59,6 +59,26 @@ Status HostRole::UnmountHome(const AgentOp& op, const std::string& volume_id) {
   return Status::Ok();
 }
 
+Result<bool> HostRole::FreezeHome(const std::string& volume_id) {
+  if (!homes_->Usage(volume_id).ok()) return false;  // not a file system mounted here
+  VBS_RETURN_IF_ERROR(homes_->Freeze(volume_id));
+  return true;
+}
+
+void HostRole::ThawHome(const std::string& volume_id) {
+  Status st = homes_->Thaw(volume_id);
+  if (!st.ok()) {
+    spdlog::error("agent {}: cannot thaw the file system of {}: {}", options_.node, volume_id,
+                  st.ToString());
+  }
+}
+
+void HostRole::ThawAllHomes() {
+  for (const AdoptedMount& m : homes_->Adopt()) {
+    if (m.mounted) ThawHome(m.volume_id);
+  }
+}
+
 void HostRole::GrowHome(const std::string& volume_id) {
   if (!homes_->Usage(volume_id).ok()) return;  // not a home mounted here
   Status st = homes_->Grow(volume_id);

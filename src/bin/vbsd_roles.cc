@@ -220,7 +220,8 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
   role->api_metrics_ = std::make_unique<ApiMetrics>(role->metrics_);
   AddClusterMetrics(role->metrics_, *role->store_);
   role->reconciler_->ExportMetrics(role->metrics_);
-  role->homes_ = std::make_unique<HomeService>(*role->store_, *role->volumes_, *role->attachments_,
+  role->homes_ = std::make_unique<HomeService>(*role->store_, *role->volumes_, *role->snapshots_,
+                                               *role->attachments_,
                                                HomeSettings{config.home_size, config.home_pool});
   RestServices services{role->volumes_.get(), role->snapshots_.get(),   role->work_.get(),
                         role->admin_.get(),   role->attachments_.get(), role->ca_.get(),

@@ -1,5 +1,7 @@
-// vbs home create | list | show | delete | resize | attach | detach: VBSFS homes
-// (core/home_service.h). resize grows the home's volume (as `vbs volume resize` does).
+// vbs home create | list | show | delete | resize | attach | detach | snapshot | restore: VBSFS
+// homes (core/home_service.h). resize grows the home's volume (as `vbs volume resize` does).
+// snapshot is taken with the file system frozen on the node that mounts the home; restore
+// replaces a detached home with a volume from a snapshot and keeps the former one.
 //
 // A home's --wait follows the volume (create, delete) or the attachment (attach, detach) the
 // way `vbs volume` and `vbs attach` do. attach --move detaches the home from the node that has
@@ -163,6 +165,39 @@ Status Resize(Context& ctx, const NodeArgs& a, const std::string& size) {
   return FollowModification(ctx, api, id, std::move(mod), a.wait);
 }
 
+Status Snapshot(Context& ctx, const NodeArgs& a, const std::string& description) {
+  VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
+  Json body = Json::object();
+  if (!description.empty()) body["description"] = description;
+  VBS_ASSIGN_OR_RETURN(Json snapshot, api->Call("POST", HomePath(a.user) + "/snapshot", body));
+  if (!a.wait) {
+    ctx.PrintObject(snapshot, SnapshotDetails);
+    return Status::Ok();
+  }
+  const std::string id = FieldText(snapshot, "id");
+  WaitSpec spec{.done_states = {"completed"}, .failed_states = {"error"}};
+  return ctx.WaitAndPrint(
+      snapshot, [api, id] { return api->GetSnapshot(id); }, spec, /*show_progress=*/false,
+      "vbs snapshot show " + id, SnapshotDetails);
+}
+
+Status Restore(Context& ctx, const NodeArgs& a, const std::string& snapshot) {
+  VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
+  VBS_ASSIGN_OR_RETURN(
+      Json home, api->Call("POST", HomePath(a.user) + "/restore", Json{{"snapshot_id", snapshot}}));
+  ctx.err() << "the former home " << FieldText(home, "former_volume_id")
+            << " is kept; delete it with: vbs volume delete " << FieldText(home, "former_volume_id")
+            << "\n";
+  if (!a.wait) {
+    ctx.PrintObject(home, HomeDetails);
+    return Status::Ok();
+  }
+  WaitSpec spec{.done_states = {"available"}, .failed_states = {"error"}};
+  return ctx.WaitAndPrint(
+      home, [api, user = a.user] { return api->Call("GET", HomePath(user)); }, spec,
+      /*show_progress=*/false, "vbs home show " + a.user, HomeDetails);
+}
+
 Status Attach(Context& ctx, const NodeArgs& a) {
   VBS_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
   if (a.move) {
@@ -230,6 +265,28 @@ void AddHomeCommands(CLI::App& app, Context& ctx) {
   g->add_flag("--wait", grow->wait, "Wait until the volume has grown");
   g->callback([&ctx, grow, grow_size] {
     ctx.action = [&ctx, grow, grow_size] { return Resize(ctx, *grow, *grow_size); };
+  });
+
+  auto snap = std::make_shared<NodeArgs>();
+  auto snap_text = std::make_shared<std::string>();
+  CLI::App* sn = home->add_subcommand(
+      "snapshot", "Snapshot a home (its file system frozen meanwhile if it is mounted)");
+  sn->add_option("USER", snap->user, "Whose home")->required();
+  sn->add_option("--description", *snap_text, "What the snapshot is for");
+  sn->add_flag("--wait", snap->wait, "Wait until the snapshot is completed");
+  sn->callback([&ctx, snap, snap_text] {
+    ctx.action = [&ctx, snap, snap_text] { return Snapshot(ctx, *snap, *snap_text); };
+  });
+
+  auto rest = std::make_shared<NodeArgs>();
+  auto rest_snap = std::make_shared<std::string>();
+  CLI::App* rs = home->add_subcommand(
+      "restore", "Replace a detached home with a volume from SNAPSHOT (the old one is kept)");
+  rs->add_option("USER", rest->user, "Whose home")->required();
+  rs->add_option("SNAPSHOT", *rest_snap, "A snapshot of one of the user's homes")->required();
+  rs->add_flag("--wait", rest->wait, "Wait until the new home's volume is available");
+  rs->callback([&ctx, rest, rest_snap] {
+    ctx.action = [&ctx, rest, rest_snap] { return Restore(ctx, *rest, *rest_snap); };
   });
 
   auto att = std::make_shared<NodeArgs>();

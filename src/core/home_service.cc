@@ -150,4 +150,31 @@ Result<AttachmentRecord> HomeService::Detach(const Caller& caller, const std::st
   return attachments_.Detach(caller, home.volume.id, std::nullopt, force);
 }
 
+Result<SnapshotRecord> HomeService::Snapshot(const Caller& caller, const std::string& user,
+                                             const std::string& description) {
+  VBS_ASSIGN_OR_RETURN(Home home, Find(caller, user));
+  CreateSnapshotRequest req;
+  req.volume_id = home.volume.id;
+  req.description = description.empty() ? "home of " + user : description;
+  return snapshots_.Create(caller, req);
+}
+
+Result<Home> HomeService::Restore(const Caller& caller, const std::string& user,
+                                  const std::string& snapshot_id, std::string* former) {
+  VBS_ASSIGN_OR_RETURN(Home home, Find(caller, user));
+  if (home.attachment) {
+    return Status::Conflict("VolumeInUse", "the home of '" + user + "' is " +
+                                               home.attachment->state + " on node '" +
+                                               home.attachment->node + "'; detach it first");
+  }
+  CreateVolumeRequest req;
+  req.snapshot_id = snapshot_id;
+  req.home = true;
+  req.replaces_home = home.volume.id;
+  // As the user: the snapshot must be theirs, and the new volume counts against their quota.
+  VBS_ASSIGN_OR_RETURN(auto v, volumes_.Create(Caller{user, false}, req));
+  if (former != nullptr) *former = home.volume.id;
+  return Home{user, v, std::nullopt};
+}
+
 }  // namespace vbs

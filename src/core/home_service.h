@@ -13,6 +13,11 @@
 // - Detach: the node syncs and unmounts first; processes holding the mount make the detach
 //   fail (MountBusy, naming them) unless forced.
 // - Delete: only a detached home.
+// - Snapshot: of the home's volume, by the node that mounts it (if any), which freezes the
+//   file system meanwhile (FIFREEZE): a file-system-consistent point.
+// - Restore: a detached home is replaced by a new volume made from a snapshot of one of the
+//   user's homes (current or former); the old volume is kept, marked vbs:former-home, until
+//   the user deletes it (vbs volume delete).
 #pragma once
 
 #include <optional>
@@ -21,6 +26,7 @@
 
 #include "core/attachment_service.h"
 #include "core/caller.h"
+#include "core/snapshot_service.h"
 #include "core/volume_service.h"
 #include "store/metadata_store.h"
 
@@ -39,9 +45,13 @@ struct Home {
 
 class HomeService {
  public:
-  HomeService(MetadataStore& store, VolumeService& volumes, AttachmentService& attachments,
-              HomeSettings settings)
-      : store_(store), volumes_(volumes), attachments_(attachments), settings_(settings) {}
+  HomeService(MetadataStore& store, VolumeService& volumes, SnapshotService& snapshots,
+              AttachmentService& attachments, HomeSettings settings)
+      : store_(store),
+        volumes_(volumes),
+        snapshots_(snapshots),
+        attachments_(attachments),
+        settings_(settings) {}
 
   // user unset: the caller's own home.
   Result<Home> Create(const Caller& caller, const std::optional<std::string>& user,
@@ -53,11 +63,17 @@ class HomeService {
   Result<AttachmentRecord> Attach(const Caller& caller, const std::string& user,
                                   const std::string& node);
   Result<AttachmentRecord> Detach(const Caller& caller, const std::string& user, bool force);
+  Result<SnapshotRecord> Snapshot(const Caller& caller, const std::string& user,
+                                  const std::string& description);
+  // The new home (creating); `former` is the volume it replaced.
+  Result<Home> Restore(const Caller& caller, const std::string& user,
+                       const std::string& snapshot_id, std::string* former);
 
  private:
   Result<Home> Find(const Caller& caller, const std::string& user);
   MetadataStore& store_;
   VolumeService& volumes_;
+  SnapshotService& snapshots_;
   AttachmentService& attachments_;
   HomeSettings settings_;
 };

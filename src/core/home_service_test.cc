@@ -13,7 +13,7 @@ class HomeServiceTest : public CoreTest {
   void SetUp() override {
     CoreTest::SetUp();
     attachments_ = std::make_unique<AttachmentService>(*store_, notifier_);
-    homes_ = std::make_unique<HomeService>(*store_, *volumes_, *attachments_,
+    homes_ = std::make_unique<HomeService>(*store_, *volumes_, *snapshots_, *attachments_,
                                            HomeSettings{32ull << 20, std::nullopt});
     ASSERT_TRUE(
         work_->ReportInstances("n1", {InstanceRecord{"host-n1", "", "host", "", 0, ""}}).ok());
@@ -118,6 +118,64 @@ TEST_F(HomeServiceTest, TagChangesKeepTheHomeMark) {
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(v->tags, (Tags{{kHomeTag, "alice"}}));
   EXPECT_TRUE(homes_->Get(alice_, "alice").ok());
+}
+
+// Restore replaces a detached home with a volume from a snapshot of one of the user's homes;
+// the former home stays, marked, and a restore from its snapshot works again later.
+TEST_F(HomeServiceTest, RestoreReplacesADetachedHomeAndKeepsTheFormerOne) {
+  Home h = MustCreateHome(alice_);
+  auto snap = homes_->Snapshot(alice_, "alice", "");
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  EXPECT_EQ(snap->volume_id, h.volume.id);
+  EXPECT_EQ(snap->description, "home of alice");
+  EXPECT_EQ(homes_->Snapshot(bob_, "alice", "").status().code(), "HomeNotFound");
+  RunAgent();
+  // Attached: refused, nothing changed.
+  ASSERT_TRUE(homes_->Attach(alice_, "alice", "n1").ok());
+  RunAgent();
+  std::string former;
+  EXPECT_EQ(homes_->Restore(alice_, "alice", snap->id, &former).status().code(), "VolumeInUse");
+  ASSERT_TRUE(homes_->Detach(alice_, "alice", false).ok());
+  RunAgent();
+  // Bob cannot restore alice's home, nor his own from her snapshot.
+  EXPECT_EQ(homes_->Restore(bob_, "alice", snap->id, &former).status().code(), "HomeNotFound");
+  MustCreateHome(bob_);
+  EXPECT_EQ(homes_->Restore(bob_, "bob", snap->id, &former).status().code(),
+            "InvalidSnapshot.NotFound");
+  ASSERT_TRUE(homes_->Delete(bob_, "bob").ok());
+  RunAgent();
+  // A snapshot of a volume that is not a home of alice's is refused.
+  CreateVolumeRequest plain;
+  plain.size = 1ull << 20;
+  auto other = volumes_->Create(alice_, plain);
+  ASSERT_TRUE(other.ok());
+  RunAgent();
+  auto other_snap = snapshots_->Create(alice_, {other->id, "", {}});
+  ASSERT_TRUE(other_snap.ok());
+  RunAgent();
+  EXPECT_EQ(homes_->Restore(alice_, "alice", other_snap->id, &former).status().code(),
+            "InvalidParameterValue");
+  EXPECT_EQ(homes_->Get(alice_, "alice")->volume.id, h.volume.id);
+
+  auto restored = homes_->Restore(alice_, "alice", snap->id, &former);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(former, h.volume.id);
+  EXPECT_NE(restored->volume.id, h.volume.id);
+  EXPECT_EQ(restored->volume.snapshot_id, snap->id);
+  RunAgent();
+  auto now = homes_->Get(alice_, "alice");
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->volume.id, restored->volume.id);
+  EXPECT_EQ(now->volume.state, "available");
+  auto old = volumes_->Get(alice_, h.volume.id);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->state, "available");
+  EXPECT_EQ(old->tags, (Tags{{kFormerHomeTag, "alice"}}));
+  // The former home's snapshot still restores (a snapshot of a former home).
+  std::string former2;
+  ASSERT_TRUE(homes_->Restore(alice_, "alice", snap->id, &former2).ok());
+  EXPECT_EQ(former2, restored->volume.id);
+  EXPECT_EQ(homes_->List(alice_)->size(), 1u);
 }
 
 }  // namespace

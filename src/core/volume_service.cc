@@ -222,6 +222,18 @@ Result<VolumeRecord> VolumeService::Create(const Caller& caller, const CreateVol
             "InvalidParameterCombination",
             "a volume from a snapshot is made in the snapshot's pool '" + snap->pool + "'");
       }
+      if (req.replaces_home) {
+        VBS_ASSIGN_OR_RETURN(auto from, tx.GetVolume(snap->volume_id));
+        auto mark = [&](const char* key) {
+          auto t = from ? from->tags.find(key) : Tags::const_iterator{};
+          return from && t != from->tags.end() && t->second == caller.user;
+        };
+        if (!mark(kHomeTag) && !mark(kFormerHomeTag)) {
+          return Status::InvalidArgument(
+              "InvalidParameterValue",
+              "the snapshot '" + snap->id + "' is not of a home of '" + caller.user + "'");
+        }
+      }
       pool = snap->pool;
       if (!req.size) size = snap->size;
       if (size < snap->size) {
@@ -234,12 +246,27 @@ Result<VolumeRecord> VolumeService::Create(const Caller& caller, const CreateVol
       VolumeFilter mine;
       mine.owner = caller.user;
       VBS_ASSIGN_OR_RETURN(auto owned, tx.ListVolumes(mine));
-      for (const auto& o : owned) {
+      bool replaced = false;
+      for (auto o : owned) {
         auto tag = o.tags.find(kHomeTag);
-        if (tag != o.tags.end() && tag->second == caller.user) {
+        if (tag == o.tags.end() || tag->second != caller.user) continue;
+        if (req.replaces_home != o.id) {
           return Status::Conflict("HomeExists", "user '" + caller.user + "' already has a home: " +
                                                     o.id + " (" + o.state + ")");
         }
+        if (o.state != state::kAvailable) {
+          return IncorrectState("the home of '" + caller.user + "' (" + o.id + ") is " + o.state +
+                                "; it is replaced only when detached");
+        }
+        o.tags.erase(kHomeTag);
+        o.tags[kFormerHomeTag] = caller.user;
+        o.updated_at = NowMillis();
+        VBS_RETURN_IF_ERROR(tx.UpdateVolume(o));
+        replaced = true;
+      }
+      if (req.replaces_home && !replaced) {
+        return IncorrectState("the volume '" + *req.replaces_home + "' is not the home of '" +
+                              caller.user + "' any more");
       }
     }
     // QoS and quota first: a refused create must not reserve anything.

@@ -28,10 +28,16 @@ struct CreateVolumeRequest {
   // Set by HomeService only: the volume becomes the caller's home (tag kHomeTag = the
   // caller), refused with HomeExists when the caller already has a live one.
   bool home = false;
+  // With `home`: the volume replaces this one as the caller's home (vbs home restore). It
+  // must be the caller's current home and detached; it is kept, marked kFormerHomeTag. The
+  // snapshot must be of one of the caller's homes (current or former).
+  std::optional<std::string> replaces_home{};
 };
 
 // The reserved tag that makes a volume its owner's VBSFS home (core/home_service.h).
 inline constexpr char kHomeTag[] = "vbs:home";
+// The mark of a volume that was its owner's home until a restore replaced it.
+inline constexpr char kFormerHomeTag[] = "vbs:former-home";
 
 struct VolumeListFilter {
   std::optional<std::string> state;

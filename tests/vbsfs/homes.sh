@@ -12,9 +12,12 @@
 #   5. kill -9 of n2's agent while mounted, restart: the mount works on (old files read, new
 #      writes land) without a remount.
 #   6. resize to 512M while mounted: the volume grows, the files stay;
-#   7. delete while attached is refused; detach, e2fsck -fn of the volume file is clean; the
-#      next attach does not format (files still there) and its file system has the new size
-#      (grown online, or at this mount where online growth is refused); delete.
+#   7. snapshot while alice's writer runs (the file system is frozen for it, and thawed: the
+#      writer goes on); delete while attached is refused; detach, e2fsck -fn of the volume file
+#      is clean; the next attach does not format (files still there) and its file system has
+#      the new size (grown online, or at this mount where online growth is refused); restore
+#      from the snapshot: a new volume whose e2fsck -fn is clean and that has what was written
+#      before the snapshot; the former home is kept (vbs:former-home) until deleted; delete.
 #   8. bad input on the node: a user without a local account (refused, nothing left behind);
 #      a damaged file system (refused with e2fsck's words, not formatted, nothing left).
 set -u
@@ -221,8 +224,24 @@ online=$(size_of "$MP2")
 (cd "$MP2" && sha256sum --quiet -c "$T/sums") || fail "alice's files after the resize"
 ok "resized to 512M while mounted: the file system has $online bytes now (was $before)"
 
-# --- 7. delete refused while attached; detach; e2fsck; reattach; delete ------------------------
-log "7. detach, check, delete"
+# --- 7. snapshot while writing; delete refused while attached; detach; e2fsck; reattach; restore
+log "7. snapshot while alice writes"
+runuser -u $ALICE -- sh -c "echo before-snapshot >'$MP2/marker' && sync" || fail "marker"
+runuser -u $ALICE -- sh -c "i=0; while :; do i=\$((i+1)); head -c 65536 /dev/urandom >'$MP2/churn.'\$((i%20)); echo \$i >'$MP2/counter.new' && mv '$MP2/counter.new' '$MP2/counter'; done" &
+WRITER=$!
+sleep 1
+vbsc home snapshot $ALICE --wait -o json
+assert_rc 0 "vbs home snapshot alice while writing ($ERR)"
+SNAP=$(jf .id "$OUT")
+assert_eq "$VID" "$(jf .volume_id "$OUT")" "the snapshot's volume"
+c1=$(cat "$MP2/counter"); sleep 1; c2=$(cat "$MP2/counter")
+[ "$c2" -gt "$c1" ] || fail "the writer stopped after the snapshot ($c1, then $c2): not thawed?"
+kill "$WRITER"; wait "$WRITER" 2>/dev/null || true
+grep -q "snapshot $SNAP of $VID with its file system frozen" "$T/n2/agent.log" ||
+  fail "n2's agent did not freeze the file system for the snapshot"
+ok "snapshot $SNAP taken with the file system frozen while alice wrote; the writer went on ($c1 → $c2)"
+
+log "7. detach, check, restore, delete"
 vbsc home delete $ALICE
 assert_rc 1 "delete an attached home"
 assert_contains VolumeInUse "$ERR" "delete an attached home"
@@ -239,11 +258,30 @@ after=$(size_of "$MP1")
 [ "$after" -gt $((450 << 20)) ] || fail "the file system after the resize and a new attach has $after bytes"
 vbsc home detach $ALICE --wait
 assert_rc 0 "detach from n1 ($ERR)"
+vbsc home restore $ALICE "$SNAP" --wait -o json
+assert_rc 0 "vbs home restore alice $SNAP ($ERR)"
+assert_contains "vbs volume delete $VID" "$ERR" "restore names the former home"
+NEWVID=$(jf .volume_id "$OUT")
+[ "$NEWVID" != "$VID" ] || fail "the restored home is the old volume"
+e2fsck -fn "$T/shared/volumes/$NEWVID.img" >"$T/fsck2.out" 2>&1 ||
+  fail "e2fsck -fn of the restored home: $(cat "$T/fsck2.out")"
+vbsc home attach $ALICE --node n1 --wait
+assert_rc 0 "attach the restored home ($ERR)"
+assert_eq before-snapshot "$(cat "$MP1/marker")" "the marker written before the snapshot"
+(cd "$MP1" && sha256sum --quiet -c "$T/sums") || fail "alice's files in the restored home"
+[ "$(cat "$MP1/counter")" -le "$c1" ] || fail "the restored home has writes from after the snapshot"
+vbsc home detach $ALICE --wait
+assert_rc 0 "detach the restored home ($ERR)"
+api GET "/v1/volumes/$VID"
+assert_field .state available "the former home"
+assert_field '.tags["vbs:former-home"]' $ALICE "the former home's mark"
+vbsc volume delete "$VID" --wait
+assert_rc 0 "delete the former home ($ERR)"
 vbsc home delete $ALICE --wait
 assert_rc 0 "delete the detached home ($ERR)"
 vbsc home show
 assert_contains HomeNotFound "$ERR" "alice's home after delete"
-ok "delete refused while attached; e2fsck -fn clean; files kept across detach/attach (file system $after bytes after the resize); deleted"
+ok "delete refused while attached; e2fsck -fn clean; files kept across detach/attach (file system $after bytes after the resize); restored from $SNAP into $NEWVID (e2fsck -fn clean, the marker and files there); the former home kept until deleted; deleted"
 
 # --- 8. bad input on the node: no local account, a damaged file system ---------------------
 log "8. no local account; a damaged file system"

@@ -1,4 +1,5 @@
-// Routes for VBSFS homes (core/home_service.h): /v1/homes[/USER[/attach|/detach]].
+// Routes for VBSFS homes (core/home_service.h):
+// /v1/homes[/USER[/attach|/detach|/snapshot|/restore]].
 #include "api/rest/json_codec.h"
 #include "api/rest/rest_api.h"
 
@@ -50,6 +51,32 @@ HttpResponse DetachHome(const HttpRequest& req, const std::string& user, RestCon
   return Reply(202, homes.Detach(ctx.caller, user, force->value_or(false)), AttachmentJson);
 }
 
+HttpResponse SnapshotHome(const HttpRequest& req, const std::string& user, RestContext& ctx,
+                          HomeService& homes) {
+  auto body = ParseJsonObject(req, {"description"});
+  if (!body.ok()) return ErrorResponse(body.status());
+  auto description = OptString(*body, "description");
+  if (!description.ok()) return ErrorResponse(description.status());
+  return Reply(202, homes.Snapshot(ctx.caller, user, description->value_or("")), SnapshotJson);
+}
+
+HttpResponse RestoreHome(const HttpRequest& req, const std::string& user, RestContext& ctx,
+                         HomeService& homes) {
+  auto body = ParseJsonObject(req, {"snapshot_id"});
+  if (!body.ok()) return ErrorResponse(body.status());
+  auto snapshot = OptString(*body, "snapshot_id");
+  if (!snapshot.ok()) return ErrorResponse(snapshot.status());
+  if (!*snapshot) {
+    return ErrorResponse(Status::InvalidArgument("MissingParameter", "snapshot_id is required"));
+  }
+  std::string former;
+  return Reply(202, homes.Restore(ctx.caller, user, **snapshot, &former), [&former](const Home& h) {
+    nlohmann::json out = HomeJson(h);
+    out["former_volume_id"] = former;
+    return out;
+  });
+}
+
 }  // namespace
 
 void RestApi::AddHomeRoutes() {
@@ -81,6 +108,14 @@ void RestApi::AddHomeRoutes() {
   r.Add("POST", "/v1/homes/{user}/detach",
         [&homes](const HttpRequest& req, const PathParams& p, RestContext& ctx) {
           return DetachHome(req, p.at("user"), ctx, homes);
+        });
+  r.Add("POST", "/v1/homes/{user}/snapshot",
+        [&homes](const HttpRequest& req, const PathParams& p, RestContext& ctx) {
+          return SnapshotHome(req, p.at("user"), ctx, homes);
+        });
+  r.Add("POST", "/v1/homes/{user}/restore",
+        [&homes](const HttpRequest& req, const PathParams& p, RestContext& ctx) {
+          return RestoreHome(req, p.at("user"), ctx, homes);
         });
 }
 
