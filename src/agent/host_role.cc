@@ -79,16 +79,29 @@ HostRole::~HostRole() {
 }
 
 Status HostRole::Start(const nlohmann::json* handover) {
-  if (handover != nullptr) return Adopt(*handover);
+  if (handover != nullptr) {
+    listening_ = true;  // the predecessor's listener goes on
+    return Adopt(*handover);
+  }
   ThawAllHomes();
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(options_.nbd_socket).parent_path(), ec);
+  if (ec) return Status::IoError("cannot create the directory of " + options_.nbd_socket);
+  // Listening waits for the first Reconcile: a consumer that reconnects after an agent
+  // restart (QEMU's or a VBSFS mount's NBD client, with reconnect-delay) must find its export,
+  // not a server that does not know it yet and fails the handshake, which the client takes as
+  // final (seen: a mounted home's ext4 aborting its journal).
+  return Status::Ok();
+}
+
+Status HostRole::Listen() {
   VBS_RETURN_IF_ERROR(nbd_.ListenUnix(options_.nbd_socket));
   // Every local process may connect (QEMUs and users of any uid); the handshake admits to an
   // export only its consumer (nbd/peer.h).
   if (::chmod(options_.nbd_socket.c_str(), 0666) != 0) {
     return Status::FromErrno("chmod " + options_.nbd_socket, errno);
   }
+  spdlog::info("agent {}: serving NBD on {}", options_.node, options_.nbd_socket);
   return Status::Ok();
 }
 
@@ -591,6 +604,14 @@ void HostRole::Reconcile(const std::vector<AgentAttachment>& attachments) {
     }
   }
   CleanLibvirtDomains(attachments);
+  if (!listening_) {
+    Status st = Listen();
+    if (st.ok()) {
+      listening_ = true;
+    } else {
+      spdlog::error("agent {}: cannot serve NBD: {}", options_.node, st.ToString());
+    }
+  }
   if (options_.qmp_dir.empty()) return;
   auto vms = InstanceDiscovery(options_.qmp_dir).List();
   if (!vms.ok()) return;

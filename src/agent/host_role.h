@@ -60,6 +60,9 @@ struct HostRoleOptions {
   std::string libvirt_pid_dir = "/run/libvirt/qemu";
   std::string home_root = "/vbs/home";              // VBSFS homes are mounted at home_root/USER
   std::string mount_state_dir = "/run/vbs/mounts";  // agent/home_mount.h
+  // The public volume's published version is mounted here read-only; its draft, for an
+  // admin's edit, read-write at public_root + ".draft".
+  std::string public_root = "/vbs/public";
 };
 
 class HostRole {
@@ -67,8 +70,10 @@ class HostRole {
   HostRole(HostRoleOptions options, std::map<std::string, AgentPool>* pools);
   ~HostRole();
 
-  // Listens on the NBD socket; or, with `handover` (what a predecessor's Handover returned),
-  // re-creates its exports, keeps its lease and serves its listener and client connections.
+  // Prepares the NBD socket, which listens from the first Reconcile on (once the exports of
+  // live attachments exist again); or, with `handover` (what a predecessor's Handover
+  // returned), re-creates its exports, keeps its lease and serves its listener and client
+  // connections.
   Status Start(const nlohmann::json* handover = nullptr);
   void Stop();
   // For a successor process (the agent re-executing itself): the exports, the lease and the
@@ -177,6 +182,9 @@ class HostRole {
   nbd::NbdServer nbd_;
   std::shared_ptr<nbd::WriteLease> lease_ = std::make_shared<nbd::WriteLease>();
   std::mutex mu_;
+  // Whether the NBD socket listens: from the first Reconcile on (or the predecessor's).
+  bool listening_ = false;
+  Status Listen();
   struct ExportInfo {
     std::string volume_id;
     std::string pool;
