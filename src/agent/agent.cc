@@ -13,7 +13,7 @@ Agent::Agent(AgentOptions options, std::map<std::string, AgentPool> pools)
       storage_(&pools_),
       host_(HostRoleOptions{options_.node, options_.nbd_socket, options_.qmp_dir,
                             options_.libvirt_uri, options_.libvirt_pid_dir, options_.home_root,
-                            options_.mount_state_dir},
+                            options_.mount_state_dir, options_.public_root},
             &pools_) {}
 
 Agent::~Agent() {

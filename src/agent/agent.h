@@ -38,6 +38,7 @@ struct AgentOptions {
   std::string libvirt_pid_dir = "/run/libvirt/qemu";
   std::string home_root = "/vbs/home";              // VBSFS homes: <home_root>/<user>
   std::string mount_state_dir = "/run/vbs/mounts";  // agent/home_mount.h
+  std::string public_root = "/vbs/public";          // the public volume (.draft: its draft)
   HttpsClientOptions server;                        // endpoints, CA, node certificate
   int max_parallel_ops = 4;
   std::chrono::seconds poll_wait{5};  // also bounds how long a stop waits for the poll

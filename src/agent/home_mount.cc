@@ -306,7 +306,7 @@ Status MountPieces(const HomeMountOptions& o, const HomeMountSpec& s, const Piec
     return MountFailed("mount " + loop + " at " + s.mount_point + ": " + std::strerror(errno));
   }
   if (!s.read_only && (::chown(s.mount_point.c_str(), uid, gid) != 0 ||
-                       ::chmod(s.mount_point.c_str(), 0700) != 0)) {
+                       ::chmod(s.mount_point.c_str(), s.root_mode) != 0)) {
     Status st = Status::FromErrno("chown/chmod " + s.mount_point, errno);
     ::umount2(s.mount_point.c_str(), 0);
     return st;

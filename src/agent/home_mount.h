@@ -68,6 +68,7 @@ struct HomeMountSpec {
   std::string mount_point;  // absolute
   std::string user;         // rw: the local account that owns the root directory
   bool read_only = false;
+  unsigned root_mode = 0700;  // rw: the file system's root directory (0755: the public draft)
 };
 
 struct MountUsage {

@@ -1,7 +1,9 @@
-// HostRole's VBSFS homes (host_role.h, agent/home_mount.h): the volume is exported to the
-// agent itself (uid 0) under the fixed name "vbs-<volume id>", so that a rerun attach and the
-// exports re-created after an agent restart are the ones the mount's NBD client reconnects to;
-// then it is mounted at <home_root>/<user>. A detach unmounts before the export goes.
+// HostRole's VBSFS mounts (host_role.h, agent/home_mount.h): homes at <home_root>/<user>, the
+// public volume's version read-only at <public_root> and its draft at <public_root>.draft.
+// The volume is exported to the agent itself (uid 0) under the fixed name "vbs-<volume id>", so
+// that a rerun attach and the exports re-created after an agent restart are the ones the
+// mount's NBD client reconnects to; then it is mounted. A detach unmounts before the export
+// goes.
 #include <spdlog/spdlog.h>
 
 #include "agent/host_op_params.h"
@@ -13,12 +15,28 @@ namespace vbs {
 Status HostRole::AttachHome(const AgentOp& op, const std::string& volume_id,
                             nlohmann::json* result) {
   const nlohmann::json& mount = op.params["mount"];
-  const std::string user = mount.is_object() ? mount.value("user", "") : "";
-  if (!IsValidName(user)) {
-    return Status::InvalidArgument("InvalidParameterValue", "a home names a valid user");
-  }
-  if (op.params.value("mode", "rw") != "rw") {
-    return Status::InvalidArgument("InvalidParameterValue", "a home is attached read-write");
+  const std::string kind = mount.is_object() ? mount.value("kind", "") : "";
+  const bool read_only = op.params.value("mode", "rw") == "ro";
+  HomeMountSpec spec;
+  if (kind == "home") {
+    spec.user = mount.value("user", "");
+    if (!IsValidName(spec.user)) {
+      return Status::InvalidArgument("InvalidParameterValue", "a home names a valid user");
+    }
+    if (read_only) {
+      return Status::InvalidArgument("InvalidParameterValue", "a home is attached read-write");
+    }
+    spec.mount_point = options_.home_root + "/" + spec.user;
+  } else if (kind == "public" && read_only) {  // a sealed version, for everyone
+    spec.mount_point = options_.public_root;
+    spec.read_only = true;
+  } else if (kind == "public-draft" && !read_only) {  // an admin edits it as root
+    spec.mount_point = options_.public_root + ".draft";
+    spec.user = "root";
+    spec.root_mode = 0755;
+  } else {
+    return Status::InvalidArgument("InvalidParameterValue",
+                                   "unknown mount '" + kind + (read_only ? "' (ro)" : "' (rw)"));
   }
   const std::string name = "vbs-" + volume_id;
   bool exported;
@@ -27,14 +45,11 @@ Status HostRole::AttachHome(const AgentOp& op, const std::string& volume_id,
     exported = exports_.count(name) > 0;
   }
   if (!exported) {
-    VBS_RETURN_IF_ERROR(Export(name, op.pool, volume_id, /*read_only=*/false, nbd::Consumer::Uid(0),
+    VBS_RETURN_IF_ERROR(Export(name, op.pool, volume_id, read_only, nbd::Consumer::Uid(0),
                                host_op::LimitsOf(op.params)));
   }
-  HomeMountSpec spec;
   spec.volume_id = volume_id;
   spec.export_name = name;
-  spec.mount_point = options_.home_root + "/" + user;
-  spec.user = user;
   Status st = homes_->Mount(spec);
   if (!st.ok()) {
     Status un = Unexport(name);
@@ -47,8 +62,8 @@ Status HostRole::AttachHome(const AgentOp& op, const std::string& volume_id,
   (*result)["export_name"] = name;
   (*result)["nbd_uri"] = UriOf(name);
   (*result)["mount_point"] = spec.mount_point;
-  spdlog::info("agent {}: mounted {} as the home of {} at {}", options_.node, volume_id, user,
-               spec.mount_point);
+  spdlog::info("agent {}: mounted {} ({}{}) at {}", options_.node, volume_id, kind,
+               spec.user.empty() ? "" : " of " + spec.user, spec.mount_point);
   return Status::Ok();
 }
 

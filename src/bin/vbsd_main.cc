@@ -175,6 +175,7 @@ int RunDev(const DevOptions& o) {
   // VBSFS: homes and their mounts' pieces stay in the data directory too.
   ac.home_root = data + "/home";
   ac.mount_state_dir = data + "/run/mounts";
+  ac.public_root = data + "/public";
   PoolConfig pool;
   pool.name = "default";
   pool.capacity = capacity;

@@ -48,6 +48,7 @@ class ServerRoleImpl final : public ServerRole {
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<AttachmentService> attachments_;
   std::unique_ptr<HomeService> homes_;
+  std::unique_ptr<PublicService> public_;
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<TagService> tags_;
   std::unique_ptr<RestApi> rest_;
@@ -227,6 +228,9 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
                         role->admin_.get(),   role->attachments_.get(), role->ca_.get(),
                         role->auth_.get(),    role->api_metrics_.get(), &role->metrics_};
   services.homes = role->homes_.get();
+  role->public_ = std::make_unique<PublicService>(*role->store_, *role->volumes_,
+                                                  *role->snapshots_, *role->attachments_);
+  services.public_volume = role->public_.get();
   role->rest_ = std::make_unique<RestApi>(services);
   role->tags_ = std::make_unique<TagService>(*role->store_);
   ec2::Ec2Services ec2_services{
@@ -309,6 +313,7 @@ Result<std::unique_ptr<AgentRole>> StartAgent(const AgentConfig& config,
   options.libvirt_pid_dir = config.libvirt_pid_dir;
   options.home_root = config.home_root;
   options.mount_state_dir = config.mount_state_dir;
+  options.public_root = config.public_root;
   options.server.endpoints = config.servers;
   options.server.ca_file = config.ca_file;
   options.server.cert_file = config.cert_file;

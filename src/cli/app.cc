@@ -108,6 +108,7 @@ int RunApp(int argc, const char* const* argv, const AppDeps& deps) {
   AddSnapshotCommands(app, ctx);
   AddAttachCommands(app, ctx);
   AddHomeCommands(app, ctx);
+  AddPublicCommands(app, ctx);
   AddAdminCommands(app, ctx);
   AddKeyCommands(app, ctx);
   AddWhoAmI(app, ctx);

@@ -76,6 +76,7 @@ void AddQuotaCommands(CLI::App& app, CLI::App* admin, Context& ctx);
 void AddInstanceCommands(CLI::App* admin, CLI::App* admin_node, Context& ctx);
 void AddAttachCommands(CLI::App& app, Context& ctx);
 void AddHomeCommands(CLI::App& app, Context& ctx);
+void AddPublicCommands(CLI::App& app, Context& ctx);
 
 // Polls `volume_id` and returns the attachment with the id of `initial`; once it is gone from
 // the volume, the last one seen with state `detached` (and `gone_error` as its error).

@@ -256,7 +256,7 @@ Result<AgentConfig> ParseAgent(const toml::table& t, const std::string& origin) 
   VBS_RETURN_IF_ERROR(
       CheckKeys(t,
                 {"node", "servers", "ca", "cert", "key", "nbd_socket", "qmp_dir", "libvirt_uri",
-                 "libvirt_pid_dir", "metrics_listen", "home_root", "mount_state_dir", "pool"},
+                 "libvirt_pid_dir", "metrics_listen", "home_root", "mount_state_dir", "public_root", "pool"},
                 origin, w));
   AgentConfig c;
   VBS_ASSIGN_OR_RETURN(auto node, Str(t, "node", origin, w));
@@ -297,7 +297,8 @@ Result<AgentConfig> ParseAgent(const toml::table& t, const std::string& origin) 
     c.libvirt_uri = *libvirt_uri;
   }
   for (auto [key, field] :
-       {std::pair{"home_root", &c.home_root}, std::pair{"mount_state_dir", &c.mount_state_dir}}) {
+       {std::pair{"home_root", &c.home_root}, std::pair{"mount_state_dir", &c.mount_state_dir},
+        std::pair{"public_root", &c.public_root}}) {
     VBS_ASSIGN_OR_RETURN(auto dir, Str(t, key, origin, w));
     if (!dir) continue;
     if (dir->size() < 2 || dir->front() != '/') {

@@ -25,6 +25,7 @@
 //   libvirt_pid_dir = "/run/libvirt/qemu"   # where that libvirt keeps QEMU's pid files
 //   home_root = "/vbs/home"            # VBSFS homes are mounted at home_root/USER (default)
 //   mount_state_dir = "/run/vbs/mounts"     # what each VBSFS mount keeps (default)
+//   public_root = "/vbs/public"        # the public volume, read-only (its draft: .draft)
 //   [[agent.pool]]
 //   name = "default"  type = "dir"  path = "/var/lib/vbs/pools/default"
 //   capacity = "10T"  # or "auto": the size of the file system under path
@@ -113,6 +114,7 @@ struct AgentConfig {
   // mount keeps its pieces.
   std::string home_root = "/vbs/home";
   std::string mount_state_dir = "/run/vbs/mounts";
+  std::string public_root = "/vbs/public";
   std::vector<PoolConfig> pools;
 };
 

@@ -9,6 +9,7 @@
 #include "core/operations.h"
 #include "core/states.h"
 #include "core/validation.h"
+#include "core/volume_service.h"
 
 namespace vbs {
 namespace {
@@ -67,6 +68,13 @@ Result<AttachmentRecord> AttachmentService::Attach(const Caller& caller, const A
       return IncorrectState("the volume '" + v->id + "' is " + v->state +
                             "; only available or in-use volumes can be attached");
     }
+    // A published version of VBSFS's public volume is sealed (core/public_service.h).
+    if (auto pub = v->tags.find(kPublicTag);
+        req.mode == "rw" && pub != v->tags.end() && pub->second != "draft") {
+      return Status::InvalidArgument("InvalidParameterCombination",
+                                     "the volume '" + v->id + "' is version " + pub->second +
+                                         " of the public volume: it is attached read-only");
+    }
     VBS_ASSIGN_OR_RETURN(auto inst, tx.GetInstance(req.instance_id));
     if (!inst) return InstanceNotFound(req.instance_id);
     VBS_ASSIGN_OR_RETURN(bool mine, MayUse(tx, caller, *inst));
@@ -74,7 +82,7 @@ Result<AttachmentRecord> AttachmentService::Attach(const Caller& caller, const A
     if (inst->state != state::kRunning) {
       return IncorrectState("the instance '" + inst->id + "' is " + inst->state);
     }
-    if (req.home_of && (inst->kind != "host" || req.uid)) {
+    if ((req.home_of || req.public_mount) && (inst->kind != "host" || req.uid)) {
       return Status::InvalidArgument("InvalidParameterCombination",
                                      "a home is mounted by a node's agent: it attaches to a "
                                      "node (host-NODE) without a uid");
@@ -147,6 +155,7 @@ Result<AttachmentRecord> AttachmentService::Attach(const Caller& caller, const A
     params["iops"] = v->iops;
     params["throughput"] = v->throughput;
     if (req.home_of) params["mount"] = {{"kind", "home"}, {"user", *req.home_of}};
+    if (req.public_mount) params["mount"] = {{"kind", *req.public_mount}};
     return EnqueueOperation(tx, opkind::kAttach, a.id, target, params.dump());
   });
   if (!st.ok()) return st;

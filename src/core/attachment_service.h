@@ -35,6 +35,9 @@ struct AttachRequest {
   // account's home instead of leaving a block device to a consumer. Host targets only; the
   // consumer is the node's agent (uid 0).
   std::optional<std::string> home_of{};
+  // VBSFS's public volume (core/public_service.h): "public" (a sealed version, ro) or
+  // "public-draft" (rw), mounted by the node's agent like a home.
+  std::optional<std::string> public_mount{};
 };
 
 class AttachmentService {

@@ -173,6 +173,49 @@ Status ApplyModificationOutcome(Transaction& tx, const OperationRecord& op, bool
   return tx.UpdateVolumeModification(*m);
 }
 
+// The volumes still `creating` from snapshot `s` without a storage step of their own: they
+// waited for it (CreateVolumeRequest::after_snapshot).
+Result<std::vector<VolumeRecord>> VolumesWaitingFor(Transaction& tx, const SnapshotRecord& s) {
+  VolumeFilter f;
+  f.owner = s.owner;
+  f.state = state::kCreating;
+  VBS_ASSIGN_OR_RETURN(auto creating, tx.ListVolumes(f));
+  std::vector<VolumeRecord> waiting;
+  for (auto& v : creating) {
+    if (v.snapshot_id != s.id) continue;
+    OperationFilter of;
+    of.resource_id = v.id;
+    VBS_ASSIGN_OR_RETURN(auto ops, tx.ListOperations(of));
+    if (ops.empty()) waiting.push_back(std::move(v));
+  }
+  return waiting;
+}
+
+Status StartVolumesWaitingFor(Transaction& tx, const SnapshotRecord& s, const OperationRecord& op) {
+  VBS_ASSIGN_OR_RETURN(auto waiting, VolumesWaitingFor(tx, s));
+  for (const auto& v : waiting) {
+    VBS_ASSIGN_OR_RETURN(auto pool, tx.GetPool(v.pool));
+    if (!pool) return Status::Internal("volume " + v.id + " is in unknown pool " + v.pool);
+    PoolRecord target = *pool;
+    target.node = op.node;  // it took the snapshot: it reaches the pool
+    nlohmann::json params = {{"size", v.size}, {"snapshot_id", s.id}};
+    VBS_RETURN_IF_ERROR(EnqueueOperation(tx, opkind::kCreateVolume, v.id, target, params.dump()));
+  }
+  return Status::Ok();
+}
+
+Status FailVolumesWaitingFor(Transaction& tx, const SnapshotRecord& s, const std::string& why) {
+  VBS_ASSIGN_OR_RETURN(auto waiting, VolumesWaitingFor(tx, s));
+  for (auto& v : waiting) {
+    // As a failed create: the reservation stays until the volume is deleted.
+    v.state = state::kError;
+    v.error = "create failed: its snapshot " + s.id + " failed: " + why;
+    v.updated_at = NowMillis();
+    VBS_RETURN_IF_ERROR(tx.UpdateVolume(v));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status EndAttachmentWithoutNode(Transaction& tx, AttachmentRecord& a, const std::string& error) {
@@ -239,6 +282,7 @@ Status ApplyOperationSuccess(Transaction& tx, const OperationRecord& op,
     if (op.kind == opkind::kCreateSnapshot && s->state == state::kPending) {
       s->state = state::kCompleted;
       s->progress = 100;
+      VBS_RETURN_IF_ERROR(StartVolumesWaitingFor(tx, *s, op));
     } else if (op.kind == opkind::kDeleteSnapshot && s->state == state::kDeleting) {
       s->state = state::kDeleted;
     } else {
@@ -280,6 +324,7 @@ Status ApplyOperationFailure(Transaction& tx, const OperationRecord& op,
     bool pending = op.kind == opkind::kCreateSnapshot && s->state == state::kPending;
     bool deleting = op.kind == opkind::kDeleteSnapshot && s->state == state::kDeleting;
     if (!pending && !deleting) return Status::Ok();
+    if (pending) VBS_RETURN_IF_ERROR(FailVolumesWaitingFor(tx, *s, message));
     s->state = state::kError;
     s->error = (pending ? "snapshot failed: " : "delete failed: ") + message;
     s->updated_at = now;

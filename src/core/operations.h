@@ -20,11 +20,13 @@ Status EnqueueOperation(Transaction& tx, const std::string& kind, const std::str
 Status EndAttachmentWithoutNode(Transaction& tx, AttachmentRecord& a, const std::string& error);
 
 // The agent reported success: moves the resource on (creating → available, …). `result` is
-// what the agent reported with it (a JSON object; for attach: export_name, nbd_uri).
+// what the agent reported with it (a JSON object; for attach: export_name, nbd_uri). A
+// completed snapshot also starts the volumes made from it that waited for it
+// (CreateVolumeRequest::after_snapshot): their create_volume goes to the node that took it.
 Status ApplyOperationSuccess(Transaction& tx, const OperationRecord& op,
                              const std::string& result_json = "{}");
 // The step failed for good: the resource goes to `error` with `message` (and a volume that
-// never came to be gives its reservation back).
+// never came to be gives its reservation back); volumes waiting for a failed snapshot fail.
 Status ApplyOperationFailure(Transaction& tx, const OperationRecord& op,
                              const std::string& message);
 

@@ -213,7 +213,8 @@ Result<VolumeRecord> VolumeService::Create(const Caller& caller, const CreateVol
       if (!snap || !caller.Owns(snap->owner) || snap->state == state::kDeleted) {
         return SnapshotNotFound(*req.snapshot_id);
       }
-      if (snap->state != state::kCompleted) {
+      if (snap->state != state::kCompleted &&
+          !(req.after_snapshot && snap->state == state::kPending)) {
         return IncorrectState("the snapshot '" + snap->id + "' is " + snap->state +
                               ", not completed");
       }
@@ -283,12 +284,17 @@ Result<VolumeRecord> VolumeService::Create(const Caller& caller, const CreateVol
     v.snapshot_id = req.snapshot_id;
     v.tags = req.tags;
     if (req.home) v.tags[kHomeTag] = caller.user;
+    for (const auto& [key, value] : req.reserved_tags) v.tags[key] = value;
     v.client_token = req.client_token;
     v.volume_type = qos.type;
     v.iops = qos.iops;
     v.throughput = qos.throughput;
     v.created_at = v.updated_at = NowMillis();
     VBS_RETURN_IF_ERROR(tx.InsertVolume(v));
+    if (req.after_snapshot && req.snapshot_id) {
+      VBS_ASSIGN_OR_RETURN(auto snap, tx.GetSnapshot(*req.snapshot_id));
+      if (snap && snap->state == state::kPending) return tx.BumpRevision().status();
+    }
     nlohmann::json params = {{"size", size}};
     if (req.snapshot_id) params["snapshot_id"] = *req.snapshot_id;
     return EnqueueOperation(tx, opkind::kCreateVolume, v.id, placed, params.dump());

@@ -32,12 +32,21 @@ struct CreateVolumeRequest {
   // must be the caller's current home and detached; it is kept, marked kFormerHomeTag. The
   // snapshot must be of one of the caller's homes (current or former).
   std::optional<std::string> replaces_home{};
+  // Set by services only (the public volume's draft: core/public_service.h): reserved tags
+  // the volume gets besides the caller's.
+  Tags reserved_tags{};
+  // With snapshot_id: a snapshot still pending is taken too; the volume stays `creating` and
+  // its storage step is queued when the snapshot completes (fails when it fails: operations.h).
+  bool after_snapshot = false;
 };
 
 // The reserved tag that makes a volume its owner's VBSFS home (core/home_service.h).
 inline constexpr char kHomeTag[] = "vbs:home";
 // The mark of a volume that was its owner's home until a restore replaced it.
 inline constexpr char kFormerHomeTag[] = "vbs:former-home";
+// The reserved tag of VBSFS's public volume: its draft ("draft") and versions ("1", "2", …)
+// (core/public_service.h).
+inline constexpr char kPublicTag[] = "vbs:public";
 
 struct VolumeListFilter {
   std::optional<std::string> state;

@@ -7,7 +7,9 @@
 #      first use by the prolog (VBS_CREATE_HOMES=yes);
 #   2. two users' jobs at once each get their own home;
 #   3. after the jobs end the epilog has detached both homes (nothing mounted, no qsd);
-#   4. a second job of the same user finds what the first one wrote.
+#   4. a second job of the same user finds what the first one wrote;
+#   5. every job sees the public volume (VBS_PUBLIC=yes: the prolog mounts its newest version
+#      read-only on the node once; it stays after the jobs).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 VBS_SRC=$(cd "$HERE/../.." && pwd)
@@ -63,6 +65,7 @@ VBS_CREATE_HOMES=yes
 VBS_HOME_SIZE=256M
 VBS_BIN=$VBS
 VBS_SLURM_LOCK_DIR=$SD/locks
+VBS_PUBLIC=yes
 CONF
 for script in prolog epilog; do
   cat >"$SD/$script" <<SH
@@ -118,10 +121,24 @@ job() {
   OUT=$(runuser -u "$1" -- env SLURM_CONF="$SLURM_CONF" srun -N1 --chdir=/tmp sh -c "$2" 2>&1) || RC=$?
 }
 
+# --- the public volume, version 1 (an admin's work) ------------------------------------------------
+as_admin
+vbsc public create --size 64M --wait -o json
+assert_rc 0 "public create ($ERR)"
+vbsc public edit --node local --wait
+assert_rc 0 "public edit ($ERR)"
+echo "public software v1" >"$DATA/public.draft/README"
+vbsc public publish --wait -o json
+assert_rc 0 "public publish ($ERR)"
+PUBVOL=$(jf .volume_id "$OUT")
+vbsc public detach --node local --draft --wait
+assert_rc 0 "detach the draft ($ERR)"
+
 # --- 1 + 2. two users' jobs at once ---------------------------------------------------------------
 log "1. jobs of two users at once"
 probe='echo HOME=$HOME; stat -c "owner=%U mode=%a" "$HOME"; findmnt -n -o FSTYPE --target "$HOME";
-       echo "written by job $SLURM_JOB_ID" >"$HOME/from-job"; cat "$HOME/from-job"; ls "$HOME"'
+       echo "written by job $SLURM_JOB_ID" >"$HOME/from-job"; cat "$HOME/from-job"; ls "$HOME";
+       cat '"$DATA/public/README"'; findmnt -n -o OPTIONS --target '"$DATA/public"' | cut -d, -f1'
 ( job $ALICE "$probe"; echo "$RC" >"$T/alice.rc"; echo "$OUT" >"$T/alice.out" ) &
 A=$!
 ( job $BOB "$probe"; echo "$RC" >"$T/bob.rc"; echo "$OUT" >"$T/bob.out" ) &
@@ -137,8 +154,10 @@ for u in $ALICE $BOB; do
   assert_contains "owner=$u mode=700" "$out" "$u's job: its home"
   assert_contains "ext4" "$out" "$u's job: the file system at \$HOME"
   assert_contains "from-job" "$out" "$u's job wrote its home"
+  assert_contains "public software v1" "$out" "$u's job reads the public volume"
+  grep -qx ro <<<"$out" || fail "$u's job: the public volume is not mounted read-only: $out"
 done
-ok "alice's and bob's jobs ran at once, each with its own VBS home at \$HOME (ext4, 0700)"
+ok "alice's and bob's jobs ran at once, each with its own VBS home at \$HOME (ext4, 0700) and the public volume (ro)"
 
 # --- 3. the epilog detached both --------------------------------------------------------------
 log "3. after the jobs"
@@ -151,8 +170,10 @@ for u in $ALICE $BOB; do
   done
   findmnt -rn --mountpoint "$HOMES/$u" >/dev/null && fail "$u's home is still mounted"
 done
-[ "$(pgrep -fc "qemu-storage-daemon.*$DATA/" || true)" = 0 ] || fail "a qemu-storage-daemon is left"
-ok "after the jobs the epilog detached both homes: nothing mounted, no qsd left"
+[ "$(pgrep -f "qemu-storage-daemon.*$DATA/" | xargs -r ps -o args= -p | grep -vc "$PUBVOL" || true)" = 0 ] ||
+  fail "a qemu-storage-daemon of a home is left"
+findmnt -rn --mountpoint "$DATA/public" >/dev/null || fail "the public volume was unmounted"
+ok "after the jobs the epilog detached both homes: nothing mounted, no qsd left; the public volume stays"
 
 # --- 4. a second job finds the first one's file ------------------------------------------------
 log "4. a second job of alice"

@@ -15,6 +15,7 @@ RestApi::RestApi(RestServices services) : s_(services) {
   AddAdminRoutes();
   AddAccountRoutes();
   AddHomeRoutes();
+  AddPublicRoutes();
   AddAgentRoutes();
 }
 

@@ -18,6 +18,7 @@
 #include "core/attachment_service.h"
 #include "core/authenticator.h"
 #include "core/home_service.h"
+#include "core/public_service.h"
 #include "core/snapshot_service.h"
 #include "core/volume_service.h"
 #include "core/work_service.h"
@@ -35,6 +36,7 @@ struct RestServices {
   ApiMetrics* metrics = nullptr;              // records every request (null: not recorded)
   const MetricsRegistry* registry = nullptr;  // what GET /metrics renders
   HomeService* homes = nullptr;               // VBSFS homes (null: /v1/homes answers 404)
+  PublicService* public_volume = nullptr;     // VBSFS's public volume (null: 404)
 };
 
 struct RestContext {
@@ -54,7 +56,8 @@ class RestApi {
   void AddUserRoutes();
   void AddAdminRoutes();
   void AddAccountRoutes();
-  void AddHomeRoutes();  // home_routes.cc
+  void AddHomeRoutes();    // home_routes.cc
+  void AddPublicRoutes();  // public_routes.cc
   // Handle without the metrics: sets *action to the route ("METHOD /pattern") it took.
   HttpResponse Serve(const HttpRequest& req, std::string* action);
   HttpResponse Metrics(const HttpRequest& req, const RestContext& ctx);
