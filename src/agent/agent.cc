@@ -321,6 +321,11 @@ void Agent::ReportProgressLoop() {
       Status st = server_.ReportInstances(host_.Instances());
       if (!st.ok()) spdlog::debug("agent {}: instance report: {}", options_.node, st.ToString());
     }
+    // What the users' files take on the VBSFS mounts here (vbs home show).
+    if (auto mounts = host_.MountUsages(); !mounts.empty()) {
+      Status st = server_.ReportMounts(mounts);
+      if (!st.ok()) spdlog::debug("agent {}: mount report: {}", options_.node, st.ToString());
+    }
     std::map<std::string, int> snapshot;
     {
       std::lock_guard<std::mutex> l(mu_);

@@ -128,6 +128,18 @@ Status ServerClient::ReportInstances(const std::vector<AgentInstance>& instances
   return Call(c, "POST", "/v1/agent/instances", &body, std::chrono::seconds(30)).status();
 }
 
+Status ServerClient::ReportMounts(const std::map<std::string, MountUsage>& mounts) {
+  nlohmann::json body = {{"mounts", nlohmann::json::array()}};
+  for (const auto& [volume_id, u] : mounts) {
+    body["mounts"].push_back({{"volume_id", volume_id},
+                              {"size", u.size_bytes},
+                              {"used", u.used_bytes},
+                              {"free", u.free_bytes}});
+  }
+  VBS_ASSIGN_OR_RETURN(HttpsClient * c, Client(call_client_));
+  return Call(c, "POST", "/v1/agent/mounts", &body, std::chrono::seconds(30)).status();
+}
+
 Result<std::vector<AgentAttachment>> ServerClient::Attachments() {
   VBS_ASSIGN_OR_RETURN(HttpsClient * c, Client(call_client_));
   VBS_ASSIGN_OR_RETURN(auto j,

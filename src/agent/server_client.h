@@ -3,12 +3,14 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "agent/home_mount.h"
 #include "common/status.h"
 #include "net/https_client.h"
 
@@ -82,6 +84,8 @@ class ServerClient {
   Status Complete(const std::string& op_id, bool ok, const std::string& error,
                   const nlohmann::json& result = nlohmann::json::object());
   Status ReportInstances(const std::vector<AgentInstance>& instances);
+  // The VBSFS file systems mounted here: volume id → usage.
+  Status ReportMounts(const std::map<std::string, MountUsage>& mounts);
   Result<std::vector<AgentAttachment>> Attachments();
   Result<AgentInventory> Inventory(const std::string& pool);
 

@@ -49,6 +49,10 @@ std::string HomeDetails(const Json& h) {
       {"node", FieldText(h, "node")},
       {"mount point", FieldText(h, "mount_point")},
   };
+  if (h.contains("filesystem") && h["filesystem"].is_object()) {
+    rows.emplace_back("used", SizeText(h["filesystem"], "used"));
+    rows.emplace_back("free", SizeText(h["filesystem"], "free"));
+  }
   if (h.contains("attachment") && h["attachment"].is_object()) {
     rows.emplace_back("attachment", FieldText(h["attachment"], "state"));
     const std::string error = FieldText(h["attachment"], "error");
@@ -64,11 +68,15 @@ std::string HomesTable(const Json& homes) {
     if (h.contains("attachment") && h["attachment"].is_object()) {
       att = FieldText(h["attachment"], "state");
     }
+    const bool fs = h.contains("filesystem") && h["filesystem"].is_object();
     rows.push_back({FieldText(h, "user"), FieldText(h, "volume_id"), SizeText(h, "size"),
-                    FieldText(h, "state"), FieldText(h, "node"), att, FieldText(h, "mount_point")});
+                    fs ? SizeText(h["filesystem"], "used") : "-",
+                    fs ? SizeText(h["filesystem"], "free") : "-", FieldText(h, "state"),
+                    FieldText(h, "node"), att, FieldText(h, "mount_point")});
   }
-  return RenderTable({"USER", "VOLUME", "SIZE", "STATE", "NODE", "ATTACHMENT", "MOUNT POINT"},
-                     rows);
+  return RenderTable(
+      {"USER", "VOLUME", "SIZE", "USED", "FREE", "STATE", "NODE", "ATTACHMENT", "MOUNT POINT"},
+      rows);
 }
 
 // The user named, or the caller.

@@ -68,6 +68,14 @@ Status ApplyAttachmentOutcome(Transaction& tx, const OperationRecord& op, bool o
         if (r.contains("device") && r["device"].is_string()) {
           a->device = r["device"].get<std::string>();
         }
+        for (auto [key, into] :
+             {std::pair{"fs_size", &a->fs_size}, std::pair{"fs_used", &a->fs_used},
+              std::pair{"fs_free", &a->fs_free}}) {
+          if (r.contains(key) && r[key].is_number_integer()) {
+            *into = r[key].get<int64_t>();
+            a->fs_reported_at = now;
+          }
+        }
       }
       a->state = state::kAttached;
       a->error.reset();

@@ -308,6 +308,27 @@ Status WorkService::ReportInstances(const std::string& node,
   return Status::Ok();
 }
 
+Status WorkService::ReportMounts(const std::string& node, const std::vector<MountReport>& mounts) {
+  return store_.Transact([&](Transaction& tx) -> Status {
+    const int64_t now = NowMillis();
+    for (const auto& m : mounts) {
+      AttachmentFilter f;
+      f.volume_id = m.volume_id;
+      f.node = node;
+      VBS_ASSIGN_OR_RETURN(auto live, tx.ListAttachments(f));
+      for (auto a : live) {
+        if (a.state != state::kAttached || !a.mount_point) continue;
+        a.fs_size = m.size;
+        a.fs_used = m.used;
+        a.fs_free = m.free;
+        a.fs_reported_at = now;  // not a change of state: no revision bump
+        VBS_RETURN_IF_ERROR(tx.UpdateAttachment(a));
+      }
+    }
+    return Status::Ok();
+  });
+}
+
 Result<PoolInventory> WorkService::Inventory(const std::string& node, const std::string& pool) {
   PoolInventory inv;
   VBS_RETURN_IF_ERROR(store_.Transact([&](Transaction& tx) -> Status {

@@ -73,6 +73,15 @@ class WorkService {
   // The instances the node's agent sees now. Instances of this node that are no longer seen
   // are gone, and their attachments are ended (the export removed by a detach operation).
   Status ReportInstances(const std::string& node, const std::vector<InstanceRecord>& seen);
+  // The file systems the node's agent has mounted (VBSFS): recorded on the volume's live
+  // attachment to that node, if it has one with a mount point; others are ignored.
+  struct MountReport {
+    std::string volume_id;
+    int64_t size = 0;
+    int64_t used = 0;
+    int64_t free = 0;
+  };
+  Status ReportMounts(const std::string& node, const std::vector<MountReport>& mounts);
   Result<PoolInventory> Inventory(const std::string& node, const std::string& pool);
   // Live attachments served by `node`, with the pool and QoS limits of each volume (what an
   // agent needs to re-export them at start).

@@ -118,6 +118,12 @@ struct AttachmentRecord {
   // VBSFS (homes, the public volume): where the node mounted the volume's file system, set
   // when attached; unset for block attachments.
   std::optional<std::string> mount_point;
+  // ... and its file system's size, used and free bytes as the node last reported them
+  // (WorkService::ReportMounts), with when.
+  std::optional<int64_t> fs_size{};
+  std::optional<int64_t> fs_used{};
+  std::optional<int64_t> fs_free{};
+  std::optional<int64_t> fs_reported_at{};
   std::optional<std::string> error;
   int64_t created_at = 0;
   int64_t updated_at = 0;

@@ -208,6 +208,13 @@ CREATE INDEX certificates_user ON certificates (user_name);
       R"sql(
 ALTER TABLE attachments ADD COLUMN mount_point TEXT;
 )sql",
+      // 13: VBSFS: the mounted file system's size, used and free bytes (the node reports them).
+      R"sql(
+ALTER TABLE attachments ADD COLUMN fs_size BIGINT;
+ALTER TABLE attachments ADD COLUMN fs_used BIGINT;
+ALTER TABLE attachments ADD COLUMN fs_free BIGINT;
+ALTER TABLE attachments ADD COLUMN fs_reported_at BIGINT;
+)sql",
   };
   return kMigrations;
 }

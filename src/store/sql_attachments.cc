@@ -15,7 +15,15 @@ InstanceRecord InstanceFromRow(const SqlRow& r) {
 
 const char* kAttachmentColumns =
     "id, volume_id, instance_id, node, owner, mode, device, state, export_name, nbd_uri, "
-    "error, created_at, updated_at, consumer_uid, mount_point";
+    "error, created_at, updated_at, consumer_uid, mount_point, fs_size, fs_used, fs_free, "
+    "fs_reported_at";
+std::optional<int64_t> OptInt(const SqlRow& r, int i) {
+  if (r.IsNull(i)) return std::nullopt;
+  return r.Int(i);
+}
+SqlValue OptIntValue(const std::optional<int64_t>& v) {
+  return v ? SqlValue(*v) : SqlValue(std::monostate{});
+}
 AttachmentRecord AttachmentFromRow(const SqlRow& r) {
   AttachmentRecord a;
   a.id = r.Text(0);
@@ -33,6 +41,10 @@ AttachmentRecord AttachmentFromRow(const SqlRow& r) {
   a.updated_at = r.Int(12);
   if (!r.IsNull(13)) a.consumer_uid = r.Int(13);
   a.mount_point = OptText(r, 14);
+  a.fs_size = OptInt(r, 15);
+  a.fs_used = OptInt(r, 16);
+  a.fs_free = OptInt(r, 17);
+  a.fs_reported_at = OptInt(r, 18);
   return a;
 }
 
@@ -120,20 +132,24 @@ Result<std::vector<AttachmentRecord>> SqlTransaction::ListAttachments(const Atta
 Status SqlTransaction::InsertAttachment(const AttachmentRecord& a) {
   return ExecOne(
       db_.Exec(std::string("INSERT INTO attachments (") + kAttachmentColumns +
-                   ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                {a.id, a.volume_id, a.instance_id, a.node, a.owner, a.mode, a.device, a.state,
                 Opt(a.export_name), Opt(a.nbd_uri), Opt(a.error), a.created_at, a.updated_at,
                 a.consumer_uid ? SqlValue(*a.consumer_uid) : SqlValue(std::monostate{}),
-                Opt(a.mount_point)}),
+                Opt(a.mount_point), OptIntValue(a.fs_size), OptIntValue(a.fs_used),
+                OptIntValue(a.fs_free), OptIntValue(a.fs_reported_at)}),
       "insert attachment");
 }
 
 Status SqlTransaction::UpdateAttachment(const AttachmentRecord& a) {
-  return ExecOne(db_.Exec("UPDATE attachments SET state=?, device=?, export_name=?, nbd_uri=?, "
-                          "error=?, updated_at=?, mount_point=? WHERE id=?",
-                          {a.state, a.device, Opt(a.export_name), Opt(a.nbd_uri), Opt(a.error),
-                           a.updated_at, Opt(a.mount_point), a.id}),
-                 "update attachment " + a.id);
+  return ExecOne(
+      db_.Exec("UPDATE attachments SET state=?, device=?, export_name=?, nbd_uri=?, "
+               "error=?, updated_at=?, mount_point=?, fs_size=?, fs_used=?, fs_free=?, "
+               "fs_reported_at=? WHERE id=?",
+               {a.state, a.device, Opt(a.export_name), Opt(a.nbd_uri), Opt(a.error), a.updated_at,
+                Opt(a.mount_point), OptIntValue(a.fs_size), OptIntValue(a.fs_used),
+                OptIntValue(a.fs_free), OptIntValue(a.fs_reported_at), a.id}),
+      "update attachment " + a.id);
 }
 
 }  // namespace vbs

@@ -40,7 +40,11 @@ vbsd_stop
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.execute("UPDATE access_keys SET secret = ? WHERE id = ?", (sys.argv[3], sys.argv[2]))
-for sql in ["ALTER TABLE attachments DROP COLUMN mount_point",                     # 12
+for sql in ["ALTER TABLE attachments DROP COLUMN fs_size",                         # 13
+            "ALTER TABLE attachments DROP COLUMN fs_used",
+            "ALTER TABLE attachments DROP COLUMN fs_free",
+            "ALTER TABLE attachments DROP COLUMN fs_reported_at",
+            "ALTER TABLE attachments DROP COLUMN mount_point",                     # 12
             "ALTER TABLE users DROP COLUMN certificates_revoked_before",
             "DROP TABLE certificates",                                              # 11
             "ALTER TABLE instances DROP COLUMN owner", "DROP TABLE node_users",     # 10

@@ -1,10 +1,12 @@
 // Routes for node agents (node certificates only): the work protocol of core/work_service.
 // The node is always the certificate's CN: an agent cannot act for another node.
 #include <chrono>
+#include <climits>
 
 #include "api/rest/json_codec.h"
 #include "api/rest/rest_api.h"
 #include "common/ids.h"
+#include "core/validation.h"
 
 namespace vbs {
 namespace {
@@ -140,6 +142,33 @@ void RestApi::AddAgentRoutes() {
             return ErrorResponse(Status::InvalidArgument("MissingParameter", "ok is required"));
           Status st = work.Complete(ctx.identity.common_name, p.at("op"), **ok, error->value_or(""),
                                     result);
+          return st.ok() ? OkResponse() : ErrorResponse(st);
+        });
+  r.Add("POST", "/v1/agent/mounts",
+        [&work](const HttpRequest& req, const PathParams&, RestContext& ctx) {
+          auto body = ParseJsonObject(req, {"mounts"});
+          if (!body.ok()) return ErrorResponse(body.status());
+          auto it = body->find("mounts");
+          if (it == body->end() || !it->is_array()) {
+            return ErrorResponse(Status::InvalidArgument("MissingParameter", "mounts is required"));
+          }
+          std::vector<WorkService::MountReport> mounts;
+          for (const auto& m : *it) {
+            auto bytes = [&m](const char* key) {
+              return m.contains(key) && m[key].is_number_unsigned() &&
+                     m[key].get<uint64_t>() <= uint64_t{INT64_MAX};
+            };
+            if (!m.is_object() || !m.contains("volume_id") || !m["volume_id"].is_string() ||
+                !ValidateVolumeId(m["volume_id"].get<std::string>()).ok() || !bytes("size") ||
+                !bytes("used") || !bytes("free")) {
+              return ErrorResponse(Status::InvalidArgument(
+                  "InvalidParameterValue",
+                  "each mount needs a volume_id and its size, used and free bytes"));
+            }
+            mounts.push_back({m["volume_id"].get<std::string>(), m["size"].get<int64_t>(),
+                              m["used"].get<int64_t>(), m["free"].get<int64_t>()});
+          }
+          Status st = work.ReportMounts(ctx.identity.common_name, mounts);
           return st.ok() ? OkResponse() : ErrorResponse(st);
         });
   r.Add("POST", "/v1/agent/instances",

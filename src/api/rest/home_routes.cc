@@ -7,15 +7,22 @@ namespace vbs {
 namespace {
 
 nlohmann::json HomeJson(const Home& h) {
-  nlohmann::json out = {{"user", h.user},          {"volume_id", h.volume.id},
-                        {"size", h.volume.size},   {"pool", h.volume.pool},
-                        {"state", h.volume.state}, {"node", nullptr},
-                        {"mount_point", nullptr},  {"attachment", nullptr}};
+  nlohmann::json out = {
+      {"user", h.user},         {"volume_id", h.volume.id}, {"size", h.volume.size},
+      {"pool", h.volume.pool},  {"state", h.volume.state},  {"node", nullptr},
+      {"mount_point", nullptr}, {"attachment", nullptr},    {"filesystem", nullptr}};
   if (h.attachment) {
     out["node"] = h.attachment->node;
     out["mount_point"] = h.attachment->mount_point ? nlohmann::json(*h.attachment->mount_point)
                                                    : nlohmann::json(nullptr);
     out["attachment"] = AttachmentJson(*h.attachment);
+    const AttachmentRecord& a = *h.attachment;
+    if (a.fs_size && a.fs_used && a.fs_free) {
+      out["filesystem"] = {{"size", *a.fs_size},
+                           {"used", *a.fs_used},
+                           {"free", *a.fs_free},
+                           {"reported_at", a.fs_reported_at.value_or(0)}};
+    }
   }
   return out;
 }
