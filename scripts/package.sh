@@ -43,10 +43,14 @@ grep -q " /etc/vbs/server.toml " <<<"$(dpkg-query -W -f='${Conffiles}\n' vbs-ser
   || fail "/etc/vbs/server.toml is not a conffile of vbs-server"
 grep -q " /etc/vbs/agent.toml " <<<"$(dpkg-query -W -f='${Conffiles}\n' vbs-agent) " \
   || fail "/etc/vbs/agent.toml is not a conffile of vbs-agent"
+for s in vbs-prolog vbs-epilog; do
+  [ -x "/usr/share/vbs/slurm/$s" ] && [ "$(dpkg -S "/usr/share/vbs/slurm/$s" | cut -d: -f1)" = vbs-agent ] ||
+    fail "/usr/share/vbs/slurm/$s is not vbs-agent's executable"
+done
 units=(/lib/systemd/system/vbsd-server.service /lib/systemd/system/vbsd-agent.service)
 verify=$(systemd-analyze verify "${units[@]}" 2>&1) || fail "systemd-analyze verify: $verify"
 [ -z "$verify" ] || fail "systemd-analyze verify warns: $verify"
-ok "installed: vbsd, vbs, the vbs user (/var/lib/vbs vbs:700), conffiles in /etc/vbs, units accepted by systemd-analyze verify"
+ok "installed: vbsd, vbs, the vbs user (/var/lib/vbs vbs:700), conffiles in /etc/vbs, Slurm's prolog and epilog in /usr/share/vbs/slurm, units accepted by systemd-analyze verify"
 
 # The installed server as its unit runs it: user vbs, /etc/vbs/server.toml, Type=notify.
 pki=/var/lib/vbs/pki

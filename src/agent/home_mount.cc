@@ -170,7 +170,13 @@ bool WaitGone(pid_t pid, milliseconds timeout) {
 
 // Takes away whatever pieces of a mount are there (the file system must not be mounted):
 // the loop devices on the FUSE file, qsd, its FUSE mount, the state dir.
-Status Teardown(const Pieces& p) {
+// abandon: the volume is no longer this node's (fenced): qsd is killed first, so that I/O
+// still waiting for the NBD server fails at once instead of being flushed.
+Status Teardown(const Pieces& p, bool abandon = false) {
+  if (pid_t pid = abandon ? QsdPid(p) : 0; pid > 0) {
+    ::kill(pid, SIGKILL);
+    WaitGone(pid, std::chrono::seconds(5));
+  }
   const auto loops = LoopDevicesOf(p.fuse);
   for (const auto& loop : loops) {
     struct stat st {};
@@ -457,6 +463,25 @@ Status HomeMounter::Unmount(const std::string& volume_id, bool force) {
     }
   }
   return Teardown(p);
+}
+
+Status HomeMounter::Abandon(const std::string& volume_id) {
+  VBS_RETURN_IF_ERROR(ValidateVolumeId(volume_id));
+  std::lock_guard<std::mutex> lock(mu_);
+  const Pieces p = PiecesOf(options_, volume_id);
+  std::error_code ec;
+  if (!fs::exists(p.dir, ec)) return Status::Ok();
+  auto rec = ReadSpec(p);
+  if (auto m = rec ? OurMount(rec->mount_point, p.fuse) : std::nullopt) {
+    // No sync: nothing may reach the volume from here any more. The processes go, and the
+    // file system is detached from the tree at once, whatever I/O of it still waits.
+    auto busy = ProcessesUsing(m->mount_id, m->major, m->minor, rec->mount_point);
+    for (const auto& b : busy) ::kill(b.pid, SIGKILL);
+    if (::umount2(rec->mount_point.c_str(), MNT_DETACH) != 0) {
+      return MountFailed("umount -l " + rec->mount_point + ": " + std::strerror(errno));
+    }
+  }
+  return Teardown(p, /*abandon=*/true);
 }
 
 namespace {

@@ -35,6 +35,9 @@
 // dir. A mount that processes hold open (files, working directory, root, executable, mapped
 // files) is MountBusy, naming them (pid and command), and stays mounted, unless `force`: they
 // are killed (SIGKILL) first. Unmounting what is not mounted succeeds (idempotent).
+// Abandon: for a mount whose volume this node no longer has (the node was fenced and the
+//   attachment ended without it): kills the processes holding it, detaches it lazily without
+//   syncing, kills qsd, frees the loop device. Not mounted: succeeds.
 // Freeze/Thaw: FIFREEZE/FITHAW around a snapshot (a file-system-consistent point); freezing a
 //   frozen or thawing a thawed file system succeeds. Not mounted: MountNotFound.
 // Grow: after the volume grew and the server dropped the export's connections (NBD cannot tell
@@ -89,6 +92,7 @@ class HomeMounter {
 
   Status Mount(const HomeMountSpec& spec);
   Status Unmount(const std::string& volume_id, bool force);
+  Status Abandon(const std::string& volume_id);
   Status Freeze(const std::string& volume_id);
   Status Thaw(const std::string& volume_id);
   Status Grow(const std::string& volume_id);

@@ -604,6 +604,7 @@ void HostRole::Reconcile(const std::vector<AgentAttachment>& attachments) {
     }
   }
   CleanLibvirtDomains(attachments);
+  AbandonStaleMounts(attachments);
   if (!listening_) {
     Status st = Listen();
     if (st.ok()) {

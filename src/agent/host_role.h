@@ -108,6 +108,8 @@ class HostRole {
   // HoldWrites: freezing writes the file system's dirty state through the export.
   Result<bool> FreezeHome(const std::string& volume_id);
   void ThawHome(const std::string& volume_id);
+  // The VBSFS file systems mounted here and their usage (statvfs).
+  std::map<std::string, MountUsage> MountUsages() const;
   // The node's lease (design.md §4): read-write exports write only until `until`, on this
   // process's monotonic clock (nbd/write_lease.h).
   void ExtendLease(std::chrono::steady_clock::time_point until) { lease_->ExtendTo(until); }
@@ -176,6 +178,10 @@ class HostRole {
   void GrowHome(const std::string& volume_id);
   // At a fresh start: an agent that died during a snapshot left its file system frozen.
   void ThawAllHomes();
+  // The VBSFS mounts here whose volume has no attachment to this node any more (the node was
+  // cut off and the attachment ended without it, e.g. to move the home): taken away without
+  // a sync, so that nothing stale reaches the volume or is served from this page cache.
+  void AbandonStaleMounts(const std::vector<AgentAttachment>& attachments);
 
   HostRoleOptions options_;
   std::map<std::string, AgentPool>* pools_;

@@ -6,6 +6,8 @@
 // goes.
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "agent/host_op_params.h"
 #include "agent/host_role.h"
 #include "common/ids.h"
@@ -62,6 +64,11 @@ Status HostRole::AttachHome(const AgentOp& op, const std::string& volume_id,
   (*result)["export_name"] = name;
   (*result)["nbd_uri"] = UriOf(name);
   (*result)["mount_point"] = spec.mount_point;
+  if (auto u = homes_->Usage(volume_id); u.ok()) {
+    (*result)["fs_size"] = u->size_bytes;
+    (*result)["fs_used"] = u->used_bytes;
+    (*result)["fs_free"] = u->free_bytes;
+  }
   spdlog::info("agent {}: mounted {} ({}{}) at {}", options_.node, volume_id, kind,
                spec.user.empty() ? "" : " of " + spec.user, spec.mount_point);
   return Status::Ok();
@@ -85,6 +92,32 @@ void HostRole::ThawHome(const std::string& volume_id) {
   if (!st.ok()) {
     spdlog::error("agent {}: cannot thaw the file system of {}: {}", options_.node, volume_id,
                   st.ToString());
+  }
+}
+
+std::map<std::string, MountUsage> HostRole::MountUsages() const {
+  std::map<std::string, MountUsage> out;
+  for (const AdoptedMount& m : homes_->Adopt()) {
+    if (!m.mounted) continue;
+    auto u = homes_->Usage(m.volume_id);
+    if (u.ok()) out[m.volume_id] = *u;
+  }
+  return out;
+}
+
+void HostRole::AbandonStaleMounts(const std::vector<AgentAttachment>& attachments) {
+  std::set<std::string> live;
+  for (const auto& a : attachments) live.insert(a.volume_id);  // any state: an attach may run
+  for (const AdoptedMount& m : homes_->Adopt()) {
+    if (live.count(m.volume_id)) continue;
+    Status st = homes_->Abandon(m.volume_id);
+    if (st.ok()) {
+      spdlog::warn("agent {}: took away the mount of {} at {}: this node no longer has the volume",
+                   options_.node, m.volume_id, m.mount_point);
+    } else {
+      spdlog::error("agent {}: cannot take away the stale mount of {}: {}", options_.node,
+                    m.volume_id, st.ToString());
+    }
   }
 }
 

@@ -23,6 +23,14 @@ bool IsHomeOf(const VolumeRecord& v, const std::string& user) {
 
 }  // namespace
 
+Status CheckFileSystemVolumeSize(uint64_t size) {
+  if (size >= kMinFileSystemVolume) return Status::Ok();
+  return Status::InvalidArgument("InvalidParameterValue",
+                                 "a volume for a file system is at least 16M (ext4 and its "
+                                 "journal); " +
+                                     std::to_string(size) + " bytes is too small");
+}
+
 Status HomeNotFound(const std::string& user) {
   return Status::NotFound("HomeNotFound", "user '" + user + "' has no home");
 }
@@ -71,6 +79,7 @@ Result<Home> HomeService::Create(const Caller& caller, const std::optional<std::
   }));
   CreateVolumeRequest req;
   req.size = size.value_or(settings_.default_size);
+  VBS_RETURN_IF_ERROR(CheckFileSystemVolumeSize(*req.size));
   req.pool = pool ? pool : settings_.pool;
   req.home = true;
   // The home belongs to its user, also when an admin makes it (the user's quota applies).

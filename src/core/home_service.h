@@ -32,6 +32,10 @@
 
 namespace vbs {
 
+// The smallest home or public volume: room for ext4, its journal and a few files.
+inline constexpr uint64_t kMinFileSystemVolume = 16ull << 20;
+Status CheckFileSystemVolumeSize(uint64_t size);
+
 struct HomeSettings {
   uint64_t default_size = 20ull << 30;  // 20 GiB
   std::optional<std::string> pool;      // unset: placed like any volume

@@ -178,5 +178,35 @@ TEST_F(HomeServiceTest, RestoreReplacesADetachedHomeAndKeepsTheFormerOne) {
   EXPECT_EQ(homes_->List(alice_)->size(), 1u);
 }
 
+// The node's reports of the mounted file system's usage land on the home's attachment.
+TEST_F(HomeServiceTest, UsageReportedByTheNodeShowsOnTheHome) {
+  EXPECT_EQ(homes_->Create(alice_, std::nullopt, 8ull << 20, std::nullopt).status().code(),
+            "InvalidParameterValue");
+  Home h = MustCreateHome(alice_);
+  ASSERT_TRUE(homes_->Attach(alice_, "alice", "n1").ok());
+  auto batch = work_->Poll("n1", std::chrono::milliseconds(0));
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(batch->ops.size(), 1u);
+  ASSERT_TRUE(work_->Claim("n1", batch->ops[0].id).ok());
+  ASSERT_TRUE(work_
+                  ->Complete("n1", batch->ops[0].id, true, "",
+                             R"({"mount_point":"/vbs/home/alice","fs_size":1000,"fs_used":10,)"
+                             R"("fs_free":900})")
+                  .ok());
+  auto shown = homes_->Get(alice_, "alice");
+  ASSERT_TRUE(shown.ok() && shown->attachment);
+  EXPECT_EQ(shown->attachment->fs_used, 10);
+  EXPECT_GT(shown->attachment->fs_reported_at.value_or(0), 0);
+  // Reports from another node, or of a volume not mounted, change nothing.
+  ASSERT_TRUE(work_->ReportMounts("n2", {{h.volume.id, 1000, 500, 400}}).ok());
+  ASSERT_TRUE(work_->ReportMounts("n1", {{"vol-0123456789abcdef0", 1000, 500, 400}}).ok());
+  EXPECT_EQ(homes_->Get(alice_, "alice")->attachment->fs_used, 10);
+  ASSERT_TRUE(work_->ReportMounts("n1", {{h.volume.id, 1000, 600, 300}}).ok());
+  shown = homes_->Get(alice_, "alice");
+  EXPECT_EQ(shown->attachment->fs_used, 600);
+  EXPECT_EQ(shown->attachment->fs_free, 300);
+  EXPECT_EQ(shown->attachment->fs_size, 1000);
+}
+
 }  // namespace
 }  // namespace vbs

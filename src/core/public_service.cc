@@ -4,6 +4,7 @@
 #include <climits>
 
 #include "common/ids.h"
+#include "core/home_service.h"
 #include "core/states.h"
 #include "core/validation.h"
 
@@ -81,6 +82,7 @@ Result<PublicVersion> PublicService::Create(const Caller& caller, uint64_t size,
     return Status::Conflict("PublicVolumeExists",
                             "the public volume's draft exists already: " + d->volume.id);
   }
+  VBS_RETURN_IF_ERROR(CheckFileSystemVolumeSize(size));
   CreateVolumeRequest req;
   req.size = size;
   req.pool = pool;

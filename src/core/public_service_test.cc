@@ -26,15 +26,17 @@ class PublicServiceTest : public CoreTest {
 };
 
 TEST_F(PublicServiceTest, AdminsOnlyAndOneDraft) {
-  EXPECT_EQ(public_->Create(alice_, 8ull << 20, std::nullopt).status().code(),
+  EXPECT_EQ(public_->Create(alice_, 16ull << 20, std::nullopt).status().code(),
             "UnauthorizedOperation");
   EXPECT_EQ(public_->List(alice_).status().code(), "UnauthorizedOperation");
   EXPECT_EQ(public_->Attach(alice_, "n1").status().code(), "UnauthorizedOperation");
   EXPECT_EQ(public_->Publish(admin_).status().code(), "PublicVolumeNotFound");
-  auto draft = public_->Create(admin_, 8ull << 20, std::nullopt);
+  EXPECT_EQ(public_->Create(admin_, 8ull << 20, std::nullopt).status().code(),
+            "InvalidParameterValue");
+  auto draft = public_->Create(admin_, 16ull << 20, std::nullopt);
   ASSERT_TRUE(draft.ok()) << draft.status().ToString();
   EXPECT_EQ(draft->volume.tags.at(kPublicTag), "draft");
-  EXPECT_EQ(public_->Create(admin_, 8ull << 20, std::nullopt).status().code(),
+  EXPECT_EQ(public_->Create(admin_, 16ull << 20, std::nullopt).status().code(),
             "PublicVolumeExists");
   EXPECT_EQ(public_->Delete(admin_, "01").status().code(), "InvalidParameterValue");
   EXPECT_EQ(public_->Attach(admin_, "n1").status().code(), "PublicVolumeNotFound");
@@ -43,7 +45,7 @@ TEST_F(PublicServiceTest, AdminsOnlyAndOneDraft) {
 // A version waits for its snapshot, is sealed (never rw), and nodes move to a newer version
 // only when their older one is detached.
 TEST_F(PublicServiceTest, PublishedVersionsAreSealedAndNodesKeepTheirsUntilDetached) {
-  ASSERT_TRUE(public_->Create(admin_, 8ull << 20, std::nullopt).ok());
+  ASSERT_TRUE(public_->Create(admin_, 16ull << 20, std::nullopt).ok());
   RunAgent();
   auto v1 = public_->Publish(admin_);
   ASSERT_TRUE(v1.ok()) << v1.status().ToString();
@@ -97,7 +99,7 @@ TEST_F(PublicServiceTest, PublishedVersionsAreSealedAndNodesKeepTheirsUntilDetac
 }
 
 TEST_F(PublicServiceTest, AFailedSnapshotFailsTheVersion) {
-  ASSERT_TRUE(public_->Create(admin_, 8ull << 20, std::nullopt).ok());
+  ASSERT_TRUE(public_->Create(admin_, 16ull << 20, std::nullopt).ok());
   RunAgent();
   auto v1 = public_->Publish(admin_);
   ASSERT_TRUE(v1.ok());

@@ -4,7 +4,8 @@
 # as the users themselves, real ext4 mounts and the users' own processes:
 #   1. create: a home per user (a second one is HomeExists); bob cannot see or attach alice's.
 #   2. attach to n1: ext4 at n1's home_root/alice, nosuid,nodev, root dir alice's 0700;
-#      alice writes files as alice; bob (another uid) cannot list them.
+#      alice writes files as alice; bob (another uid) cannot list them; home show has the used
+#      and free space n1 reports, and sees 20 MB more written.
 #   3. a second node is refused (VolumeInUse naming n1); a busy mount refuses the detach
 #      (naming the process) and stays mounted; --force ends the process.
 #   4. attach --move to n2: n1 has no mount, loop device or qemu-storage-daemon left; n2
@@ -23,75 +24,20 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 VBS_SRC=$(cd "$HERE/../.." && pwd)
-source "$VBS_SRC/tests/system/lib.sh"
-source "$VBS_SRC/tests/ha/lib.sh"
-t_init vbsfs_homes
-"$VBS_SRC/scripts/install-deps.sh" vbsfs >&2
-for tool in qemu-storage-daemon losetup mkfs.ext4 e2fsck useradd userdel runuser findmnt; do
-  command -v "$tool" >/dev/null || fail "$tool is missing after scripts/install-deps.sh vbsfs"
-done
-[ "$(id -u)" = 0 ] || fail "VBSFS mounts need root"
-
-# Local accounts named like the VBS users (removed again at the end).
-LOCAL_USERS=()
-cleanup_vbsfs() {
-  local rc=$?
-  set +e
-  for m in $(findmnt -rn -o TARGET | grep "^$T/" | sort -r); do umount -l "$m" 2>/dev/null; done
-  for p in $(pgrep -f "qemu-storage-daemon.*$T/" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-  for u in "${LOCAL_USERS[@]}"; do pkill -KILL -u "$u" 2>/dev/null; userdel "$u" 2>/dev/null; done
-  (exit "$rc"); t_cleanup  # t_cleanup reports and exits with the status it finds in $?
-}
-trap cleanup_vbsfs EXIT
-local_user() {
-  id "$1" >/dev/null 2>&1 && userdel "$1" 2>/dev/null
-  useradd --no-create-home --shell /bin/sh "$1" || fail "useradd $1"
-  LOCAL_USERS+=("$1")
-}
+source "$HERE/lib.sh"
+vbsfs_init vbsfs_homes
 ALICE=vbsfsalice
 BOB=vbsfsbob
 local_user $ALICE
 local_user $BOB
-
-chmod 755 "$T"  # the users reach their homes below it
-ha_server
-ADMIN_CERT=$ID_CERT; ADMIN_KEY=$ID_KEY; ADMIN_CA=$ID_CA
-mkdir -p "$T/shared"
-declare -A APID
-start_agent() {  # NODE
-  local node=$1 cfg
-  if [ ! -f "$T/$node/agent.toml" ]; then
-    cfg=$(ha_agent_config "$node" "$EP")
-    cat >>"$cfg" <<TOML
-home_root = "$T/$node/home"
-mount_state_dir = "$T/$node/mounts"
-[[agent.pool]]
-name = "shared"
-path = "$T/shared"
-capacity = "8G"
-shared = true
-TOML
-  fi
-  setpriv --pdeathsig KILL -- "$VBSD" agent --config "$T/$node/agent.toml" \
-    >>"$T/$node/agent.out" 2>>"$T/$node/agent.log" &
-  APID[$node]=$!; T_PIDS+=("${APID[$node]}")
-}
 start_agent n1
 start_agent n2
-as_admin
-deadline=$((SECONDS + WAIT_TIMEOUT))
-until api GET /v1/nodes && [ "$(jf '[.nodes[] | select(.state=="up")] | length')" = 2 ]; do
-  [ $SECONDS -lt $deadline ] || fail "agents did not register: $BODY"; sleep 0.2
-done
+wait_nodes_up 2
 log "server, n1 and n2 are up"
 make_user $ALICE
 make_user $BOB
 for n in n1 n2; do allow_on_node $n $ALICE; allow_on_node $n $BOB; done
 
-ok() { echo "ok: $*"; }
-# mounted_at DIR: the mountinfo line of DIR ("" when nothing is mounted there).
-mounted_at() { findmnt -rn -o FSTYPE,OPTIONS,SOURCE --mountpoint "$1" 2>/dev/null || true; }
-qsd_count() { pgrep -fc "qemu-storage-daemon.*$T/$1/mounts" 2>/dev/null || true; }
 
 # --- 1. create --------------------------------------------------------------------------------
 log "1. create"
@@ -146,7 +92,20 @@ assert_contains "Permission denied" "$(cat "$T/bob.err")" "bob lists alice's hom
 vbsc home show -o json
 assert_eq n1 "$(jf .node "$OUT")" "home show: node"
 assert_eq attached "$(jf .attachment.state "$OUT")" "home show: attachment"
-ok "mounted on n1 at $MP1 (ext4, nosuid,nodev, $ALICE 0700); alice wrote 201 files; bob: Permission denied"
+# Used and free space, as n1 reports it: the 3 MB and 200 files, then 20 MB more.
+used0=$(jf .filesystem.used "$OUT")
+[ "$(jf .filesystem.size "$OUT")" -gt $((200 << 20)) ] || fail "home show: file system size: $OUT"
+runuser -u $ALICE -- sh -c "head -c 20000000 /dev/zero >'$MP1/twenty' && sync" || fail "20 MB"
+deadline=$((SECONDS + WAIT_TIMEOUT))
+until vbsc home show -o json && [ "$(jf .filesystem.used "$OUT")" -ge $((used0 + 19000000)) ]; do
+  [ $SECONDS -lt $deadline ] || fail "home show: used space did not grow by 20 MB from $used0: $OUT"
+  sleep 0.5
+done
+used1=$(jf .filesystem.used "$OUT"); free1=$(jf .filesystem.free "$OUT")
+vbsc home show
+assert_contains "used" "$OUT" "home show (text) has the used space"
+rm "$MP1/twenty"
+ok "mounted on n1 at $MP1 (ext4, nosuid,nodev, $ALICE 0700); alice wrote 201 files; bob: Permission denied; home show: used $used0 → $used1 bytes after 20 MB, $free1 free"
 
 # --- 3. refusals: another node, busy mount -----------------------------------------------------
 log "3. another node; busy mount"
@@ -288,6 +247,9 @@ log "8. no local account; a damaged file system"
 make_user vbsfscarol   # a VBS user without a local account on the nodes
 allow_on_node n1 vbsfscarol
 as_user vbsfscarol
+vbsc home create --size 8M
+assert_rc 1 "carol: a home below ext4's minimum"
+assert_contains "at least 16M" "$ERR" "carol: an 8M home"
 vbsc home create --size 64M --wait
 assert_rc 0 "carol: home create ($ERR)"
 vbsc home attach vbsfscarol --node n1 --wait

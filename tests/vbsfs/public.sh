@@ -12,61 +12,15 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 VBS_SRC=$(cd "$HERE/../.." && pwd)
-source "$VBS_SRC/tests/system/lib.sh"
-source "$VBS_SRC/tests/ha/lib.sh"
-t_init vbsfs_public
-"$VBS_SRC/scripts/install-deps.sh" vbsfs >&2
-for tool in qemu-storage-daemon losetup mkfs.ext4 e2fsck useradd userdel runuser findmnt; do
-  command -v "$tool" >/dev/null || fail "$tool is missing after scripts/install-deps.sh vbsfs"
-done
-[ "$(id -u)" = 0 ] || fail "VBSFS mounts need root"
-
+source "$HERE/lib.sh"
+vbsfs_init vbsfs_public
 LOCAL_USER=vbsfsreader
-cleanup_public() {
-  local rc=$?
-  set +e
-  for m in $(findmnt -rn -o TARGET | grep "^$T/" | sort -r); do umount -l "$m" 2>/dev/null; done
-  for p in $(pgrep -f "qemu-storage-daemon.*$T/" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-  userdel "$LOCAL_USER" 2>/dev/null
-  (exit "$rc"); t_cleanup
-}
-trap cleanup_public EXIT
-id "$LOCAL_USER" >/dev/null 2>&1 && userdel "$LOCAL_USER" 2>/dev/null
-useradd --no-create-home --shell /bin/sh "$LOCAL_USER" || fail "useradd $LOCAL_USER"
-
-chmod 755 "$T"
-ha_server
-ADMIN_CERT=$ID_CERT; ADMIN_KEY=$ID_KEY; ADMIN_CA=$ID_CA
-mkdir -p "$T/shared"
-declare -A APID
-start_agent() {  # NODE
-  local node=$1 cfg
-  cfg=$(ha_agent_config "$node" "$EP")
-  cat >>"$cfg" <<TOML
-home_root = "$T/$node/home"
-public_root = "$T/$node/public"
-mount_state_dir = "$T/$node/mounts"
-[[agent.pool]]
-name = "shared"
-path = "$T/shared"
-capacity = "8G"
-shared = true
-TOML
-  setpriv --pdeathsig KILL -- "$VBSD" agent --config "$T/$node/agent.toml" \
-    >>"$T/$node/agent.out" 2>>"$T/$node/agent.log" &
-  APID[$node]=$!; T_PIDS+=("${APID[$node]}")
-}
+local_user $LOCAL_USER
 start_agent n1
 start_agent n2
-as_admin
-deadline=$((SECONDS + WAIT_TIMEOUT))
-until api GET /v1/nodes && [ "$(jf '[.nodes[] | select(.state=="up")] | length')" = 2 ]; do
-  [ $SECONDS -lt $deadline ] || fail "agents did not register: $BODY"; sleep 0.2
-done
+wait_nodes_up 2
 make_user vbsfsuser
-ok() { echo "ok: $*"; }
 mount_opts() { findmnt -rn -o FSTYPE,OPTIONS --mountpoint "$1" 2>/dev/null || true; }
-qsd_count() { pgrep -fc "qemu-storage-daemon.*$T/$1/mounts" 2>/dev/null || true; }
 DRAFT=$T/n1/public.draft
 
 # --- 1. the draft ------------------------------------------------------------------------------
