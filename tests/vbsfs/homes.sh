@@ -4,7 +4,8 @@
 # as the users themselves, real ext4 mounts and the users' own processes:
 #   1. create: a home per user (a second one is HomeExists); bob cannot see or attach alice's.
 #   2. attach to n1: ext4 at n1's home_root/alice, nosuid,nodev, root dir alice's 0700;
-#      alice writes files as alice; bob (another uid) cannot list them; home show has the used
+#      alice writes files as alice; bob (another uid) cannot list them, and neither he nor alice
+#      opens the home's NBD export (the agent's alone); home show has the used
 #      and free space n1 reports, and sees 20 MB more written.
 #   3. a second node is refused (VolumeInUse naming n1); a busy mount refuses the detach
 #      (naming the process) and stays mounted; --force ends the process.
@@ -89,6 +90,15 @@ if runuser -u $BOB -- ls "$MP1" >/dev/null 2>"$T/bob.err"; then
   fail "bob listed alice's home"
 fi
 assert_contains "Permission denied" "$(cat "$T/bob.err")" "bob lists alice's home"
+# Nor through the node's data path: the home's export is the agent's own (uid 0); bob, and
+# alice herself, are refused at the handshake as if it did not exist (no name leaks), while
+# root (as the mount's qsd) gets it.
+URI="nbd+unix:///vbs-$VID?socket=$T/n1/nbd.sock"
+nbdinfo --size "$URI" >"$T/root.nbd" 2>&1 || fail "root (the agent's consumer) cannot reach the export: $(cat "$T/root.nbd")"
+for u in $BOB $ALICE; do
+  if runuser -u $u -- nbdinfo --size "$URI" >"$T/$u.nbd" 2>&1; then fail "$u reached the home's export"; fi
+  assert_contains "server has no export named 'vbs-$VID'" "$(cat "$T/$u.nbd")" "$u opens the home's export"
+done
 vbsc home show -o json
 assert_eq n1 "$(jf .node "$OUT")" "home show: node"
 assert_eq attached "$(jf .attachment.state "$OUT")" "home show: attachment"
@@ -105,7 +115,7 @@ used1=$(jf .filesystem.used "$OUT"); free1=$(jf .filesystem.free "$OUT")
 vbsc home show
 assert_contains "used" "$OUT" "home show (text) has the used space"
 rm "$MP1/twenty"
-ok "mounted on n1 at $MP1 (ext4, nosuid,nodev, $ALICE 0700); alice wrote 201 files; bob: Permission denied; home show: used $used0 → $used1 bytes after 20 MB, $free1 free"
+ok "mounted on n1 at $MP1 (ext4, nosuid,nodev, $ALICE 0700); alice wrote 201 files; bob: Permission denied; bob and alice cannot open the export; home show: used $used0 → $used1 bytes after 20 MB, $free1 free"
 
 # --- 3. refusals: another node, busy mount -----------------------------------------------------
 log "3. another node; busy mount"
