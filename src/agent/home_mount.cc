@@ -472,6 +472,13 @@ Status HomeMounter::Abandon(const std::string& volume_id) {
   std::error_code ec;
   if (!fs::exists(p.dir, ec)) return Status::Ok();
   auto rec = ReadSpec(p);
+  // qsd first, by its pid file and /proc alone: while its NBD client waits for an export that
+  // is gone, it answers no FUSE request, and anything that stats its file (the scan for the
+  // mount's users) would wait with it. Once it is dead, FUSE requests fail at once.
+  if (pid_t pid = QsdPid(p); pid > 0) {
+    ::kill(pid, SIGKILL);
+    WaitGone(pid, std::chrono::seconds(5));
+  }
   if (auto m = rec ? OurMount(rec->mount_point, p.fuse) : std::nullopt) {
     // No sync: nothing may reach the volume from here any more. The processes go, and the
     // file system is detached from the tree at once, whatever I/O of it still waits.
