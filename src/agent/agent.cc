@@ -321,10 +321,15 @@ void Agent::ReportProgressLoop() {
       Status st = server_.ReportInstances(host_.Instances());
       if (!st.ok()) spdlog::debug("agent {}: instance report: {}", options_.node, st.ToString());
     }
-    // What the users' files take on the VBSFS mounts here (vbs home show).
-    if (auto mounts = host_.MountUsages(); !mounts.empty()) {
+    // What the users' files take on the VBSFS mounts here (vbs home show): sent when it
+    // changed, so that idle homes cost the database nothing (an attach's result has it too).
+    if (auto mounts = host_.MountUsages(); !mounts.empty() && mounts != reported_mounts_) {
       Status st = server_.ReportMounts(mounts);
-      if (!st.ok()) spdlog::debug("agent {}: mount report: {}", options_.node, st.ToString());
+      if (st.ok()) {
+        reported_mounts_ = std::move(mounts);
+      } else {
+        spdlog::debug("agent {}: mount report: {}", options_.node, st.ToString());
+      }
     }
     std::map<std::string, int> snapshot;
     {

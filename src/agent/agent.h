@@ -85,6 +85,8 @@ class Agent {
   bool stop_ = false;
   std::set<std::string> in_flight_;
   std::map<std::string, int> progress_;         // op id → last percent
+  // The mounts' usage as the server last took it (ReportProgressLoop only).
+  std::map<std::string, MountUsage> reported_mounts_;
   std::map<std::string, std::thread> workers_;  // by op id
   std::vector<std::string> finished_;           // workers to join
   void ReapFinished();

@@ -78,6 +78,7 @@ struct MountUsage {
   uint64_t size_bytes = 0;
   uint64_t used_bytes = 0;
   uint64_t free_bytes = 0;  // available to the user
+  bool operator==(const MountUsage&) const = default;
 };
 
 struct AdoptedMount {
