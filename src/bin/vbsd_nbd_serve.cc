@@ -22,6 +22,7 @@ struct ServeArgs {
   std::string export_name;
   std::string description;
   bool read_only = false;
+  bool direct_io = false;
   bool no_tls = false;
   bool no_client_auth = false;
   nbd::TlsOptions tls;
@@ -94,7 +95,7 @@ int RunServe(ServeArgs a) {
   sigaddset(&sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
-  auto dev = FileDevice::Open(a.file, a.read_only);
+  auto dev = FileDevice::Open(a.file, a.read_only, FileDeviceOptions{.direct_io = a.direct_io});
   if (!dev.ok()) return Fail(dev.status().ToString());
   nbd::NbdServerOptions opts;
   opts.worker_threads = a.workers;
@@ -143,6 +144,8 @@ void AddNbdServeCommand(CLI::App& app) {
   cmd->add_option("--socket", args->socket, "unix socket path");
   cmd->add_option("--listen", args->listen, "TCP address ADDR:PORT (TLS required)");
   cmd->add_flag("--read-only", args->read_only, "refuse writes");
+  cmd->add_flag("--direct-io", args->direct_io,
+                "bypass the page cache (O_DIRECT) for aligned reads and writes");
   cmd->add_option("--export-name", args->export_name, "export name (default: empty)");
   cmd->add_option("--description", args->description, "export description");
   cmd->add_option("--tls-cert", args->tls.cert_file, "server certificate (PEM)");

@@ -228,8 +228,8 @@ Result<std::unique_ptr<ServerRole>> StartServer(const ServerConfig& config) {
                         role->admin_.get(),   role->attachments_.get(), role->ca_.get(),
                         role->auth_.get(),    role->api_metrics_.get(), &role->metrics_};
   services.homes = role->homes_.get();
-  role->public_ = std::make_unique<PublicService>(*role->store_, *role->volumes_,
-                                                  *role->snapshots_, *role->attachments_);
+  role->public_ = std::make_unique<PublicService>(*role->store_, *role->volumes_, *role->snapshots_,
+                                                  *role->attachments_);
   services.public_volume = role->public_.get();
   role->rest_ = std::make_unique<RestApi>(services);
   role->tags_ = std::make_unique<TagService>(*role->store_);
@@ -276,6 +276,11 @@ Result<std::unique_ptr<BlockBackend>> OpenBackend(const PoolConfig& pc) {
     return std::unique_ptr<BlockBackend>(std::move(b).value());
   }
   VBS_ASSIGN_OR_RETURN(auto dir, DirBackend::OpenPool(pc.path, pc.shared));
+  if (pc.direct_io) {
+    Status st = dir->EnableDirectIo();
+    if (!st.ok()) return Status(st.kind(), st.code(), "pool " + pc.name + ": " + st.message());
+    spdlog::info("pool {}: volumes bypass the page cache (direct_io)", pc.name);
+  }
   // Fault injection for the crash tests (tests/system): see DirBackend::set_copy_chunk_delay.
   if (const char* delay = std::getenv("VBS_FAULT_COPY_CHUNK_DELAY_MS")) {
     dir->set_copy_chunk_delay(std::chrono::milliseconds(std::atoi(delay)));

@@ -200,7 +200,8 @@ Result<PoolConfig> ParsePool(const toml::table& t, const std::string& origin, si
   VBS_ASSIGN_OR_RETURN(auto type, Str(t, "type", origin, w));
   if (type) p.type = *type;
   if (p.type == "dir") {
-    VBS_RETURN_IF_ERROR(CheckKeys(t, {"name", "type", "path", "capacity", "shared"}, origin, w));
+    VBS_RETURN_IF_ERROR(
+        CheckKeys(t, {"name", "type", "path", "capacity", "shared", "direct_io"}, origin, w));
   } else if (p.type == "rbd") {
     VBS_RETURN_IF_ERROR(CheckKeys(
         t, {"name", "type", "ceph_conf", "client", "keyring", "rbd_pool", "capacity", "shared"},
@@ -248,16 +249,20 @@ Result<PoolConfig> ParsePool(const toml::table& t, const std::string& origin, si
       return Bad(origin, w + "shared", "an rbd pool is always shared (every node reaches Ceph)");
     }
   }
+  if (const toml::node* d = t.get("direct_io")) {
+    if (!d->is_boolean()) return Bad(origin, w + "direct_io", "must be true or false");
+    p.direct_io = d->as_boolean()->get();
+  }
   return p;
 }
 
 Result<AgentConfig> ParseAgent(const toml::table& t, const std::string& origin) {
   const std::string w = "agent.";
-  VBS_RETURN_IF_ERROR(
-      CheckKeys(t,
-                {"node", "servers", "ca", "cert", "key", "nbd_socket", "qmp_dir", "libvirt_uri",
-                 "libvirt_pid_dir", "metrics_listen", "home_root", "mount_state_dir", "public_root", "pool"},
-                origin, w));
+  VBS_RETURN_IF_ERROR(CheckKeys(
+      t,
+      {"node", "servers", "ca", "cert", "key", "nbd_socket", "qmp_dir", "libvirt_uri",
+       "libvirt_pid_dir", "metrics_listen", "home_root", "mount_state_dir", "public_root", "pool"},
+      origin, w));
   AgentConfig c;
   VBS_ASSIGN_OR_RETURN(auto node, Str(t, "node", origin, w));
   if (!node || !IsValidName(*node)) return Bad(origin, w + "node", "a node name is required");

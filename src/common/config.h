@@ -30,6 +30,7 @@
 //   name = "default"  type = "dir"  path = "/var/lib/vbs/pools/default"
 //   capacity = "10T"  # or "auto": the size of the file system under path
 //   shared = false
+//   direct_io = false  # true: volumes bypass the node's page cache (O_DIRECT, QEMU cache=none)
 //   [[agent.pool]]                     # a Ceph RBD pool: always shared
 //   name = "ceph"  type = "rbd"  ceph_conf = "/etc/ceph/ceph.conf"  rbd_pool = "vbs"
 //   client = "client.vbs"  keyring = "/etc/ceph/ceph.client.vbs.keyring"  # optional
@@ -96,6 +97,7 @@ struct PoolConfig {
   std::string rbd_pool;                      // rbd: the RBD pool's name in Ceph
   std::optional<uint64_t> capacity;          // unset: "auto"
   bool shared = false;                       // always true for rbd
+  bool direct_io = false;                    // dir: volumes opened with O_DIRECT
 };
 
 struct AgentConfig {

@@ -191,6 +191,16 @@ TEST(Config, RbdPool) {
   ExpectError(rbd + "ceph_conf='/c'\nrbd_pool='v'\nclient='admin'\n", "agent.pool[0].client");
   ExpectError(agent + "[[agent.pool]]\nname='p'\npath='/x'\nrbd_pool='v'\n",
               "agent.pool[0].rbd_pool: unknown key");
+  // direct_io: a dir pool's choice only.
+  ExpectError(rbd + "ceph_conf='/c'\nrbd_pool='v'\ndirect_io=true\n",
+              "agent.pool[0].direct_io: unknown key");
+  ExpectError(agent + "[[agent.pool]]\nname='p'\npath='/x'\ndirect_io='yes'\n",
+              "agent.pool[0].direct_io: must be true or false");
+  auto direct =
+      ParseConfig(agent + "[[agent.pool]]\nname='p'\npath='/x'\ndirect_io=true\n", "a.toml");
+  ASSERT_TRUE(direct.ok()) << direct.status().ToString();
+  EXPECT_TRUE(direct->agent->pools.at(0).direct_io);
+  EXPECT_FALSE(dflt->agent->pools.at(0).direct_io);
 }
 
 }  // namespace

@@ -1,14 +1,14 @@
 #include "nbd/executor.h"
 
 #include <fcntl.h>
-#include <linux/magic.h>
-#include <sys/statfs.h>
 #include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <utility>
 #include <vector>
 
 namespace vbs::nbd {
@@ -42,7 +42,7 @@ void EncodeOk(const Request& r, BufferPool* pool, Reply* out) {
 int ReadInto(const ExecContext& c, bool on_loop, uint8_t* dst, uint64_t len, uint64_t off) {
   if (on_loop && c.inline_mode == InlineMode::kNoWait) {
     struct iovec iov = {dst, len};
-    ssize_t n = ::preadv2(c.dev->fd(), &iov, 1, static_cast<off_t>(off), RWF_NOWAIT);
+    ssize_t n = ::preadv2(c.caps.fd, &iov, 1, static_cast<off_t>(off), RWF_NOWAIT);
     if (n == static_cast<ssize_t>(len)) return 0;
     return -EAGAIN;  // short, would block, or unsupported: let a worker do it
   }
@@ -94,8 +94,30 @@ ExecResult DoRead(const Request& r, const ExecContext& c, bool on_loop, Reply* o
   }
   if (r.length == 0) pieces.clear();
 
-  if (c.map != nullptr && on_loop && r.length >= kMapMin &&
-      (!sr || (pieces.size() == 1 && !pieces[0].hole))) {
+  const bool one_piece = !sr || (pieces.size() == 1 && !pieces[0].hole);
+  // Where the bytes go: left in the file (mapped, or resident in the page cache) and sent from
+  // there, or into a buffer of their own that direct I/O can use, or after the header.
+  const bool from_file =
+      on_loop && one_piece && r.length >= kMapMin &&
+      (c.map != nullptr || (c.splice_resident && c.dev->Resident(r.length, r.offset)));
+  const uint32_t align = c.caps.direct_align;
+  const bool own_buffer = !from_file && one_piece && r.length > 0 && align != 0 &&
+                          r.length % align == 0 && r.offset % align == 0;
+  if (from_file || own_buffer) {
+    if (own_buffer) {
+      out->data = c.pool->Get(r.length);
+      int err = ReadInto(c, on_loop, out->data.data(), r.length, r.offset);
+      if (err == -EAGAIN) return ExecResult::kWouldBlock;
+      if (err != 0) {
+        EncodeError(r, sr, static_cast<uint32_t>(err), "read failed", c.pool, out);
+        return ExecResult::kDone;
+      }
+      out->ext = out->data.data();
+    } else {
+      out->ext = c.map != nullptr ? c.map + r.offset : nullptr;
+      out->ext_off = r.offset;
+      out->from_file = true;
+    }
     const size_t hdr = sr ? kChunkHeaderSize + 8 : kSimpleReplyHeaderSize;
     out->buf = c.pool->Get(hdr);
     if (sr) {
@@ -105,9 +127,7 @@ ExecResult DoRead(const Request& r, const ExecContext& c, bool on_loop, Reply* o
       SimpleHeader(out->buf.data(), r.handle, 0);
     }
     out->len = hdr;
-    out->ext = c.map + r.offset;
     out->ext_len = r.length;
-    out->ext_off = r.offset;
     return ExecResult::kDone;
   }
   if (!sr) {
@@ -195,18 +215,10 @@ void DoBlockStatus(const Request& r, const ExecContext& c, Reply* out) {
 
 }  // namespace
 
-InlineMode ChooseInlineMode(BlockDevice& dev) {
-  const int fd = dev.fd();
-  if (fd < 0) return InlineMode::kNever;
-  struct statfs fs;
-  if (::fstatfs(fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC)) {
-    return InlineMode::kAlways;
-  }
-  uint8_t byte;
-  struct iovec iov = {&byte, 1};
-  ssize_t n = ::preadv2(fd, &iov, 1, 0, RWF_NOWAIT);
-  if (n < 0 && errno == EOPNOTSUPP) return InlineMode::kNever;
-  return InlineMode::kNoWait;
+InlineMode ChooseInlineMode(const DeviceCapabilities& caps) {
+  if (caps.fd < 0) return InlineMode::kNever;
+  if (caps.memory_backed) return InlineMode::kAlways;
+  return caps.nowait_reads ? InlineMode::kNoWait : InlineMode::kNever;
 }
 
 uint32_t NbdErrorFor(const Status& s) {
@@ -241,6 +253,57 @@ void EncodeError(const Request& r, bool structured, uint32_t err, std::string_vi
   Store16(w + kChunkHeaderSize + 4, static_cast<uint16_t>(message.size()));
   std::copy(message.begin(), message.end(), w + kChunkHeaderSize + 6);
   out->len = kChunkHeaderSize + len;
+}
+
+bool RunsAsync(const Request& r, const uint8_t* payload, const ExecContext& c) {
+  if (!c.caps.async_io || r.length == 0) return false;
+  return r.type == kCmdRead || (r.type == kCmdWrite && payload != nullptr);
+}
+
+void StartAsync(const Request& r, const uint8_t* payload, const ExecContext& c,
+                std::function<void(Reply)> done) {
+  BufferPool* pool = c.pool;
+  const bool sr = c.params.structured;
+  if (r.type == kCmdWrite) {
+    if (c.lease != nullptr && !c.lease->Valid()) {  // as in Execute: right before the device
+      Reply out;
+      EncodeError(r, sr, kEIO, "writes are fenced: this node's lease on the volume ran out", pool,
+                  &out);
+      done(std::move(out));
+      return;
+    }
+    c.dev->WriteAsync(payload, r.length, r.offset, r.flags & kCmdFlagFua,
+                      [r, sr, pool, done = std::move(done)](Status st) {
+                        Reply out;
+                        if (st.ok()) {
+                          EncodeOk(r, pool, &out);
+                        } else {
+                          EncodeError(r, sr, NbdErrorFor(st), st.message(), pool, &out);
+                        }
+                        done(std::move(out));
+                      });
+    return;
+  }
+  // A read: one data chunk (no hole probe: asking an asynchronous backend for extents would
+  // wait on it here), read straight behind its header.
+  const size_t hdr = sr ? kChunkHeaderSize + 8 : kSimpleReplyHeaderSize;
+  auto out = std::make_shared<Reply>();
+  out->buf = pool->Get(hdr + r.length);
+  out->len = hdr + r.length;
+  uint8_t* data = out->buf.data() + hdr;
+  c.dev->ReadAsync(data, r.length, r.offset, [r, sr, pool, out, done = std::move(done)](Status st) {
+    if (!st.ok()) {
+      pool->Put(std::move(out->buf));
+      EncodeError(r, sr, NbdErrorFor(st), "read failed", pool, out.get());
+    } else if (sr) {
+      ChunkHeader(out->buf.data(), kReplyFlagDone, kReplyTypeOffsetData, r.handle,
+                  static_cast<uint32_t>(8 + r.length));
+      Store64(out->buf.data() + kChunkHeaderSize, r.offset);
+    } else {
+      SimpleHeader(out->buf.data(), r.handle, 0);
+    }
+    done(std::move(*out));
+  });
 }
 
 ExecResult Execute(const Request& r, const uint8_t* payload, const ExecContext& c, bool on_loop,
@@ -292,8 +355,8 @@ ExecResult Execute(const Request& r, const uint8_t* payload, const ExecContext& 
       break;
     }
     case kCmdCache:
-      if (dev.fd() >= 0 && r.length > 0) {
-        ::posix_fadvise(dev.fd(), static_cast<off_t>(r.offset), r.length, POSIX_FADV_WILLNEED);
+      if (c.caps.fd >= 0 && c.caps.page_cache && r.length > 0) {
+        ::posix_fadvise(c.caps.fd, static_cast<off_t>(r.offset), r.length, POSIX_FADV_WILLNEED);
       }
       break;
     case kCmdBlockStatus:

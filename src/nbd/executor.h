@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string_view>
 
 #include "backend/block_device.h"
@@ -22,27 +23,31 @@ namespace vbs::nbd {
 struct Reply {
   Buffer buf;
   size_t len = 0;  // wire bytes in buf
-  // Data sent right after buf's bytes straight from the memory-backed device file: spliced
-  // from the file at ext_off (zero-copy, unix sockets) or copied from the mapping at ext
-  // (TCP, TLS). Either way it is read when sent, which the spec allows for a read that is in
-  // flight with an overlapping write.
+  // Read data sent right after buf's bytes, ext_len of them:
+  //  - from_file: left in the device's file at ext_off, and read when sent: spliced from the
+  //    file (zero-copy; unix sockets and plain TCP) or copied from ext, the device's mapping
+  //    (memory-backed devices). ext is null when there is no mapping: the data is then read
+  //    into `data` if it cannot be spliced after all. Reading when sent is what the spec
+  //    allows for a read that is in flight with an overlapping write.
+  //  - otherwise: at ext, in `data` (a separate, aligned buffer for direct I/O).
   const uint8_t* ext = nullptr;
   size_t ext_len = 0;
   uint64_t ext_off = 0;
+  bool from_file = false;
+  Buffer data;
   size_t total() const { return len + ext_len; }
   Charge charge;       // the request's, given back once the reply is sent
   uint32_t error = 0;  // the NBD error answered (EncodeError), 0 for success
 };
 
-// How reads may run on the connection thread.
+// How requests may run on the connection thread, from the device's capabilities.
 enum class InlineMode {
-  kNever,   // every request goes to a worker (devices without an fd, e.g. remote backends)
+  kNever,   // every request goes to a worker (no fd, direct I/O, remote backends)
   kNoWait,  // reads via preadv2(RWF_NOWAIT) (cached data only), non-FUA writes
-  kAlways,  // memory-backed file (tmpfs): nothing ever waits for a disk
+  kAlways,  // memory-backed device: nothing ever waits for a disk
 };
 
-// Picks the mode for a device by looking at its fd (file system type, RWF_NOWAIT support).
-InlineMode ChooseInlineMode(BlockDevice& dev);
+InlineMode ChooseInlineMode(const DeviceCapabilities& caps);
 
 // Reads at least this long are checked for holes and answered with hole chunks.
 inline constexpr uint32_t kHoleProbeMin = 64 * 1024;
@@ -54,16 +59,20 @@ inline constexpr uint32_t kMapMin = 64 * 1024;
 
 struct ExecContext {
   BlockDevice* dev = nullptr;
+  DeviceCapabilities caps;  // dev's
   SessionParams params;
   BufferPool* pool = nullptr;
   InlineMode inline_mode = InlineMode::kNever;
+  // Large reads of data the device says is resident are left in its file and spliced when
+  // the reply is sent (the transport can splice, the device has a page cache).
+  bool splice_resident = false;
   // Reads ask the device for holes while that stays cheap. Some file systems (tmpfs) scan
   // every page up to the next hole, so one probe of a big allocated file can take tens of
   // milliseconds: after one slow probe this connection stops probing on reads (BLOCK_STATUS
   // still asks, since there the client wants the answer).
   mutable std::atomic<bool> probe_holes{true};
-  // kAlways only: the whole device mapped (MAP_SHARED), so large reads over TCP or TLS are
-  // sent from the page cache without a pread copy, and large write payloads are received
+  // Memory-backed devices only: the whole device mapped (MAP_SHARED), so large reads over TCP or
+  // TLS are sent from the page cache without a pread copy, and large write payloads are received
   // straight into their place once madvise made those pages present. Null: none.
   uint8_t* map = nullptr;
   // Write-type requests fail with EIO unless this lease is valid when they run (null: none).
@@ -76,6 +85,15 @@ enum class ExecResult { kDone, kWouldBlock };
 // is null for a WRITE whose data was already written as it arrived).
 ExecResult Execute(const Request& r, const uint8_t* payload, const ExecContext& c, bool on_loop,
                    Reply* out);
+
+// Asynchronous devices (DeviceCapabilities::async_io): reads and writes are started by the
+// connection thread, and the device's completion builds the reply, so no worker waits on the
+// backend. RunsAsync: whether `r` goes this way (a WRITE needs its payload in a buffer).
+bool RunsAsync(const Request& r, const uint8_t* payload, const ExecContext& c);
+// Starts `r`; `done` gets its complete reply, on the device's thread or before this returns.
+// A WRITE's payload stays valid until then (the caller holds it).
+void StartAsync(const Request& r, const uint8_t* payload, const ExecContext& c,
+                std::function<void(Reply)> done);
 
 // The reply carrying NBD error `err` (a structured error chunk when negotiated).
 void EncodeError(const Request& r, bool structured, uint32_t err, std::string_view message,

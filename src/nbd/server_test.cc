@@ -139,6 +139,8 @@ class Client {
 struct Param {
   const char* dir;  // where the backing file lives; nullptr: MemDevice
   bool allow_inline;
+  bool direct_io = false;  // the file opened with O_DIRECT (a cache=none pool)
+  bool async = false;      // MemDevice with async_io (as librbd)
 };
 
 class ServerTest : public ::testing::TestWithParam<Param> {
@@ -162,14 +164,16 @@ class ServerTest : public ::testing::TestWithParam<Param> {
     for (auto& f : files_) ::unlink(f.c_str());
   }
   std::shared_ptr<BlockDevice> MakeDevice(uint64_t size) {
-    if (GetParam().dir == nullptr) return std::make_shared<MemDevice>(size);
+    if (GetParam().dir == nullptr) {
+      return std::make_shared<MemDevice>(size, /*read_only=*/false, GetParam().async);
+    }
     std::string path = std::string(GetParam().dir) + "/vbs-nbd-test-XXXXXX";
     int fd = ::mkstemp(path.data());
     EXPECT_EQ(::ftruncate(fd, static_cast<off_t>(size)), 0);
     ::close(fd);
     files_.push_back(path);
-    auto d = FileDevice::Open(path, false);
-    EXPECT_TRUE(d.ok());
+    auto d = FileDevice::Open(path, false, FileDeviceOptions{.direct_io = GetParam().direct_io});
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
     return std::shared_ptr<BlockDevice>(std::move(d).value());
   }
   std::unique_ptr<Client> Connect(const std::string& name = "disk", bool sr = true) {
@@ -698,7 +702,9 @@ TEST_P(ServerTest, AHandshakingClientIsClosedAtHandover) {
 
 INSTANTIATE_TEST_SUITE_P(Devices, ServerTest,
                          ::testing::Values(Param{nullptr, true}, Param{"/tmp", true},
-                                           Param{"/dev/shm", true}, Param{"/tmp", false}));
+                                           Param{"/dev/shm", true}, Param{"/tmp", false},
+                                           Param{"/tmp", true, /*direct_io=*/true},
+                                           Param{nullptr, true, false, /*async=*/true}));
 
 }  // namespace
 }  // namespace vbs::nbd

@@ -165,9 +165,14 @@ Buffer Connection::KeepPayload(const Request& req, const uint8_t* payload, Buffe
 }
 
 void Connection::Dispatch(const Request& req, const uint8_t* payload, Buffer* owned, bool gated) {
+  if (RunsAsync(req, payload, ctx_)) {
+    StartAsyncRequest(req, payload, owned, gated);
+    return;
+  }
   Reply reply;
   if (Execute(req, payload, ctx_, /*on_loop=*/true, &reply) == ExecResult::kWouldBlock) {
     pool_.Put(std::move(reply.buf));
+    pool_.Put(std::move(reply.data));
     Buffer pb = KeepPayload(req, payload, owned);
     inflight_.fetch_add(1);
     env_.workers->Submit(
@@ -177,6 +182,19 @@ void Connection::Dispatch(const Request& req, const uint8_t* payload, Buffer* ow
   if (gated) gate_->Leave();
   if (owned != nullptr) pool_.Put(std::move(*owned));
   Queue(req, std::move(reply));
+}
+
+// An asynchronous device's read or write: started here, answered from its completion.
+void Connection::StartAsyncRequest(const Request& req, const uint8_t* payload, Buffer* owned,
+                                   bool gated) {
+  auto held = std::make_shared<Buffer>(KeepPayload(req, payload, owned));
+  inflight_.fetch_add(1);  // before the start: the completion may come first
+  auto self = shared_from_this();
+  StartAsync(req, held->data(), ctx_, [self, req, held, gated](Reply reply) {
+    if (gated) self->gate_->Leave();
+    self->pool_.Put(std::move(*held));
+    self->Complete(req, std::move(reply));
+  });
 }
 
 void Connection::Park(const Request& req, const uint8_t* payload, Buffer* owned) {
@@ -286,7 +304,7 @@ bool Connection::ProcessInput() {
 // that is cut off halfway leaves part of its data behind, which the protocol allows for a
 // write that was never acknowledged. False: into a buffer.
 bool Connection::ReceivesInPlace(const Request& req) const {
-  if (ctx_.inline_mode != InlineMode::kAlways || ctx_.dev->fd() < 0) return false;
+  if (!ctx_.caps.memory_backed || ctx_.caps.fd < 0) return false;
   // Bytes received in place reach the device as they arrive, past any check: a leased
   // export's writes each pass the lease check right before the device instead.
   if (ctx_.lease != nullptr) return false;
@@ -344,23 +362,32 @@ void Connection::FinishInPlace() {
   Queue(preq_, std::move(reply));
 }
 
-// Memory-backed file: map it (see ExecContext::map). The device's size is fixed while it is
-// served; a file shrunk behind the server's back would fault (SIGBUS), which is why this is
-// limited to tmpfs/ramfs, where volumes are scratch or benchmark files. (Populating all page
-// tables up front, so small requests could use the mapping too, was measured: ~0.3 s per GiB
-// per connection costs more than it saves. Large writes populate just their own range.)
+// Memory-backed device: map its file (see ExecContext::map). The device's size is fixed while
+// it is served; a file shrunk behind the server's back would fault (SIGBUS), which is why
+// this is limited to memory-backed devices (tmpfs/ramfs: scratch or benchmark volumes). (Populating
+// all page tables up front, so small requests could use the mapping too, was measured: ~0.3 s per
+// GiB per connection costs more than it saves. Large writes populate just their own range.)
 void Connection::MapDevice() {
   const size_t len = ctx_.params.size;
-  if (ctx_.inline_mode != InlineMode::kAlways || len == 0) return;
+  if (!ctx_.caps.memory_backed || ctx_.caps.fd < 0 || len == 0) return;
   const int prot = PROT_READ | (ctx_.params.read_only ? 0 : PROT_WRITE);
-  void* map = ::mmap(nullptr, len, prot, MAP_SHARED, ctx_.dev->fd(), 0);
+  void* map = ::mmap(nullptr, len, prot, MAP_SHARED, ctx_.caps.fd, 0);
   if (map != MAP_FAILED) ctx_.map = static_cast<uint8_t*>(map);
 }
 
-// Whether the head reply's file data goes out by splice (zero-copy) rather than from the
-// mapping through sendmsg.
+// Whether a reply's file data goes out by splice (zero-copy) rather than through sendmsg.
 bool Connection::Spliced(const Reply& r) {
-  return r.ext_len >= kSpliceMin && ctx_.dev->fd() >= 0 && transport_.CanSplice();
+  return r.from_file && r.ext_len >= kSpliceMin && ctx_.caps.fd >= 0 && transport_.CanSplice();
+}
+
+// File data that cannot be spliced and has no mapping to be sent from is read now, into the
+// reply's own buffer (on this thread: the rare case of a file that refused to splice).
+bool Connection::ReadFileData(Reply& r) {
+  if (r.ext != nullptr || r.ext_len == 0) return true;
+  r.data = pool_.Get(r.ext_len);
+  if (!ctx_.dev->Read(r.data.data(), r.ext_len, r.ext_off).ok()) return false;
+  r.ext = r.data.data();
+  return true;
 }
 
 // Sends queued replies; *blocked when the socket is full. False on a dead socket.
@@ -371,13 +398,18 @@ bool Connection::FlushOut(bool* blocked) {
     if (out_head_sent_ >= head.len && Spliced(head)) {
       const size_t done = out_head_sent_ - head.len;
       Transport::Io io =
-          transport_.SpliceFile(ctx_.dev->fd(), head.ext_off + done, head.ext_len - done);
+          transport_.SpliceFile(ctx_.caps.fd, head.ext_off + done, head.ext_len - done);
       if (io.n == 0) {
         if (io.want == Transport::Want::kWrite) {
           *blocked = true;
           return true;
         }
-        if (!transport_.CanSplice()) continue;  // sent from the mapping instead
+        // The file refused: its data goes from the mapping or a buffer instead (a read error
+        // there leaves no way to finish this reply but closing the connection).
+        if (!transport_.CanSplice()) {
+          if (!ReadFileData(head)) return false;
+          continue;
+        }
         return false;
       }
       out_head_sent_ += io.n;
@@ -396,6 +428,7 @@ bool Connection::FlushOut(bool* blocked) {
       }
       if (it->ext_len > skip) {
         if (Spliced(*it)) break;  // its header goes in this call, its data by splice after
+        if (!ReadFileData(*it)) return false;
         iov[n++] = {const_cast<uint8_t*>(it->ext) + skip, it->ext_len - skip};
       }
     }
@@ -427,6 +460,7 @@ void Connection::PopSent() {
   out_bytes_ -= outq_.front().total();
   out_head_sent_ = 0;
   pool_.Put(std::move(outq_.front().buf));
+  pool_.Put(std::move(outq_.front().data));
   outq_.pop_front();
 }
 
@@ -445,6 +479,7 @@ void Connection::WaitIdle() {
 
 void Connection::Serve(Negotiated& neg) {
   ctx_.dev = neg.exp.device.get();
+  ctx_.caps = ctx_.dev->capabilities();
   ctx_.params = {neg.exp.size, neg.exp.read_only, neg.structured, neg.base_allocation};
   ctx_.pool = &pool_;
   gate_ = neg.exp.gate.get();
@@ -452,7 +487,10 @@ void Connection::Serve(Negotiated& neg) {
   throttle_ = neg.exp.throttle.get();
   stats_ = neg.exp.stats.get();
   if (stats_ != nullptr) stats_->connections.Add(1);
-  ctx_.inline_mode = env_.allow_inline ? ChooseInlineMode(*ctx_.dev) : InlineMode::kNever;
+  ctx_.inline_mode = env_.allow_inline ? ChooseInlineMode(ctx_.caps) : InlineMode::kNever;
+  // Reads of resident data on the loop may be left in the file and spliced when sent.
+  ctx_.splice_resident = ctx_.inline_mode == InlineMode::kNoWait && ctx_.caps.page_cache &&
+                         ctx_.caps.fd >= 0 && transport_.CanSplice();
   MapDevice();
 
   bool ok = ProcessInput();

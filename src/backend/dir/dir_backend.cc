@@ -278,6 +278,24 @@ Result<std::unique_ptr<DirBackend>> DirBackend::OpenPool(const std::string& root
   return std::unique_ptr<DirBackend>(new DirBackend(r, shared));
 }
 
+Status DirBackend::EnableDirectIo() {
+  const std::string probe = root_ + "/.direct-io-probe";
+  int fd = ::open(probe.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_DIRECT, 0600);
+  const int err = errno;
+  ::unlink(probe.c_str());
+  if (fd < 0) {
+    if (err == EINVAL) {
+      return Status::InvalidArgument(
+          "DirectIoUnsupported",
+          "the file system under " + root_ + " does not support direct I/O (O_DIRECT)");
+    }
+    return Status::FromErrno("open " + probe + " with O_DIRECT", err);
+  }
+  ::close(fd);
+  direct_io_ = true;
+  return Status::Ok();
+}
+
 std::string DirBackend::VolumePath(const std::string& volume_id) const {
   return root_ + "/" + kVolumesDir + "/" + volume_id + kImgSuffix;
 }
@@ -547,7 +565,9 @@ Result<std::unique_ptr<BlockDevice>> DirBackend::Open(const std::string& volume_
   const std::string path = VolumePath(volume_id);
   VBS_ASSIGN_OR_RETURN(auto st, StatIfExists(path));
   if (!st) return VolumeNotFound(volume_id);
-  VBS_ASSIGN_OR_RETURN(std::unique_ptr<FileDevice> dev, FileDevice::Open(path, read_only));
+  VBS_ASSIGN_OR_RETURN(
+      std::unique_ptr<FileDevice> dev,
+      FileDevice::Open(path, read_only, FileDeviceOptions{.direct_io = direct_io_}));
   return std::unique_ptr<BlockDevice>(std::move(dev));
 }
 

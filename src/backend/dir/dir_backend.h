@@ -74,6 +74,10 @@ class DirBackend final : public BlockBackend {
   // Off: copy with pread/pwrite instead of copy_file_range, as on file systems that refuse
   // it (for tests of that fallback).
   void set_copy_range_enabled(bool on) { copy_range_enabled_ = on; }
+  // Volumes opened from now on bypass the page cache (FileDeviceOptions::direct_io), after a
+  // probe file showed that the pool's file system supports O_DIRECT (InvalidArgument if not).
+  Status EnableDirectIo();
+  bool direct_io() const { return direct_io_.load(); }
   // Least time between two progress reports (0 and 100 are always reported).
   void set_progress_interval(std::chrono::milliseconds ms) { progress_interval_ = ms; }
   // Fault injection for the crash tests: a pause after every copied chunk (8 MiB), so that a
@@ -93,6 +97,7 @@ class DirBackend final : public BlockBackend {
   bool shared_;
   std::atomic<bool> reflink_enabled_{true};
   std::atomic<bool> copy_range_enabled_{true};
+  std::atomic<bool> direct_io_{false};
   std::chrono::milliseconds progress_interval_{100};
   std::chrono::milliseconds copy_chunk_delay_{0};
   std::atomic<uint64_t> reflinks_{0};

@@ -1,6 +1,7 @@
 // Unit tests of DirBackend on the machine's temp file system (ext4 here: the copy path). The
 // reflink path is covered on a real XFS by tests/backend/dir_reflink_xfs.sh.
 #include "backend/dir/dir_backend.h"
+#include "backend/dir/file_device.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -406,6 +407,25 @@ TEST_F(DirBackendTest, OpenGivesTheVolume) {
   ASSERT_TRUE((*ro)->Read(buf, 3, kMiB).ok());
   EXPECT_EQ(std::string(buf, 3), "abc");
   EXPECT_FALSE((*ro)->Write("x", 1, 0, false).ok());
+}
+
+TEST_F(DirBackendTest, DirectIoPoolOpensVolumesWithoutPageCache) {
+  ASSERT_TRUE(backend_->CreateVolume(kVol, 4 * kMiB).ok());
+  auto buffered = backend_->Open(kVol, false);
+  ASSERT_TRUE(buffered.ok());
+  EXPECT_EQ((*buffered)->capabilities().direct_align, 0u);
+  ASSERT_TRUE(backend_->EnableDirectIo().ok());
+  EXPECT_TRUE(backend_->direct_io());
+  auto direct = backend_->Open(kVol, false);
+  ASSERT_TRUE(direct.ok()) << direct.status().ToString();
+  EXPECT_EQ((*direct)->capabilities().direct_align, FileDevice::kDirectAlign);
+  EXPECT_FALSE((*direct)->capabilities().page_cache);
+  ASSERT_TRUE((*direct)->Write("abc", 3, kMiB, true).ok());  // unaligned: buffered path
+  char buf[3];
+  ASSERT_TRUE((*buffered)->Read(buf, 3, kMiB).ok());
+  EXPECT_EQ(std::string(buf, 3), "abc");
+  // The probe file is gone again.
+  EXPECT_NE(::access((dir_ + "/pool/.direct-io-probe").c_str(), F_OK), 0);
 }
 
 TEST_F(DirBackendTest, Stats) {

@@ -2,8 +2,14 @@
 
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include <cerrno>
 #include <cstring>
@@ -23,10 +29,45 @@ Status IoStatus(const std::string& what, int err) {
   return Status::FromErrno(what, err);
 }
 
+// cachestat(2) (Linux 6.5): how many of a range's pages are in the page cache. Debian 12's
+// headers predate it, so its number and structures are spelled out here.
+#ifndef SYS_cachestat
+#define SYS_cachestat 451
+#endif
+struct CachestatRange {
+  uint64_t off;
+  uint64_t len;
+};
+struct Cachestat {
+  uint64_t nr_cache;
+  uint64_t nr_dirty;
+  uint64_t nr_writeback;
+  uint64_t nr_evicted;
+  uint64_t nr_recently_evicted;
+};
+std::atomic<bool> cachestat_missing{false};  // ENOSYS once: an older kernel
+
+// What the file system under fd lets the data path do (see DeviceCapabilities).
+DeviceCapabilities BufferedCapabilities(int fd) {
+  DeviceCapabilities c;
+  c.fd = fd;
+  c.page_cache = true;
+  struct statfs fs;
+  if (::fstatfs(fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC)) {
+    c.memory_backed = true;
+  }
+  uint8_t byte;
+  struct iovec iov = {&byte, 1};
+  c.nowait_reads = !(::preadv2(fd, &iov, 1, 0, RWF_NOWAIT) < 0 && errno == EOPNOTSUPP);
+  return c;
+}
+
 }  // namespace
 
-Result<std::unique_ptr<FileDevice>> FileDevice::Open(const std::string& path, bool read_only) {
-  int fd = ::open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+Result<std::unique_ptr<FileDevice>> FileDevice::Open(const std::string& path, bool read_only,
+                                                     const FileDeviceOptions& options) {
+  const int mode = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+  int fd = ::open(path.c_str(), mode);
   if (fd < 0) return Status::FromErrno("open " + path, errno);
   struct stat st;
   if (::fstat(fd, &st) != 0) {
@@ -38,18 +79,64 @@ Result<std::unique_ptr<FileDevice>> FileDevice::Open(const std::string& path, bo
     ::close(fd);
     return Status::IoError(path + " is not a regular file");
   }
-  return std::unique_ptr<FileDevice>(
-      new FileDevice(fd, static_cast<uint64_t>(st.st_size), read_only));
+  int direct_fd = -1;
+  if (options.direct_io) {
+    direct_fd = ::open(path.c_str(), mode | O_DIRECT);
+    if (direct_fd < 0) {
+      int err = errno;
+      ::close(fd);
+      if (err == EINVAL) {
+        return Status::InvalidArgument(
+            "DirectIoUnsupported",
+            "the file system under " + path + " does not support direct I/O (O_DIRECT)");
+      }
+      return Status::FromErrno("open " + path + " with O_DIRECT", err);
+    }
+  }
+  std::unique_ptr<FileDevice> dev(
+      new FileDevice(fd, direct_fd, static_cast<uint64_t>(st.st_size), read_only));
+  if (direct_fd >= 0) {
+    // No page cache to splice, map or read without waiting from: every request is plain I/O.
+    dev->caps_.direct_align = kDirectAlign;
+  } else {
+    dev->caps_ = BufferedCapabilities(fd);
+  }
+  return dev;
 }
 
 FileDevice::~FileDevice() {
   ::close(fd_);
+  if (direct_fd_ >= 0) ::close(direct_fd_);
+}
+
+int FileDevice::DataFd(const void* buf, uint64_t length, uint64_t offset) const {
+  if (direct_fd_ < 0) return fd_;
+  const uint64_t mask = kDirectAlign - 1;
+  const bool aligned =
+      ((reinterpret_cast<uintptr_t>(buf) | length | offset) & mask) == 0 && length > 0;
+  return aligned ? direct_fd_ : fd_;
+}
+
+bool FileDevice::Resident(uint64_t length, uint64_t offset) const {
+  if (!caps_.page_cache || length == 0 || cachestat_missing.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  CachestatRange range{offset, length};
+  Cachestat cs{};
+  if (::syscall(SYS_cachestat, fd_, &range, &cs, 0) != 0) {
+    if (errno == ENOSYS) cachestat_missing.store(true, std::memory_order_relaxed);
+    return false;
+  }
+  const uint64_t page = 4096;
+  const uint64_t pages = (offset + length + page - 1) / page - offset / page;
+  return cs.nr_cache >= pages;
 }
 
 Status FileDevice::Read(void* buf, uint64_t length, uint64_t offset) {
   auto* p = static_cast<char*>(buf);
+  const int fd = DataFd(buf, length, offset);
   while (length > 0) {
-    ssize_t n = ::pread(fd_, p, length, static_cast<off_t>(offset));
+    ssize_t n = ::pread(fd, p, length, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
       return IoStatus("pread", errno);
@@ -65,10 +152,10 @@ Status FileDevice::Read(void* buf, uint64_t length, uint64_t offset) {
   return Status::Ok();
 }
 
-Status FileDevice::WriteAll(const void* buf, uint64_t length, uint64_t offset) {
+Status FileDevice::WriteAll(int fd, const void* buf, uint64_t length, uint64_t offset) {
   const auto* p = static_cast<const char*>(buf);
   while (length > 0) {
-    ssize_t n = ::pwrite(fd_, p, length, static_cast<off_t>(offset));
+    ssize_t n = ::pwrite(fd, p, length, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
       return IoStatus("pwrite", errno);
@@ -82,7 +169,7 @@ Status FileDevice::WriteAll(const void* buf, uint64_t length, uint64_t offset) {
 
 Status FileDevice::Write(const void* buf, uint64_t length, uint64_t offset, bool fua) {
   if (read_only_) return Status::PermissionDenied("ReadOnly", "device is read-only");
-  VBS_RETURN_IF_ERROR(WriteAll(buf, length, offset));
+  VBS_RETURN_IF_ERROR(WriteAll(DataFd(buf, length, offset), buf, length, offset));
   return fua ? Flush() : Status::Ok();
 }
 
@@ -113,7 +200,7 @@ Status FileDevice::WriteZeroes(uint64_t length, uint64_t offset, bool may_punch_
   static const std::vector<char> kZeroes(1 << 20, 0);
   while (length > 0) {
     uint64_t n = std::min<uint64_t>(length, kZeroes.size());
-    VBS_RETURN_IF_ERROR(WriteAll(kZeroes.data(), n, offset));
+    VBS_RETURN_IF_ERROR(WriteAll(fd_, kZeroes.data(), n, offset));
     offset += n;
     length -= n;
   }

@@ -1,9 +1,13 @@
 #include "backend/dir/file_device.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,7 +42,66 @@ TEST_F(FileDeviceTest, ReadWriteRoundTripAndFua) {
   EXPECT_EQ(back, data);
   EXPECT_TRUE(dev_->Flush().ok());
   EXPECT_TRUE(dev_->coherent_across_opens());
-  EXPECT_GE(dev_->fd(), 0);
+  const DeviceCapabilities caps = dev_->capabilities();
+  EXPECT_GE(caps.fd, 0);
+  EXPECT_TRUE(caps.page_cache);
+  EXPECT_FALSE(caps.memory_backed);  // /tmp is a disk file system here, not tmpfs
+  EXPECT_EQ(caps.direct_align, 0u);
+}
+
+// Resident answers from the page cache: written data is, data dropped from it is not.
+TEST_F(FileDeviceTest, ResidentFollowsThePageCache) {
+  std::string data(1 << 20, 'r');
+  ASSERT_TRUE(dev_->Write(data.data(), data.size(), 0, /*fua=*/true).ok());
+  EXPECT_TRUE(dev_->Resident(data.size(), 0));
+  EXPECT_TRUE(dev_->Resident(4096, 4095));  // unaligned: still the pages just written
+  // Clean now (fdatasync above): the kernel drops the pages when asked.
+  ASSERT_EQ(::posix_fadvise(dev_->capabilities().fd, 0, data.size(), POSIX_FADV_DONTNEED), 0);
+  EXPECT_FALSE(dev_->Resident(data.size(), 0));
+  EXPECT_FALSE(dev_->Resident(0, 0));
+}
+
+// direct_io: aligned I/O bypasses the page cache, unaligned I/O takes the buffered path, and
+// both see each other's writes.
+TEST_F(FileDeviceTest, DirectIoMixesAlignedAndUnaligned) {
+  auto d = FileDevice::Open(path_, false, FileDeviceOptions{.direct_io = true});
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  auto& dev = **d;
+  EXPECT_EQ(dev.capabilities().direct_align, FileDevice::kDirectAlign);
+  EXPECT_LT(dev.capabilities().fd, 0);  // nothing to splice or map from
+  EXPECT_FALSE(dev.capabilities().page_cache);
+  void* mem = nullptr;
+  ASSERT_EQ(::posix_memalign(&mem, 4096, 1 << 20), 0);
+  std::unique_ptr<char, decltype(&std::free)> aligned(static_cast<char*>(mem), &std::free);
+  std::memset(aligned.get(), 'A', 1 << 20);
+  ASSERT_TRUE(dev.Write(aligned.get(), 1 << 20, 1 << 20, /*fua=*/true).ok());
+  // The aligned write did not go through the page cache.
+  EXPECT_FALSE(dev.Resident(1 << 20, 1 << 20));
+  EXPECT_FALSE(dev_->Resident(1 << 20, 1 << 20));
+  std::string patch(1000, 'u');  // unaligned: buffered, in the middle of the direct data
+  ASSERT_TRUE(dev.Write(patch.data(), patch.size(), (1 << 20) + 333, false).ok());
+  std::memset(aligned.get(), 0, 1 << 20);
+  ASSERT_TRUE(dev.Read(aligned.get(), 1 << 20, 1 << 20).ok());  // direct read sees it
+  EXPECT_EQ(std::string(aligned.get() + 333, 1000), patch);
+  EXPECT_EQ(aligned.get()[332], 'A');
+  EXPECT_EQ(aligned.get()[1333], 'A');
+  std::string back(4096, '\0');
+  ASSERT_TRUE(dev_->Read(back.data(), back.size(), (1 << 20) + 4096).ok());
+  EXPECT_EQ(back, std::string(4096, 'A'));  // another opener sees the direct write
+}
+
+// tmpfs: memory-backed, which switches on the NBD server's in-place paths.
+TEST(FileDeviceTmpfsTest, MemoryBackedOnTmpfs) {
+  std::string path = "/dev/shm/vbs-file-device-test-XXXXXX";
+  int fd = ::mkstemp(path.data());
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, 1 << 20), 0);
+  ::close(fd);
+  auto d = FileDevice::Open(path, false);
+  ::unlink(path.c_str());
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_TRUE((*d)->capabilities().memory_backed);
+  EXPECT_TRUE((*d)->capabilities().page_cache);
 }
 
 TEST_F(FileDeviceTest, ExtentsShowHolesAndData) {
