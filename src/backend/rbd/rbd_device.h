@@ -1,11 +1,13 @@
 // RbdDevice: a BlockDevice over an open RBD image, on librbd's asynchronous I/O.
 //
-// The NBD server calls a device synchronously from its worker threads (many at once). Each
-// call submits one librbd aio request and waits for its completion, so the requests of all
-// workers are in flight in librbd together (librbd is thread-safe and pipelines them to the
-// OSDs); nothing is serialised here. Reads, writes, discards, write-zeroes and flushes map
-// one to one onto rbd_aio_*; a FUA write is the write then an aio flush. Extents come from
-// rbd_diff_iterate2 (object granularity with the object map, parent data included for
+// Reads and writes are asynchronous (capabilities().async_io): the NBD server starts them from
+// a connection's thread, and librbd's completion, on its own thread, answers them; no thread
+// waits per request. Other calls (and writes held by a paused export) come synchronously from
+// the server's workers: each submits one librbd aio request and waits for its completion, so
+// the requests of all workers are in flight in librbd together (librbd is thread-safe and
+// pipelines them to the OSDs); nothing is serialised here. Reads, writes, discards, write-zeroes
+// and flushes map one to one onto rbd_aio_*; a FUA write is the write then an aio flush. Extents
+// come from rbd_diff_iterate2 (object granularity with the object map, parent data included for
 // clones): a data extent may contain zeroes, a hole never contains data.
 // Durability: librbd acknowledges a write once the OSDs have it (its cache, if configured,
 // is written back on flush), which is what NBD's flush/FUA ask for.
@@ -34,6 +36,14 @@ class RbdDevice final : public BlockDevice {
   Status Trim(uint64_t length, uint64_t offset) override;
   Status WriteZeroes(uint64_t length, uint64_t offset, bool may_punch_hole) override;
   Result<std::vector<Extent>> Extents(uint64_t length, uint64_t offset) override;
+  DeviceCapabilities capabilities() const override {
+    DeviceCapabilities c;
+    c.async_io = true;
+    return c;
+  }
+  void ReadAsync(void* buf, uint64_t length, uint64_t offset, IoDone done) override;
+  void WriteAsync(const void* buf, uint64_t length, uint64_t offset, bool fua,
+                  IoDone done) override;
 
  private:
   std::shared_ptr<RadosPool> pool_;  // keeps the cluster connection alive while open
