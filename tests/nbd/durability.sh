@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 need_tools qemu-io nbdsh
 
-disk=$work/disk.img
+disk=$data/disk.img  # on the backing (VBS_NBD_BACKING, see lib.sh)
 truncate -s 64M "$disk"
 sock=$work/nbd.sock
 serve "$disk" --socket "$sock"

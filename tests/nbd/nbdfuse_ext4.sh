@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 need_tools nbdfuse mkfs.ext4 e2fsck mount umount losetup sha256sum
 
 [ "$(id -u)" = 0 ] || die "needs root (loop mount)"
-disk=$work/disk.img
+disk=$data/disk.img  # on the backing (VBS_NBD_BACKING, see lib.sh)
 truncate -s 256M "$disk"
 sock=$work/nbd.sock
 serve "$disk" --socket "$sock"

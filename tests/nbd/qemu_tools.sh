@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 need_tools qemu-img qemu-io openssl python3 cmp
 
-disk=$work/disk.img
+disk=$data/disk.img  # on the backing (VBS_NBD_BACKING, see lib.sh)
 truncate -s 64M "$disk"
 head -c 8M /dev/urandom >"$work/src.raw"
 truncate -s 64M "$work/src.raw"

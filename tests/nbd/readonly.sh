@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 need_tools qemu-io qemu-img nbdcopy nbdsh nbdinfo fio sha256sum
 
-disk=$work/disk.img
+disk=$data/disk.img  # on the backing (VBS_NBD_BACKING, see lib.sh)
 head -c 16M /dev/urandom >"$disk"
 sum=$(sha256sum <"$disk")
 sock=$work/nbd.sock

@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 need_tools python3 qemu-img qemu-io
 
 ulimit -n 16384
-disk=$work/disk.img
+disk=$data/disk.img  # on the backing (VBS_NBD_BACKING, see lib.sh)
 truncate -s 64M "$disk"
 sock=$work/nbd.sock
 # Request memory 256 MiB: the server's RSS may grow by that plus, per connection, its
