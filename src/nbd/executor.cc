@@ -256,8 +256,9 @@ void EncodeError(const Request& r, bool structured, uint32_t err, std::string_vi
 }
 
 bool RunsAsync(const Request& r, const uint8_t* payload, const ExecContext& c) {
-  if (!c.caps.async_io || r.length == 0) return false;
-  return r.type == kCmdRead || (r.type == kCmdWrite && payload != nullptr);
+  if (r.length == 0) return false;
+  if (r.type == kCmdRead) return c.caps.async_reads;
+  return r.type == kCmdWrite && payload != nullptr && c.caps.async_writes;
 }
 
 void StartAsync(const Request& r, const uint8_t* payload, const ExecContext& c,

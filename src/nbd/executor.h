@@ -86,7 +86,7 @@ enum class ExecResult { kDone, kWouldBlock };
 ExecResult Execute(const Request& r, const uint8_t* payload, const ExecContext& c, bool on_loop,
                    Reply* out);
 
-// Asynchronous devices (DeviceCapabilities::async_io): reads and writes are started by the
+// Asynchronous devices (DeviceCapabilities::async_reads/writes): reads or writes started by the
 // connection thread, and the device's completion builds the reply, so no worker waits on the
 // backend. RunsAsync: whether `r` goes this way (a WRITE needs its payload in a buffer).
 bool RunsAsync(const Request& r, const uint8_t* payload, const ExecContext& c);

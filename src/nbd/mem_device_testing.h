@@ -1,9 +1,9 @@
 // MemDevice: an in-memory BlockDevice for tests and the fuzzer (header only, not shipped).
 //
 // Tracks allocation per 4 KiB block so Extents reports holes like a sparse file; has no fd,
-// so the NBD server runs every request on its worker pool. With `async`, it offers async_io
-// like librbd: ReadAsync/WriteAsync complete on a thread of its own, in batches and out of
-// order, as a remote backend would.
+// so the NBD server runs every request on its worker pool. With `async`, it offers async reads
+// and writes like a remote backend: ReadAsync/WriteAsync complete on a thread of its own, in
+// batches and out of order, as a remote backend would.
 #pragma once
 
 #include <algorithm>
@@ -38,7 +38,7 @@ class MemDevice final : public BlockDevice {
 
   DeviceCapabilities capabilities() const override {
     DeviceCapabilities c;
-    c.async_io = completer_.joinable();
+    c.async_reads = c.async_writes = completer_.joinable();
     return c;
   }
   void ReadAsync(void* buf, uint64_t length, uint64_t offset, IoDone done) override {

@@ -15,15 +15,7 @@ cd "$work"  # fio leaves verify state files in the current directory
 for transport in unix tcp; do
   rm -f "$disk"
   truncate -s 256M "$disk"
-  if [ $transport = unix ]; then
-    rm -f "$sock"
-    serve "$disk" --socket "$sock"
-    uri="nbd+unix:///?socket=$sock"
-  else
-    port=$(free_port)
-    serve "$disk" --listen "127.0.0.1:$port" --no-tls --no-client-auth
-    uri="nbd://127.0.0.1:$port/"
-  fi
+  serve_on $transport "$disk"
 
   log "$backing/$transport: fio write+verify, 4 jobs, iodepth 16"
   fio --name=verify --ioengine=nbd --uri="$uri" --rw=randwrite \

@@ -132,6 +132,22 @@ check_direct() {
   die "nbd-serve $* has no O_DIRECT descriptor on $2"
 }
 
+# serve_on unix|tcp FILE ARGS...: serves FILE on $sock (unix) or plain TCP on a free port
+# (--no-tls --no-client-auth); sets $uri.
+serve_on() {
+  local transport=$1 file=$2 port
+  shift 2
+  if [ "$transport" = unix ]; then
+    rm -f "$sock"
+    serve "$file" --socket "$sock" "$@"
+    uri="nbd+unix:///?socket=$sock"
+  else
+    port=$(free_port)
+    serve "$file" --listen "127.0.0.1:$port" --no-tls --no-client-auth "$@"
+    uri="nbd://127.0.0.1:$port/"
+  fi
+}
+
 stop_server() {
   kill "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true

@@ -34,14 +34,7 @@ mounts+=("$small")
 for transport in unix tcp; do
   rm -f "$small/disk.img"
   truncate -s 16M "$small/disk.img"
-  if [ $transport = unix ]; then
-    serve "$small/disk.img" --socket "$sock"
-    uri="nbd+unix:///?socket=$sock"
-  else
-    port=$(free_port)
-    serve "$small/disk.img" --listen "127.0.0.1:$port" --no-tls --no-client-auth
-    uri="nbd://127.0.0.1:$port/"
-  fi
+  serve_on $transport "$small/disk.img"
   out=$(qemu-io -f raw -c 'write -P 0x33 0 1M' -c 'write -P 0x44 4M 4M' "$uri" 2>&1 || true)
   echo "$out" >&2
   echo "$out" | grep -q 'wrote 1048576/1048576' || die "$transport: the first write should fit"

@@ -44,11 +44,6 @@ Result<std::shared_ptr<RadosPool>> RadosPool::Connect(const RbdPoolOptions& o) {
   }
   // Never hang an agent's start-up forever on an unreachable cluster.
   rados_conf_set(p->cluster_, "client_mount_timeout", "30");
-  // Writes hand librbd the request's own buffer instead of a copy of it. librbd's guard (on by
-  // default) is for callers that change a buffer while its write is in flight; RbdDevice's
-  // buffers stay untouched until the write's completion, which librbd delays until it holds
-  // no reference to the buffer any more.
-  rados_conf_set(p->cluster_, "rbd_disable_zero_copy_writes", "false");
   r = rados_connect(p->cluster_);
   if (r < 0) return RbdStatus("connecting to the Ceph cluster", r);
   r = rados_ioctx_create(p->cluster_, o.pool.c_str(), &p->io_);
