@@ -83,7 +83,11 @@ Status HostRole::Start(const nlohmann::json* handover) {
     listening_ = true;  // the predecessor's listener goes on
     return Adopt(*handover);
   }
-  ThawAllHomes();
+  // On a thread of its own: thawing takes each file system's s_umount, which writeback may
+  // hold while its I/O waits for this agent's NBD socket, and that listens only after the
+  // first Reconcile. Inline, a restart could wait for qsd's whole reconnect-delay, and the
+  // node then lose its homes (seen: tests/vbsfs/homes.sh under ASan).
+  thaw_ = std::thread([this] { ThawAllHomes(); });
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(options_.nbd_socket).parent_path(), ec);
   if (ec) return Status::IoError("cannot create the directory of " + options_.nbd_socket);
@@ -172,6 +176,7 @@ Status HostRole::Adopt(const nlohmann::json& h) {
 
 void HostRole::Stop() {
   nbd_.Stop();
+  if (thaw_.joinable()) thaw_.join();
 }
 
 bool HostRole::IsQemuInstanceId(const std::string& id) {

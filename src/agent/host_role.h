@@ -36,6 +36,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/home_mount.h"
@@ -190,6 +191,7 @@ class HostRole {
   std::mutex mu_;
   // Whether the NBD socket listens: from the first Reconcile on (or the predecessor's).
   bool listening_ = false;
+  std::thread thaw_;  // ThawAllHomes at a fresh start, joined by Stop
   Status Listen();
   struct ExportInfo {
     std::string volume_id;
