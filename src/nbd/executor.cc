@@ -263,15 +263,31 @@ void StartAsync(const Request& r, const ExecContext& c, std::function<void(Reply
   BufferPool* pool = c.pool;
   const bool sr = c.params.structured;
   // A read: one data chunk (no hole probe: asking an asynchronous backend for extents would
-  // wait on it here), read straight behind its header.
+  // wait on it here). The data goes straight behind its header, or, for direct I/O, into an
+  // aligned buffer of its own that the disk can fill.
   const size_t hdr = sr ? kChunkHeaderSize + 8 : kSimpleReplyHeaderSize;
+  const uint32_t align = c.caps.direct_align;
+  const bool own_buffer = align != 0 && r.length % align == 0 && r.offset % align == 0;
   auto out = std::make_shared<Reply>();
-  out->buf = pool->Get(hdr + r.length);
-  out->len = hdr + r.length;
-  uint8_t* data = out->buf.data() + hdr;
+  uint8_t* data;
+  if (own_buffer) {
+    out->data = pool->Get(r.length);
+    out->buf = pool->Get(hdr);
+    out->len = hdr;
+    data = out->data.data();
+    out->ext = data;
+    out->ext_len = r.length;
+  } else {
+    out->buf = pool->Get(hdr + r.length);
+    out->len = hdr + r.length;
+    data = out->buf.data() + hdr;
+  }
   c.dev->ReadAsync(data, r.length, r.offset, [r, sr, pool, out, done = std::move(done)](Status st) {
     if (!st.ok()) {
       pool->Put(std::move(out->buf));
+      pool->Put(std::move(out->data));
+      out->ext = nullptr;
+      out->ext_len = 0;
       EncodeError(r, sr, NbdErrorFor(st), "read failed", pool, out.get());
     } else if (sr) {
       ChunkHeader(out->buf.data(), kReplyFlagDone, kReplyTypeOffsetData, r.handle,

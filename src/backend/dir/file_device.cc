@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 namespace vbs {
@@ -96,8 +97,11 @@ Result<std::unique_ptr<FileDevice>> FileDevice::Open(const std::string& path, bo
   std::unique_ptr<FileDevice> dev(
       new FileDevice(fd, direct_fd, static_cast<uint64_t>(st.st_size), read_only));
   if (direct_fd >= 0) {
-    // No page cache to splice, map or read without waiting from: every request is plain I/O.
+    // No page cache to splice, map or read without waiting from: every request is plain I/O,
+    // and reads are handed to the kernel without a thread waiting for each.
     dev->caps_.direct_align = kDirectAlign;
+    dev->ring_ = IoRing::Shared();
+    dev->caps_.async_reads = dev->ring_ != nullptr;
   } else {
     dev->caps_ = BufferedCapabilities(fd);
   }
@@ -150,6 +154,16 @@ Status FileDevice::Read(void* buf, uint64_t length, uint64_t offset) {
     length -= n;
   }
   return Status::Ok();
+}
+
+void FileDevice::ReadAsync(void* buf, uint64_t length, uint64_t offset, IoDone done) {
+  if (ring_ == nullptr) {
+    done(Read(buf, length, offset));
+    return;
+  }
+  ring_->Read(DataFd(buf, length, offset), buf, length, offset, [done = std::move(done)](int err) {
+    done(err == 0 ? Status::Ok() : IoStatus("read", err));
+  });
 }
 
 Status FileDevice::WriteAll(int fd, const void* buf, uint64_t length, uint64_t offset) {

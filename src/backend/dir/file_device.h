@@ -12,13 +12,16 @@
 // page cache under the guests' own) aligned reads and writes use a second descriptor opened
 // O_DIRECT; unaligned ones, and everything else, go through the buffered one. Linux keeps the
 // two coherent (a direct read writes back dirty cached pages first, a direct write drops
-// them), and Flush is fdatasync either way.
+// them), and Flush is fdatasync either way. Direct-I/O devices read asynchronously through
+// the process's io_uring (io_ring.h) where the kernel allows it: the disk then sees the
+// client's whole queue depth.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "backend/block_device.h"
+#include "backend/dir/io_ring.h"
 
 namespace vbs {
 
@@ -45,6 +48,7 @@ class FileDevice final : public BlockDevice {
   bool coherent_across_opens() const override { return true; }
   DeviceCapabilities capabilities() const override { return caps_; }
   bool Resident(uint64_t length, uint64_t offset) const override;
+  void ReadAsync(void* buf, uint64_t length, uint64_t offset, IoDone done) override;
 
   // The alignment of O_DIRECT I/O: the largest logical block size in use (4 KiB sectors).
   static constexpr uint32_t kDirectAlign = 4096;
@@ -57,7 +61,8 @@ class FileDevice final : public BlockDevice {
   int DataFd(const void* buf, uint64_t length, uint64_t offset) const;
 
   int fd_;
-  int direct_fd_;  // -1 unless direct_io
+  int direct_fd_;           // -1 unless direct_io
+  IoRing* ring_ = nullptr;  // asynchronous reads (direct I/O only); null: none
   DeviceCapabilities caps_;
   uint64_t size_;
   bool read_only_;

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -88,6 +89,28 @@ TEST_F(FileDeviceTest, DirectIoMixesAlignedAndUnaligned) {
   std::string back(4096, '\0');
   ASSERT_TRUE(dev_->Read(back.data(), back.size(), (1 << 20) + 4096).ok());
   EXPECT_EQ(back, std::string(4096, 'A'));  // another opener sees the direct write
+}
+
+// Direct I/O reads asynchronously (io_uring), aligned and unaligned, and both see data written
+// through another opener.
+TEST_F(FileDeviceTest, DirectIoReadsAsynchronously) {
+  auto d = FileDevice::Open(path_, false, FileDeviceOptions{.direct_io = true});
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  auto& dev = **d;
+  ASSERT_TRUE(dev.capabilities().async_reads);
+  std::string data(64 * 1024, 'z');
+  ASSERT_TRUE(dev_->Write(data.data(), data.size(), 64 * 1024, /*fua=*/true).ok());
+  void* mem = nullptr;
+  ASSERT_EQ(::posix_memalign(&mem, 4096, 64 * 1024), 0);
+  std::unique_ptr<char, decltype(&std::free)> aligned(static_cast<char*>(mem), &std::free);
+  std::string unaligned(100, '\0');
+  std::promise<Status> a, u;
+  dev.ReadAsync(aligned.get(), 64 * 1024, 64 * 1024, [&](Status st) { a.set_value(st); });
+  dev.ReadAsync(unaligned.data(), 100, 64 * 1024 + 7, [&](Status st) { u.set_value(st); });
+  ASSERT_TRUE(a.get_future().get().ok());
+  ASSERT_TRUE(u.get_future().get().ok());
+  EXPECT_EQ(std::string(aligned.get(), 64 * 1024), data);
+  EXPECT_EQ(unaligned, std::string(100, 'z'));
 }
 
 // tmpfs: memory-backed, which switches on the NBD server's in-place paths.
