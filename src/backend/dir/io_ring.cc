@@ -6,9 +6,8 @@
 
 namespace vbs {
 
-// One read or write, continued after a short transfer until all of it is done.
+// One read, continued after a short transfer until all of it is done.
 struct IoRing::Op {
-  bool write;
   int fd;
   uint8_t* buf;
   uint64_t length;  // still to transfer
@@ -39,12 +38,7 @@ bool IoRing::Init() {
 }
 
 void IoRing::Read(int fd, void* buf, uint64_t length, uint64_t offset, Done done) {
-  Submit(new Op{false, fd, static_cast<uint8_t*>(buf), length, offset, std::move(done)});
-}
-
-void IoRing::Write(int fd, const void* buf, uint64_t length, uint64_t offset, Done done) {
-  Submit(new Op{true, fd, static_cast<uint8_t*>(const_cast<void*>(buf)), length, offset,
-                std::move(done)});
+  Submit(new Op{fd, static_cast<uint8_t*>(buf), length, offset, std::move(done)});
 }
 
 void IoRing::Submit(Op* op) {
@@ -56,11 +50,7 @@ void IoRing::Submit(Op* op) {
   }
   // One transfer is at most 2 GiB - 4 KiB on Linux; NBD requests are far smaller.
   const auto len = static_cast<unsigned>(op->length);
-  if (op->write) {
-    io_uring_prep_write(sqe, op->fd, op->buf, len, op->offset);
-  } else {
-    io_uring_prep_read(sqe, op->fd, op->buf, len, op->offset);
-  }
+  io_uring_prep_read(sqe, op->fd, op->buf, len, op->offset);
   io_uring_sqe_set_data(sqe, op);
   for (;;) {
     const int n = io_uring_submit(&ring_);
@@ -93,11 +83,7 @@ void IoRing::Finish(Op* op, int res) {
   if (res < 0) {
     err = -res;
   } else if (res == 0) {
-    if (op->write) {
-      err = EIO;  // a write that makes no progress would loop forever
-    } else {
-      std::memset(op->buf, 0, op->length);  // past the end of the file: zeroes
-    }
+    std::memset(op->buf, 0, op->length);  // past the end of the file: zeroes
   } else if (static_cast<uint64_t>(res) < op->length) {
     op->buf += res;
     op->offset += static_cast<uint64_t>(res);

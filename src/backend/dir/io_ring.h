@@ -1,13 +1,15 @@
-// IoRing: asynchronous file reads and writes through one io_uring per process.
+// IoRing: asynchronous file reads through one io_uring per process.
 //
 // FileDevice uses it for direct I/O: the data path starts a request from a connection's
-// thread and the kernel runs it, so no thread of the server sits in pread/pwrite per request
+// thread and the kernel runs it, so no thread of the server sits in pread per request
 // and the number in flight is the client's queue depth, not the worker pool's size. One
 // thread reaps completions and runs each request's callback on it (callbacks must be quick:
 // hand the result to another thread). Submission is safe from any thread.
 //
-// Short transfers are continued until the whole range is done; a read past the end of the
-// file fills the rest with zeroes. A request whose submission fails completes with the errno.
+// Short reads are continued until the whole range is done; a read past the end of the file
+// fills the rest with zeroes. A failed read completes with its errno. (Writes went through
+// here too for a while: on ext4 with O_DIRECT they measured slower than workers, see
+// docs/decisions.md, so there is no Write.)
 #pragma once
 
 #include <liburing.h>
@@ -29,7 +31,6 @@ class IoRing {
   static IoRing* Shared();
 
   void Read(int fd, void* buf, uint64_t length, uint64_t offset, Done done);
-  void Write(int fd, const void* buf, uint64_t length, uint64_t offset, Done done);
 
  private:
   struct Op;
