@@ -46,18 +46,23 @@ int ReadInto(const ExecContext& c, bool on_loop, uint8_t* dst, uint64_t len, uin
     if (n == static_cast<ssize_t>(len)) return 0;
     return -EAGAIN;  // short, would block, or unsupported: let a worker do it
   }
-  if (on_loop && c.inline_mode != InlineMode::kAlways) return -EAGAIN;
+  // kResident: DoRead checked that the pages are cached.
+  if (on_loop && c.inline_mode == InlineMode::kNever) return -EAGAIN;
   Status st = c.dev->Read(dst, len, off);
   return st.ok() ? 0 : static_cast<int>(NbdErrorFor(st));
 }
 
 ExecResult DoRead(const Request& r, const ExecContext& c, bool on_loop, Reply* out) {
   if (on_loop && c.inline_mode == InlineMode::kNever) return ExecResult::kWouldBlock;
+  const bool resident_only = on_loop && c.inline_mode == InlineMode::kResident;
+  if (resident_only && !c.dev->Resident(r.length, r.offset)) return ExecResult::kWouldBlock;
   const bool sr = c.params.structured;
   // Sparse layout only for large structured reads without DF: small reads are the hot path,
   // and asking the device for extents would cost more than sending a few zeroes.
   std::vector<Extent> extents;
-  if (sr && !(r.flags & kCmdFlagDf) && r.length >= kHoleProbeMin &&
+  // Not on the loop of a kResident device: asking its file system for holes may wait on it
+  // (FUSE sends lseek to its daemon); cached pages are sent as data.
+  if (sr && !(r.flags & kCmdFlagDf) && r.length >= kHoleProbeMin && !resident_only &&
       c.probe_holes.load(std::memory_order_relaxed)) {
     const auto start = std::chrono::steady_clock::now();
     auto ex = c.dev->Extents(r.length, r.offset);
@@ -218,7 +223,8 @@ void DoBlockStatus(const Request& r, const ExecContext& c, Reply* out) {
 InlineMode ChooseInlineMode(const DeviceCapabilities& caps) {
   if (caps.fd < 0) return InlineMode::kNever;
   if (caps.memory_backed) return InlineMode::kAlways;
-  return caps.nowait_reads ? InlineMode::kNoWait : InlineMode::kNever;
+  if (caps.nowait_reads) return InlineMode::kNoWait;
+  return caps.page_cache ? InlineMode::kResident : InlineMode::kNever;
 }
 
 uint32_t NbdErrorFor(const Status& s) {
@@ -309,7 +315,9 @@ ExecResult Execute(const Request& r, const uint8_t* payload, const ExecContext& 
     // Off the read path only plain writes may run here, and only when they cannot stall
     // behind a disk flush; everything else is a worker's job.
     const bool plain_write = r.type == kCmdWrite && !fua;
-    if (c.inline_mode == InlineMode::kNever) return ExecResult::kWouldBlock;
+    if (c.inline_mode == InlineMode::kNever || c.inline_mode == InlineMode::kResident) {
+      return ExecResult::kWouldBlock;
+    }
     if (c.inline_mode == InlineMode::kNoWait && !plain_write) return ExecResult::kWouldBlock;
   }
   const bool writes = r.type == kCmdWrite || r.type == kCmdTrim || r.type == kCmdWriteZeroes;

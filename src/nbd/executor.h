@@ -44,6 +44,9 @@ struct Reply {
 enum class InlineMode {
   kNever,   // every request goes to a worker (no fd, direct I/O, remote backends)
   kNoWait,  // reads via preadv2(RWF_NOWAIT) (cached data only), non-FUA writes
+  // Reads whose pages Resident() says are all cached (a page cache without RWF_NOWAIT, as
+  // FUSE's): writes may wait for the file system's daemon, so they go to workers.
+  kResident,
   kAlways,  // memory-backed device: nothing ever waits for a disk
 };
 

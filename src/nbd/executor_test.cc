@@ -2,8 +2,14 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "backend/dir/file_device.h"
 #include "nbd/mem_device_testing.h"
 #include "nbd/request.h"
 
@@ -145,6 +151,49 @@ TEST_F(ExecutorTest, TrimMakesHoles) {
   ASSERT_TRUE(ex.ok());
   ASSERT_EQ(ex->size(), 1u);
   EXPECT_TRUE((*ex)[0].hole);
+}
+
+// A page cache without RWF_NOWAIT (FUSE): reads run on the connection's thread only when
+// every page is cached; writes and uncached reads go to a worker.
+TEST(ExecutorInlineTest, ResidentModeRunsOnlyCachedReadsOnTheLoop) {
+  DeviceCapabilities fuse_like;
+  fuse_like.fd = 3;
+  fuse_like.page_cache = true;
+  EXPECT_EQ(ChooseInlineMode(fuse_like), InlineMode::kResident);
+  fuse_like.nowait_reads = true;
+  EXPECT_EQ(ChooseInlineMode(fuse_like), InlineMode::kNoWait);
+
+  std::string path = "/var/tmp/vbs-executor-resident-XXXXXX";
+  int fd = ::mkstemp(path.data());
+  ASSERT_GE(fd, 0);
+  std::string data(8192, 'r');
+  ASSERT_EQ(::pwrite(fd, data.data(), data.size(), 0), 8192);
+  ASSERT_EQ(::fdatasync(fd), 0);
+  auto dev = FileDevice::Open(path, false);
+  ASSERT_TRUE(dev.ok());
+  BufferPool pool;
+  ExecContext c;
+  c.dev = dev->get();
+  c.caps = (*dev)->capabilities();
+  c.pool = &pool;
+  c.params = {8192, false, true, true};
+  c.inline_mode = InlineMode::kResident;
+  Reply reply;
+  ASSERT_EQ(Execute({0, kCmdRead, 1, 0, 4096}, nullptr, c, /*on_loop=*/true, &reply),
+            ExecResult::kDone);  // just written: cached
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(reply.buf.data()) + kChunkHeaderSize + 8, 4096),
+            data.substr(0, 4096));
+  Reply write_reply;
+  EXPECT_EQ(Execute({0, kCmdWrite, 2, 0, 4096}, reinterpret_cast<const uint8_t*>(data.data()), c,
+                    true, &write_reply),
+            ExecResult::kWouldBlock);
+  ASSERT_EQ(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+  ASSERT_FALSE((*dev)->Resident(4096, 4096));  // clean pages: dropped
+  Reply cold;
+  EXPECT_EQ(Execute({0, kCmdRead, 3, 4096, 4096}, nullptr, c, true, &cold),
+            ExecResult::kWouldBlock);
+  ::close(fd);
+  ::unlink(path.c_str());
 }
 
 TEST(RequestTest, HeaderParsing) {

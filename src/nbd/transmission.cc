@@ -483,8 +483,9 @@ void Connection::Serve(Negotiated& neg) {
   if (stats_ != nullptr) stats_->connections.Add(1);
   ctx_.inline_mode = env_.allow_inline ? ChooseInlineMode(ctx_.caps) : InlineMode::kNever;
   // Reads of resident data on the loop may be left in the file and spliced when sent.
-  ctx_.splice_resident = ctx_.inline_mode == InlineMode::kNoWait && ctx_.caps.page_cache &&
-                         ctx_.caps.fd >= 0 && transport_.CanSplice();
+  ctx_.splice_resident =
+      (ctx_.inline_mode == InlineMode::kNoWait || ctx_.inline_mode == InlineMode::kResident) &&
+      ctx_.caps.page_cache && ctx_.caps.fd >= 0 && transport_.CanSplice();
   MapDevice();
 
   bool ok = ProcessInput();
