@@ -51,6 +51,9 @@ trap cleanup EXIT
 #              page cache, extents (SEEK_HOLE), fallocate and fdatasync
 #   ext4-loop  the same with ext4: a disk file system whose "disk" (the image) a test can read
 #   xfs-direct xfs, served with --direct-io (a direct_io pool: O_DIRECT, no page cache paths)
+#   fuse       a FUSE file system (bindfs over a directory of the root disk): a page cache that
+#              refuses RWF_NOWAIT, as ceph-fuse's does, so only reads that cachestat finds
+#              resident run on the loop
 # For the loop backings $backing_img is the image file and $backing_dev the loop device.
 backing=${VBS_NBD_BACKING:-ext4}
 backing_img=""
@@ -91,7 +94,31 @@ case $backing in
     [ "$(findmnt -n -o SOURCE --mountpoint "$data")" = "$backing_dev" ] ||
       die "$data is not mounted from $backing_dev"
     ;;
-  *) die "VBS_NBD_BACKING=$backing: expected ext4, tmpfs, xfs, xfs-direct or ext4-loop" ;;
+  fuse)
+    [ "$(id -u)" = 0 ] || die "VBS_NBD_BACKING=fuse needs root (mount)"
+    "$repo/scripts/install-deps.sh" nbd
+    command -v bindfs >/dev/null || die "required tool 'bindfs' is missing"
+    want_fs=fuseblk  # what stat -f calls bindfs's mount
+    mkdir "$work/fuse-under"
+    bindfs "$work/fuse-under" "$data" || die "bindfs"
+    backing_mnt=$data
+    /usr/bin/python3 - "$data" <<'PY' || die "the fuse backing accepts RWF_NOWAIT: not the case it is for"
+import os, sys
+p = os.path.join(sys.argv[1], "probe")
+with open(p, "wb") as f:
+    f.write(b"x" * 4096)
+fd = os.open(p, os.O_RDONLY)
+try:
+    os.preadv(fd, [bytearray(4096)], 0, os.RWF_NOWAIT)
+    sys.exit(1)
+except OSError as e:
+    sys.exit(0 if e.errno == 95 else 1)  # EOPNOTSUPP
+finally:
+    os.close(fd)
+    os.unlink(p)
+PY
+    ;;
+  *) die "VBS_NBD_BACKING=$backing: expected ext4, tmpfs, xfs, xfs-direct, ext4-loop or fuse" ;;
 esac
 # The run's log shows where the data really was; a backing that is not the one asked for
 # (a /tmp on tmpfs, a mount that silently failed) fails the test rather than test the wrong
