@@ -43,8 +43,8 @@ struct DeviceCapabilities {
   // offset and length are multiples of this go straight to the disk (others take a slower,
   // buffered path).
   uint32_t direct_align = 0;
-  // ReadAsync completes on the backend's own threads (librbd, io_uring): the data path starts reads
-  // from a connection's thread, and no thread of its own waits for them.
+  // ReadAsync completes on the backend's own threads (librbd, io_uring): the data path starts
+  // reads from a connection's thread, and no thread of its own waits for them.
   bool async_reads = false;
 };
 

@@ -31,6 +31,29 @@ void ChunkHeader(uint8_t* p, uint16_t flags, uint16_t type, uint64_t handle, uin
   Store32(p + 16, len);
 }
 
+// Size of the header before a read's data sent as one piece: a simple reply, or an
+// OFFSET_DATA chunk with its offset.
+size_t DataHeaderSize(bool structured) {
+  return structured ? kChunkHeaderSize + 8 : kSimpleReplyHeaderSize;
+}
+
+// Writes that header (DataHeaderSize bytes) at p.
+void DataHeader(uint8_t* p, const Request& r, bool structured) {
+  if (structured) {
+    ChunkHeader(p, kReplyFlagDone, kReplyTypeOffsetData, r.handle,
+                static_cast<uint32_t>(8 + r.length));
+    Store64(p + kChunkHeaderSize, r.offset);
+  } else {
+    SimpleHeader(p, r.handle, 0);
+  }
+}
+
+// Whether the read's data goes into an aligned buffer of its own that direct I/O can fill.
+bool DirectAligned(const Request& r, const DeviceCapabilities& caps) {
+  const uint32_t align = caps.direct_align;
+  return r.length > 0 && align != 0 && r.length % align == 0 && r.offset % align == 0;
+}
+
 void EncodeOk(const Request& r, BufferPool* pool, Reply* out) {
   out->buf = pool->Get(kSimpleReplyHeaderSize);
   SimpleHeader(out->buf.data(), r.handle, 0);
@@ -102,12 +125,12 @@ ExecResult DoRead(const Request& r, const ExecContext& c, bool on_loop, Reply* o
   const bool one_piece = !sr || (pieces.size() == 1 && !pieces[0].hole);
   // Where the bytes go: left in the file (mapped, or resident in the page cache) and sent from
   // there, or into a buffer of their own that direct I/O can use, or after the header.
+  // (resident_only: already found resident above, not asked twice.)
   const bool from_file =
       on_loop && one_piece && r.length >= kMapMin &&
-      (c.map != nullptr || (c.splice_resident && c.dev->Resident(r.length, r.offset)));
-  const uint32_t align = c.caps.direct_align;
-  const bool own_buffer = !from_file && one_piece && r.length > 0 && align != 0 &&
-                          r.length % align == 0 && r.offset % align == 0;
+      (c.map != nullptr ||
+       (c.splice_resident && (resident_only || c.dev->Resident(r.length, r.offset))));
+  const bool own_buffer = !from_file && one_piece && DirectAligned(r, c.caps);
   if (from_file || own_buffer) {
     if (own_buffer) {
       out->data = c.pool->Get(r.length);
@@ -123,14 +146,9 @@ ExecResult DoRead(const Request& r, const ExecContext& c, bool on_loop, Reply* o
       out->ext_off = r.offset;
       out->from_file = true;
     }
-    const size_t hdr = sr ? kChunkHeaderSize + 8 : kSimpleReplyHeaderSize;
+    const size_t hdr = DataHeaderSize(sr);
     out->buf = c.pool->Get(hdr);
-    if (sr) {
-      ChunkHeader(out->buf.data(), kReplyFlagDone, kReplyTypeOffsetData, r.handle, 8 + r.length);
-      Store64(out->buf.data() + kChunkHeaderSize, r.offset);
-    } else {
-      SimpleHeader(out->buf.data(), r.handle, 0);
-    }
+    DataHeader(out->buf.data(), r, sr);
     out->len = hdr;
     out->ext_len = r.length;
     return ExecResult::kDone;
@@ -271,9 +289,8 @@ void StartAsync(const Request& r, const ExecContext& c, std::function<void(Reply
   // A read: one data chunk (no hole probe: asking an asynchronous backend for extents would
   // wait on it here). The data goes straight behind its header, or, for direct I/O, into an
   // aligned buffer of its own that the disk can fill.
-  const size_t hdr = sr ? kChunkHeaderSize + 8 : kSimpleReplyHeaderSize;
-  const uint32_t align = c.caps.direct_align;
-  const bool own_buffer = align != 0 && r.length % align == 0 && r.offset % align == 0;
+  const size_t hdr = DataHeaderSize(sr);
+  const bool own_buffer = DirectAligned(r, c.caps);
   auto out = std::make_shared<Reply>();
   uint8_t* data;
   if (own_buffer) {
@@ -295,12 +312,8 @@ void StartAsync(const Request& r, const ExecContext& c, std::function<void(Reply
       out->ext = nullptr;
       out->ext_len = 0;
       EncodeError(r, sr, NbdErrorFor(st), "read failed", pool, out.get());
-    } else if (sr) {
-      ChunkHeader(out->buf.data(), kReplyFlagDone, kReplyTypeOffsetData, r.handle,
-                  static_cast<uint32_t>(8 + r.length));
-      Store64(out->buf.data() + kChunkHeaderSize, r.offset);
     } else {
-      SimpleHeader(out->buf.data(), r.handle, 0);
+      DataHeader(out->buf.data(), r, sr);
     }
     done(std::move(*out));
   });

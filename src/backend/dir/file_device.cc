@@ -157,10 +157,7 @@ Status FileDevice::Read(void* buf, uint64_t length, uint64_t offset) {
 }
 
 void FileDevice::ReadAsync(void* buf, uint64_t length, uint64_t offset, IoDone done) {
-  if (ring_ == nullptr) {
-    done(Read(buf, length, offset));
-    return;
-  }
+  if (ring_ == nullptr) return BlockDevice::ReadAsync(buf, length, offset, std::move(done));
   ring_->Read(DataFd(buf, length, offset), buf, length, offset, [done = std::move(done)](int err) {
     done(err == 0 ? Status::Ok() : IoStatus("read", err));
   });

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 namespace vbs {
@@ -32,8 +33,7 @@ IoRing* IoRing::Shared() {
 
 bool IoRing::Init() {
   if (io_uring_queue_init(kEntries, &ring_, 0) != 0) return false;
-  reaper_ = std::thread([this] { ReapLoop(); });
-  reaper_.detach();
+  std::thread([this] { ReapLoop(); }).detach();
   return true;
 }
 

@@ -17,7 +17,6 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
-#include <thread>
 
 namespace vbs {
 
@@ -42,7 +41,6 @@ class IoRing {
 
   io_uring ring_{};
   std::mutex sq_mu_;  // the submission queue has one producer at a time
-  std::thread reaper_;
 };
 
 }  // namespace vbs
