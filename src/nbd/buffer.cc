@@ -1,5 +1,7 @@
 #include "nbd/buffer.h"
 
+#include <sys/mman.h>
+
 #include <new>
 
 namespace vbs::nbd {
@@ -22,11 +24,28 @@ Buffer Buffer::Alloc(size_t capacity) {
   Buffer b;
   size_t rounded = (capacity + 4095) & ~size_t{4095};
   if (rounded == 0) rounded = 4096;
-  void* p = std::aligned_alloc(4096, rounded);
+  void* p = nullptr;
+  if (rounded >= kMappedBytes) {
+    p = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) p = nullptr;
+  } else {
+    p = std::aligned_alloc(4096, rounded);
+  }
   if (p == nullptr) throw std::bad_alloc();  // stays inside the module: nothing to recover
   b.p_ = static_cast<uint8_t*>(p);
   b.cap_ = rounded;
   return b;
+}
+
+void Buffer::Release() {
+  if (p_ == nullptr) return;
+  if (cap_ >= kMappedBytes) {
+    ::munmap(p_, cap_);
+  } else {
+    std::free(p_);
+  }
+  p_ = nullptr;
+  cap_ = 0;
 }
 
 Buffer BufferPool::Get(size_t size) {

@@ -3,6 +3,10 @@
 // Reads and writes of up to 32 MiB each would otherwise go through malloc/mmap/munmap and
 // fresh page faults on every request; the pool keeps a few buffers of each power-of-two size
 // class. Thread-safe (workers hand buffers back through the connection).
+// Buffers of kMappedBytes and more are mapped with mmap and unmapped when freed, so that the
+// server's memory follows its request budget. This is done here, not with a process-wide
+// mallopt(M_MMAP_THRESHOLD): that would also send the libraries' own large buffers (librbd
+// receives every 1 MiB read into a fresh one) through mmap, page faults and munmap.
 #pragma once
 
 #include <cstddef>
@@ -17,12 +21,13 @@ namespace vbs::nbd {
 class Buffer {
  public:
   Buffer() = default;
+  static constexpr size_t kMappedBytes = 256 * 1024;
   static Buffer Alloc(size_t capacity);
-  ~Buffer() { std::free(p_); }
+  ~Buffer() { Release(); }
   Buffer(Buffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), cap_(std::exchange(o.cap_, 0)) {}
   Buffer& operator=(Buffer&& o) noexcept {
     if (this != &o) {
-      std::free(p_);
+      Release();
       p_ = std::exchange(o.p_, nullptr);
       cap_ = std::exchange(o.cap_, 0);
     }
@@ -36,6 +41,8 @@ class Buffer {
   explicit operator bool() const { return p_ != nullptr; }
 
  private:
+  void Release();
+
   uint8_t* p_ = nullptr;
   size_t cap_ = 0;
 };

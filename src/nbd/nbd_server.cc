@@ -1,7 +1,6 @@
 #include "nbd/nbd_server.h"
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -57,10 +56,6 @@ NbdServer::NbdServer(NbdServerOptions options)
       memory_(options.max_request_memory),
       workers_(std::make_unique<WorkerPool>(options.worker_threads)) {
   ::signal(SIGPIPE, SIG_IGN);
-  // Request buffers of 256 KiB and more come from mmap and go back to the kernel when freed,
-  // so the process's memory follows the request budget (glibc's default threshold grows to
-  // 32 MiB after the first large free and keeps such buffers in the heap).
-  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   // No SA_RESTART: the signal breaks a connection thread's blocking recv for a handover.
   struct sigaction sa = {};
   sa.sa_handler = [](int) {};
