@@ -43,9 +43,11 @@ struct DeviceCapabilities {
   // offset and length are multiples of this go straight to the disk (others take a slower,
   // buffered path).
   uint32_t direct_align = 0;
-  // ReadAsync completes on the backend's own threads (librbd, io_uring): the data path starts
-  // reads from a connection's thread, and no thread of its own waits for them.
+  // ReadAsync (async_reads) or WriteAsync (async_writes) complete on the backend's own
+  // threads (librbd, io_uring): the data path starts them from a connection's thread, and no thread
+  // of its own waits for them.
   bool async_reads = false;
+  bool async_writes = false;
 };
 
 // Status code of WriteZeroesFast when the backend cannot zero quickly.
@@ -77,12 +79,16 @@ class BlockDevice {
     return Status(StatusKind::kUnavailable, kFastZeroUnsupported, "no fast zeroing");
   }
 
-  // Starts a read and calls `done` once with its result: on another thread, or on this one
-  // before returning. The buffer stays valid until then. By default it runs Read; devices
-  // offering async_reads hand it to their backend.
+  // Start a read or a write and call `done` once with its result: on another thread, or on
+  // this one before returning. The buffer stays valid and untouched until then. By default
+  // they run Read/Write; devices offering async_reads/async_writes hand them to their backend.
   using IoDone = std::function<void(Status)>;
   virtual void ReadAsync(void* buf, uint64_t length, uint64_t offset, IoDone done) {
     done(Read(buf, length, offset));
+  }
+  virtual void WriteAsync(const void* buf, uint64_t length, uint64_t offset, bool fua,
+                          IoDone done) {
+    done(Write(buf, length, offset, fua));
   }
 
   // True when writes through one open device are visible to reads through any other open

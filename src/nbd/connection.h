@@ -102,7 +102,7 @@ class Connection final : public Fenceable, public std::enable_shared_from_this<C
   void Dispatch(const Request& req, const uint8_t* payload, Buffer* owned, bool gated);
   // A write held by a paused export: runs when the export resumes (entered) or is refused.
   void Park(const Request& req, const uint8_t* payload, Buffer* owned);
-  void StartAsyncRead(const Request& req);
+  void StartAsyncRequest(const Request& req, const uint8_t* payload, Buffer* owned, bool gated);
   bool FlushOut(bool* blocked);
   bool Spliced(const Reply& r);
   void PopSent();

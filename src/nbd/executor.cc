@@ -279,13 +279,36 @@ void EncodeError(const Request& r, bool structured, uint32_t err, std::string_vi
   out->len = kChunkHeaderSize + len;
 }
 
-bool RunsAsync(const Request& r, const ExecContext& c) {
-  return r.type == kCmdRead && r.length > 0 && c.caps.async_reads;
+bool RunsAsync(const Request& r, const uint8_t* payload, const ExecContext& c) {
+  if (r.length == 0) return false;
+  if (r.type == kCmdRead) return c.caps.async_reads;
+  return r.type == kCmdWrite && payload != nullptr && c.caps.async_writes;
 }
 
-void StartAsync(const Request& r, const ExecContext& c, std::function<void(Reply)> done) {
+void StartAsync(const Request& r, const uint8_t* payload, const ExecContext& c,
+                std::function<void(Reply)> done) {
   BufferPool* pool = c.pool;
   const bool sr = c.params.structured;
+  if (r.type == kCmdWrite) {
+    if (c.lease != nullptr && !c.lease->Valid()) {  // as in Execute: right before the device
+      Reply out;
+      EncodeError(r, sr, kEIO, "writes are fenced: this node's lease on the volume ran out", pool,
+                  &out);
+      done(std::move(out));
+      return;
+    }
+    c.dev->WriteAsync(payload, r.length, r.offset, r.flags & kCmdFlagFua,
+                      [r, sr, pool, done = std::move(done)](Status st) {
+                        Reply out;
+                        if (st.ok()) {
+                          EncodeOk(r, pool, &out);
+                        } else {
+                          EncodeError(r, sr, NbdErrorFor(st), st.message(), pool, &out);
+                        }
+                        done(std::move(out));
+                      });
+    return;
+  }
   // A read: one data chunk (no hole probe: asking an asynchronous backend for extents would
   // wait on it here). The data goes straight behind its header, or, for direct I/O, into an
   // aligned buffer of its own that the disk can fill.

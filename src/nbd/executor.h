@@ -89,13 +89,14 @@ enum class ExecResult { kDone, kWouldBlock };
 ExecResult Execute(const Request& r, const uint8_t* payload, const ExecContext& c, bool on_loop,
                    Reply* out);
 
-// Asynchronous reads (DeviceCapabilities::async_reads): started by the connection thread,
-// answered by the device's completion, so no worker waits on the backend. RunsAsync: whether
-// `r` goes this way.
-bool RunsAsync(const Request& r, const ExecContext& c);
-// Starts the read `r`; `done` gets its complete reply, on the device's thread or before this
-// returns.
-void StartAsync(const Request& r, const ExecContext& c, std::function<void(Reply)> done);
+// Asynchronous devices (DeviceCapabilities::async_reads/writes): reads or writes started by the
+// connection thread, and the device's completion builds the reply, so no worker waits on the
+// backend. RunsAsync: whether `r` goes this way (a WRITE needs its payload in a buffer).
+bool RunsAsync(const Request& r, const uint8_t* payload, const ExecContext& c);
+// Starts `r`; `done` gets its complete reply, on the device's thread or before this returns.
+// A WRITE's payload stays valid until then (the caller holds it).
+void StartAsync(const Request& r, const uint8_t* payload, const ExecContext& c,
+                std::function<void(Reply)> done);
 
 // The reply carrying NBD error `err` (a structured error chunk when negotiated).
 void EncodeError(const Request& r, bool structured, uint32_t err, std::string_view message,

@@ -2,8 +2,8 @@
 //
 // Tracks allocation per 4 KiB block so Extents reports holes like a sparse file; has no fd,
 // so the NBD server runs every request on its worker pool. With `async`, it offers async reads
-// like a remote backend: ReadAsync completes on a thread of its own, in batches and out of
-// order.
+// and writes like a remote backend: ReadAsync/WriteAsync complete on a thread of its own, in
+// batches and out of order, as a remote backend would.
 #pragma once
 
 #include <algorithm>
@@ -38,13 +38,20 @@ class MemDevice final : public BlockDevice {
 
   DeviceCapabilities capabilities() const override {
     DeviceCapabilities c;
-    c.async_reads = completer_.joinable();
+    c.async_reads = c.async_writes = completer_.joinable();
     return c;
   }
   void ReadAsync(void* buf, uint64_t length, uint64_t offset, IoDone done) override {
     if (!completer_.joinable()) return BlockDevice::ReadAsync(buf, length, offset, done);
     Enqueue(
         [this, buf, length, offset, done = std::move(done)] { done(Read(buf, length, offset)); });
+  }
+  void WriteAsync(const void* buf, uint64_t length, uint64_t offset, bool fua,
+                  IoDone done) override {
+    if (!completer_.joinable()) return BlockDevice::WriteAsync(buf, length, offset, fua, done);
+    Enqueue([this, buf, length, offset, fua, done = std::move(done)] {
+      done(Write(buf, length, offset, fua));
+    });
   }
 
   uint64_t size() const override { return data_.size(); }

@@ -165,8 +165,8 @@ Buffer Connection::KeepPayload(const Request& req, const uint8_t* payload, Buffe
 }
 
 void Connection::Dispatch(const Request& req, const uint8_t* payload, Buffer* owned, bool gated) {
-  if (RunsAsync(req, ctx_)) {  // a read: no payload, not gated
-    StartAsyncRead(req);
+  if (RunsAsync(req, payload, ctx_)) {
+    StartAsyncRequest(req, payload, owned, gated);
     return;
   }
   Reply reply;
@@ -184,11 +184,17 @@ void Connection::Dispatch(const Request& req, const uint8_t* payload, Buffer* ow
   Queue(req, std::move(reply));
 }
 
-// An asynchronous device's read: started here, answered from its completion.
-void Connection::StartAsyncRead(const Request& req) {
+// An asynchronous device's read or write: started here, answered from its completion.
+void Connection::StartAsyncRequest(const Request& req, const uint8_t* payload, Buffer* owned,
+                                   bool gated) {
+  auto held = std::make_shared<Buffer>(KeepPayload(req, payload, owned));
   inflight_.fetch_add(1);  // before the start: the completion may come first
   auto self = shared_from_this();
-  StartAsync(req, ctx_, [self, req](Reply reply) { self->Complete(req, std::move(reply)); });
+  StartAsync(req, held->data(), ctx_, [self, req, held, gated](Reply reply) {
+    if (gated) self->gate_->Leave();
+    self->pool_.Put(std::move(*held));
+    self->Complete(req, std::move(reply));
+  });
 }
 
 void Connection::Park(const Request& req, const uint8_t* payload, Buffer* owned) {

@@ -29,11 +29,13 @@ ssize_t RunAio(const std::function<int(rbd_completion_t)>& submit) {
 // librbd takes size_t lengths; NBD requests are at most 32 MiB, but stay correct anyway.
 constexpr uint64_t kMaxChunk = uint64_t{1} << 30;
 
-// One asynchronous read in flight: what its completion (on a librbd thread) needs.
+// One asynchronous request in flight: what its completion (on a librbd thread) needs.
 struct AsyncOp {
+  rbd_image_t image;
   BlockDevice::IoDone done;
   char* read_buf = nullptr;  // a read: zero-fill what lies past the end of the image
   size_t length = 0;
+  bool flush_after = false;  // a FUA write: its flush follows, and only that answers
   const char* what = "";
 };
 
@@ -50,6 +52,18 @@ void Completed(rbd_completion_t c, void* arg) {
   rbd_aio_release(c);
   if (r >= 0 && op->read_buf != nullptr && static_cast<size_t>(r) < op->length) {
     std::memset(op->read_buf + r, 0, op->length - static_cast<size_t>(r));  // EOF
+  }
+  if (r >= 0 && op->flush_after) {  // starting an aio request does not block this thread
+    op->flush_after = false;
+    op->what = "rbd flush";
+    rbd_completion_t fc = nullptr;
+    int fr = rbd_aio_create_completion(op, Completed, &fc);
+    if (fr == 0) fr = rbd_aio_flush(op->image, fc);
+    if (fr < 0) {
+      if (fc != nullptr) rbd_aio_release(fc);
+      Finish(op, fr);
+    }
+    return;
   }
   Finish(op, r);
 }
@@ -70,11 +84,23 @@ void Submit(AsyncOp* op, const std::function<int(rbd_completion_t)>& submit) {
 
 void RbdDevice::ReadAsync(void* buf, uint64_t length, uint64_t offset, IoDone done) {
   if (length > kMaxChunk) return BlockDevice::ReadAsync(buf, length, offset, std::move(done));
-  auto* op = new AsyncOp{std::move(done), static_cast<char*>(buf), static_cast<size_t>(length),
-                         "rbd read"};
+  auto* op = new AsyncOp{
+      image_.get(), std::move(done), static_cast<char*>(buf), static_cast<size_t>(length),
+      false,        "rbd read"};
   Submit(op, [&](rbd_completion_t c) {
     return rbd_aio_read(image_.get(), offset, static_cast<size_t>(length), static_cast<char*>(buf),
                         c);
+  });
+}
+
+void RbdDevice::WriteAsync(const void* buf, uint64_t length, uint64_t offset, bool fua,
+                           IoDone done) {
+  if (read_only_) return done(Status::PermissionDenied("ReadOnly", "the device is read-only"));
+  if (length > kMaxChunk) return BlockDevice::WriteAsync(buf, length, offset, fua, std::move(done));
+  auto* op = new AsyncOp{image_.get(), std::move(done), nullptr, 0, fua, "rbd write"};
+  Submit(op, [&](rbd_completion_t c) {
+    return rbd_aio_write(image_.get(), offset, static_cast<size_t>(length),
+                         static_cast<const char*>(buf), c);
   });
 }
 

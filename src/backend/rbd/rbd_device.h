@@ -1,13 +1,11 @@
 // RbdDevice: a BlockDevice over an open RBD image, on librbd's asynchronous I/O.
 //
-// Reads are asynchronous (capabilities().async_reads): the NBD server starts them from a
-// connection's thread, and librbd's completion, on its own thread, answers them; no thread
-// waits per read. Writes are not: started from the connection thread they measured slower
-// (bench/nbd, 1M writes qd8: 488 against 871 MiB/s through workers), as librbd then copies
-// every buffer on that one thread. Writes and other calls come synchronously from the
-// server's workers: each submits one librbd aio request and waits for its completion, so
-// the requests of all workers are in flight in librbd together (librbd is thread-safe and
-// pipelines them to the OSDs); nothing is serialised here. Reads, writes, discards, write-zeroes
+// Reads and writes are asynchronous (capabilities().async_reads/async_writes): the NBD server
+// starts them from a connection's thread, and librbd's completion, on its own thread, answers
+// them; no thread waits per request. librbd copies a write's buffer on the calling thread, into
+// heap memory (docs/decisions.md: why the process keeps glibc's adaptive mmap threshold). Other
+// calls come synchronously from the server's workers: each submits one librbd aio request and
+// waits for its completion. Reads, writes, discards, write-zeroes
 // and flushes map one to one onto rbd_aio_*; a FUA write is the write then an aio flush. Extents
 // come from rbd_diff_iterate2 (object granularity with the object map, parent data included for
 // clones): a data extent may contain zeroes, a hole never contains data.
@@ -41,9 +39,12 @@ class RbdDevice final : public BlockDevice {
   DeviceCapabilities capabilities() const override {
     DeviceCapabilities c;
     c.async_reads = true;
+    c.async_writes = true;
     return c;
   }
   void ReadAsync(void* buf, uint64_t length, uint64_t offset, IoDone done) override;
+  void WriteAsync(const void* buf, uint64_t length, uint64_t offset, bool fua,
+                  IoDone done) override;
 
  private:
   std::shared_ptr<RadosPool> pool_;  // keeps the cluster connection alive while open
