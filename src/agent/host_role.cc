@@ -271,6 +271,12 @@ Status HostRole::ResizeAttachments(const AgentOp& op, const std::string& volume_
   if (op.params.contains("iops")) VBS_RETURN_IF_ERROR(ApplyQos(op, volume_id));
   // NBD cannot tell a client that an export grew: its clients reconnect, which opens the
   // grown volume afresh, and learn the new size in the handshake.
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& [name, info] : exports_) {
+      if (info.volume_id == volume_id && info.device) info.device->Forget();
+    }
+  }
   for (const auto& name : ExportsOf(volume_id)) {
     Status st = nbd_.registry().DropConnections(name);
     if (!st.ok() && st.kind() != StatusKind::kNotFound) return st;
@@ -317,20 +323,20 @@ Status HostRole::Export(const std::string& name, const std::string& pool,
   // Fail now, not at the first client, if the volume cannot be opened.
   VBS_ASSIGN_OR_RETURN(auto probe, backend->Open(volume_id, read_only));
   probe.reset();
-  nbd::DeviceFactory factory = [backend, volume_id,
-                                read_only]() -> Result<std::shared_ptr<BlockDevice>> {
-    VBS_ASSIGN_OR_RETURN(auto dev, backend->Open(volume_id, read_only));
-    return std::shared_ptr<BlockDevice>(std::move(dev));
-  };
+  auto device = std::make_shared<SharedDevice>(
+      [backend, volume_id, read_only]() -> Result<std::shared_ptr<BlockDevice>> {
+        VBS_ASSIGN_OR_RETURN(auto dev, backend->Open(volume_id, read_only));
+        return std::shared_ptr<BlockDevice>(std::move(dev));
+      });
   nbd::NbdServer::ExportOptions eo;
   eo.description = volume_id;
   eo.lease = read_only ? nullptr : lease_;  // a rw export writes only under the node's lease
   eo.consumer = consumer;
   eo.throttle = ThrottleFor(volume_id, limits, /*update=*/false);
   eo.stats = stats_.For(volume_id);
-  VBS_RETURN_IF_ERROR(nbd_.AddExport(name, factory, read_only, std::move(eo)));
+  VBS_RETURN_IF_ERROR(nbd_.AddExport(name, device->Factory(), read_only, std::move(eo)));
   std::lock_guard<std::mutex> l(mu_);
-  exports_[name] = ExportInfo{volume_id, pool, read_only, consumer};
+  exports_[name] = ExportInfo{volume_id, pool, read_only, consumer, device};
   return Status::Ok();
 }
 

@@ -41,6 +41,7 @@
 
 #include "agent/home_mount.h"
 #include "agent/server_client.h"
+#include "agent/shared_device.h"
 #include "agent/storage_role.h"
 #include "agent/volume_stats.h"
 #include "nbd/nbd_server.h"
@@ -198,6 +199,7 @@ class HostRole {
     std::string pool;
     bool read_only = false;
     nbd::Consumer consumer;
+    std::shared_ptr<SharedDevice> device;  // the volume opened for its connections
   };
   std::map<std::string, ExportInfo> exports_;                        // by export name
   std::map<std::string, std::shared_ptr<std::mutex>> vm_locks_;      // instance id → its QMP turn

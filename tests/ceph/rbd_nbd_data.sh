@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # System test (issue 16): tests/nbd's data-path checks on an RBD volume, served by VBS over
 # its NBD unix socket through the asynchronous RBD path (rbd_aio_read/rbd_aio_write answered
-# from librbd's completion callback, FUA as a chained aio flush, zero-copy writes). One
+# from librbd's completion callback, FUA as a chained aio flush). One
 # micro-ceph cluster, one `vbsd dev --rbd-pool`, one 1 GiB volume attached host-local:
 #   1. fio's nbd engine with verify=crc32c (verify_fatal): 4k random writes at iodepth 32 from
 #      2 jobs on disjoint ranges, 1M sequential writes at iodepth 8, a random read/write mix of
 #      4k/64k/1M blocks; each job reads everything it wrote back and checks it. fio's exit
 #      status, and its JSON report (every job ran, wrote what it should, read it back, error 0).
 #   2. A 1 MiB range never written reads as zeroes (qemu-io read -P 0).
+#   2b. Two NBD connections open at once share one librbd handle: `rbd status` counts one
+#      watcher on the image (a handle per connection passed the exclusive lock back and forth
+#      on every write), a write on one is read back on the other, and with both closed no
+#      watcher is left.
 #   3. nbdfuse exposes the volume as a file: mkfs.ext4, loop mount, files, sync, unmount;
 #      then through a fresh nbdfuse e2fsck -fn is clean and, remounted, the checksums match.
 #   4. Durability: a write + FLUSH, then a FUA write (across an RBD object boundary), through
@@ -108,6 +112,39 @@ qemu-io -f raw "$URI" -c "read -P 0 1023M 1M" >"$T/qio.out" 2>&1 ||
   fail "never-written range at 1023M does not read as zeroes: $(cat "$T/qio.out")"
 grep -q "^read 1048576/1048576 bytes at offset $((1023 * MiB))" "$T/qio.out" ||
   fail "qemu-io did not read the 1M at 1023M: $(cat "$T/qio.out")"
+
+# --- 2b. two connections, one librbd handle ------------------------------------------------------
+step "two NBD connections at once: one watcher on the image"
+# watchers: how many librbd handles have the image open (each open watches its header).
+watchers() { rbdc status --format json "$VOL" | jq '.watchers | length'; }
+# wait_watchers N WHAT: a closed connection lets go of its device just after the client has gone.
+wait_watchers() {
+  for _ in $(seq 50); do [ "$(watchers)" = "$1" ] && break; sleep 0.2; done
+  assert_eq "$1" "$(watchers)" "watchers $2"
+}
+wait_watchers 0 "with no NBD connection open"
+/usr/bin/python3 - "$URI" >"$T/two.out" 2>&1 <<'PY' &
+import sys, time, nbd
+a, b = nbd.NBD(), nbd.NBD()
+a.connect_uri(sys.argv[1])
+b.connect_uri(sys.argv[1])
+data = bytes(range(256)) * 16
+a.pwrite(data, 1000 << 20)
+a.flush()
+assert b.pread(len(data), 1000 << 20) == data, "connection b does not read a's write"
+print("both open", flush=True)
+time.sleep(4)  # while the shell counts watchers
+a.shutdown()
+b.shutdown()
+print("closed", flush=True)
+PY
+TWO_PID=$!
+for _ in $(seq 100); do grep -q "both open" "$T/two.out" && break; sleep 0.1; done
+grep -q "both open" "$T/two.out" || fail "two NBD connections: $(cat "$T/two.out")"
+assert_eq 1 "$(watchers)" "watchers with two NBD connections open"
+wait "$TWO_PID" || fail "two NBD connections: $(cat "$T/two.out")"
+grep -q closed "$T/two.out" || fail "two NBD connections did not close: $(cat "$T/two.out")"
+wait_watchers 0 "once both connections closed"
 
 # --- 3. nbdfuse + ext4 ----------------------------------------------------------------------------
 # fuse_up / fuse_down: the volume as the file $T/fuse/nbd through an nbdfuse of our own. The
