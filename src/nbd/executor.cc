@@ -60,6 +60,26 @@ void EncodeOk(const Request& r, BufferPool* pool, Reply* out) {
   out->len = kSimpleReplyHeaderSize;
 }
 
+// The reply to a request without data: done, or the device's error.
+void EncodeResult(const Request& r, bool structured, const Status& st, BufferPool* pool,
+                  Reply* out) {
+  if (st.ok()) {
+    EncodeOk(r, pool, out);
+  } else {
+    EncodeError(r, structured, NbdErrorFor(st), st.message(), pool, out);
+  }
+}
+
+// Checked last thing before the device: a write that waited anywhere (a queue, a socket, a
+// stopped process) is refused once the node may have lost the volume to another node. True
+// (with the EIO reply in `out`) when the lease has run out.
+bool LeaseRanOut(const Request& r, const ExecContext& c, Reply* out) {
+  if (c.lease == nullptr || c.lease->Valid()) return false;
+  EncodeError(r, c.params.structured, kEIO,
+              "writes are fenced: this node's lease on the volume ran out", c.pool, out);
+  return true;
+}
+
 // Reads [off, off+len) into dst. Returns 0, an NBD error, or -EAGAIN when on the loop and the
 // data is not at hand without waiting.
 int ReadInto(const ExecContext& c, bool on_loop, uint8_t* dst, uint64_t len, uint64_t off) {
@@ -290,21 +310,12 @@ void StartAsync(const Request& r, const uint8_t* payload, const ExecContext& c,
   BufferPool* pool = c.pool;
   const bool sr = c.params.structured;
   if (r.type == kCmdWrite) {
-    if (c.lease != nullptr && !c.lease->Valid()) {  // as in Execute: right before the device
-      Reply out;
-      EncodeError(r, sr, kEIO, "writes are fenced: this node's lease on the volume ran out", pool,
-                  &out);
-      done(std::move(out));
-      return;
-    }
+    Reply refused;
+    if (LeaseRanOut(r, c, &refused)) return done(std::move(refused));
     c.dev->WriteAsync(payload, r.length, r.offset, r.flags & kCmdFlagFua,
                       [r, sr, pool, done = std::move(done)](Status st) {
                         Reply out;
-                        if (st.ok()) {
-                          EncodeOk(r, pool, &out);
-                        } else {
-                          EncodeError(r, sr, NbdErrorFor(st), st.message(), pool, &out);
-                        }
+                        EncodeResult(r, sr, st, pool, &out);
                         done(std::move(out));
                       });
     return;
@@ -357,13 +368,7 @@ ExecResult Execute(const Request& r, const uint8_t* payload, const ExecContext& 
     if (c.inline_mode == InlineMode::kNoWait && !plain_write) return ExecResult::kWouldBlock;
   }
   const bool writes = r.type == kCmdWrite || r.type == kCmdTrim || r.type == kCmdWriteZeroes;
-  if (writes && c.lease != nullptr && !c.lease->Valid()) {
-    // Checked last thing before the device: a write that waited anywhere (a queue, a socket,
-    // a stopped process) is refused once the node may have lost the volume to another node.
-    EncodeError(r, c.params.structured, kEIO,
-                "writes are fenced: this node's lease on the volume ran out", c.pool, out);
-    return ExecResult::kDone;
-  }
+  if (writes && LeaseRanOut(r, c, out)) return ExecResult::kDone;
   Status st;
   switch (r.type) {
     case kCmdWrite:
@@ -404,11 +409,7 @@ ExecResult Execute(const Request& r, const uint8_t* payload, const ExecContext& 
       EncodeError(r, c.params.structured, kEINVAL, "unknown command", c.pool, out);
       return ExecResult::kDone;
   }
-  if (!st.ok()) {
-    EncodeError(r, c.params.structured, NbdErrorFor(st), st.message(), c.pool, out);
-  } else {
-    EncodeOk(r, c.pool, out);
-  }
+  EncodeResult(r, c.params.structured, st, c.pool, out);
   return ExecResult::kDone;
 }
 

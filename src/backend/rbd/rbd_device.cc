@@ -84,9 +84,11 @@ void Submit(AsyncOp* op, const std::function<int(rbd_completion_t)>& submit) {
 
 void RbdDevice::ReadAsync(void* buf, uint64_t length, uint64_t offset, IoDone done) {
   if (length > kMaxChunk) return BlockDevice::ReadAsync(buf, length, offset, std::move(done));
-  auto* op = new AsyncOp{
-      image_.get(), std::move(done), static_cast<char*>(buf), static_cast<size_t>(length),
-      false,        "rbd read"};
+  auto* op = new AsyncOp{.image = image_.get(),
+                         .done = std::move(done),
+                         .read_buf = static_cast<char*>(buf),
+                         .length = static_cast<size_t>(length),
+                         .what = "rbd read"};
   Submit(op, [&](rbd_completion_t c) {
     return rbd_aio_read(image_.get(), offset, static_cast<size_t>(length), static_cast<char*>(buf),
                         c);
@@ -97,7 +99,8 @@ void RbdDevice::WriteAsync(const void* buf, uint64_t length, uint64_t offset, bo
                            IoDone done) {
   if (read_only_) return done(Status::PermissionDenied("ReadOnly", "the device is read-only"));
   if (length > kMaxChunk) return BlockDevice::WriteAsync(buf, length, offset, fua, std::move(done));
-  auto* op = new AsyncOp{image_.get(), std::move(done), nullptr, 0, fua, "rbd write"};
+  auto* op = new AsyncOp{
+      .image = image_.get(), .done = std::move(done), .flush_after = fua, .what = "rbd write"};
   Submit(op, [&](rbd_completion_t c) {
     return rbd_aio_write(image_.get(), offset, static_cast<size_t>(length),
                          static_cast<const char*>(buf), c);
