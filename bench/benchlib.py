@@ -231,9 +231,14 @@ def value(unit, iops, bw):
     return iops / 1000 if unit == "kIOPS" else bw / 2**20
 
 
-def fio_rbd_args(pool, image):
-    """fio's rbd engine on POOL/IMAGE as client.admin (CEPH_CONF in the environment)."""
-    return ["--ioengine=rbd", "--clientname=admin", f"--pool={pool}", f"--rbdname={image}"]
+def fio_rbd_args(pool, image, cache=True):
+    """fio's rbd engine on POOL/IMAGE as client.admin (CEPH_CONF in the environment).
+    cache=True: fio flushes once at open, which turns librbd's cache to write-back, so writes
+    are acknowledged from the cache. cache=False (--direct=1: fio sets rbd_cache=false):
+    writes are acknowledged once the OSD has them, as an NBD server's librbd does until its
+    client's first flush (rbd_cache_writethrough_until_flush)."""
+    return (["--ioengine=rbd", "--clientname=admin", f"--pool={pool}", f"--rbdname={image}"] +
+            ([] if cache else ["--direct=1"]))
 
 
 # --- Ceph --------------------------------------------------------------------------------------
