@@ -330,6 +330,7 @@ Status HostRole::Export(const std::string& name, const std::string& pool,
       });
   nbd::NbdServer::ExportOptions eo;
   eo.description = volume_id;
+  eo.factory_shares_device = true;          // SharedDevice: CAN_MULTI_CONN also for RBD volumes
   eo.lease = read_only ? nullptr : lease_;  // a rw export writes only under the node's lease
   eo.consumer = consumer;
   eo.throttle = ThrottleFor(volume_id, limits, /*update=*/false);

@@ -8,6 +8,10 @@
 // device is open get the same one, and it is closed when the last of them lets go. Forget()
 // makes the next connection open afresh (after a resize, reconnecting clients must get the
 // grown volume). Thread-safe.
+// Since the connections open at once share one device, the export advertises CAN_MULTI_CONN
+// (host_role.cc). The one exception is the moment of a resize: Forget() is followed at once
+// by dropping the export's connections, and a client that connects in between may, until
+// its older connections are dropped, be on two devices.
 #pragma once
 
 #include <memory>

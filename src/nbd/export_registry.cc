@@ -174,7 +174,7 @@ Result<OpenedExport> ExportRegistry::Open(std::string_view name, const Peer& pee
     if (!dev.ok()) return dev.status();
     if (!*dev) return Status::Internal("device factory returned null");
     e.device = std::move(dev).value();
-    e.multi_conn = e.device->coherent_across_opens();
+    e.multi_conn = entry->spec.factory_shares_device || e.device->coherent_across_opens();
   }
   e.size = e.device->size();
   e.read_only = entry->spec.read_only || e.device->read_only();

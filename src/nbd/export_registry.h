@@ -44,6 +44,9 @@ class ExportRegistry final : public ExportCatalog {
     bool read_only = false;
     std::shared_ptr<BlockDevice> device;  // either a shared device ...
     DeviceFactory factory;                // ... or a factory called per connection
+    // The factory gives the connections that are open at once the same device (as
+    // agent/shared_device.h does): CAN_MULTI_CONN as for `device`, whatever the device is.
+    bool factory_shares_device = false;
     // Set for an export whose writes must stop when the node's lease runs out.
     std::shared_ptr<const WriteLease> lease;
     // Who may open it (peer.h); anyone by default.

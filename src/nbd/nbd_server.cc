@@ -87,11 +87,16 @@ Status NbdServer::AddExport(const std::string& name, DeviceFactory factory, bool
   spec.description = std::move(options.description);
   spec.read_only = read_only;
   spec.factory = std::move(factory);
+  spec.factory_shares_device = options.factory_shares_device;
   spec.lease = std::move(options.lease);
   spec.consumer = options.consumer;
   spec.throttle = std::move(options.throttle);
   spec.stats = std::move(options.stats);
   return registry_.Add(std::move(spec));
+}
+
+Status NbdServer::AddExport(const std::string& name, DeviceFactory factory, bool read_only) {
+  return AddExport(name, std::move(factory), read_only, ExportOptions{});
 }
 
 Status NbdServer::RemoveExport(const std::string& name) {

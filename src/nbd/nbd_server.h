@@ -65,16 +65,19 @@ class NbdServer {
   // One device shared by all connections (CAN_MULTI_CONN is advertised).
   Status AddExport(const std::string& name, std::shared_ptr<BlockDevice> device, bool read_only,
                    std::string description = {});
-  // A device opened per connection; CAN_MULTI_CONN iff device->coherent_across_opens().
+  // A device opened per connection; CAN_MULTI_CONN iff device->coherent_across_opens() or
+  // the factory shares one device among the connections open at once.
   struct ExportOptions {
     std::string description;
+    bool factory_shares_device = false;       // export_registry.h
     std::shared_ptr<const WriteLease> lease;  // writes run only while it is valid
     Consumer consumer;                        // who may open it (peer.h)
     std::shared_ptr<Throttle> throttle;       // QoS limits (throttle.h)
     std::shared_ptr<ExportStats> stats;       // what it served (export_stats.h)
   };
   Status AddExport(const std::string& name, DeviceFactory factory, bool read_only,
-                   ExportOptions options = {});
+                   ExportOptions options);
+  Status AddExport(const std::string& name, DeviceFactory factory, bool read_only);
   // Disconnects the export's clients and returns when all of them are closed.
   Status RemoveExport(const std::string& name);
   // The export a client gets when it asks for the empty name.

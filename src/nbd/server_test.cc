@@ -594,6 +594,34 @@ TEST(ServerThrottleTest, RequestsWaitForTheBucketAndLimitsChangeOnline) {
   ::unlink(sock.c_str());
 }
 
+// CAN_MULTI_CONN promises that the connections see each other's writes and that a flush on
+// one covers writes completed on all: advertised when they share one device (one object, or
+// a factory that shares it, as the agent's SharedDevice) or the device is coherent across
+// opens; not for a device opened per connection (MemDevice is not coherent across opens).
+TEST(ServerMultiConnTest, AdvertisedOnlyWhenConnectionsShareOrCoherent) {
+  const std::string sock = "/tmp/vbs-nbd-mc-" + std::to_string(::getpid()) + ".sock";
+  NbdServer server;
+  DeviceFactory factory = []() -> Result<std::shared_ptr<BlockDevice>> {
+    return std::shared_ptr<BlockDevice>(std::make_shared<MemDevice>(8 << 20));
+  };
+  ASSERT_TRUE(server.AddExport("per-open", factory, false).ok());
+  NbdServer::ExportOptions shares;
+  shares.factory_shares_device = true;
+  ASSERT_TRUE(server.AddExport("shared", factory, false, shares).ok());
+  ASSERT_TRUE(server.AddExport("one", std::make_shared<MemDevice>(8 << 20), false).ok());
+  ASSERT_TRUE(server.ListenUnix(sock).ok());
+  const std::pair<const char*, bool> cases[] = {
+      {"per-open", false}, {"shared", true}, {"one", true}};
+  for (auto [name, multi] : cases) {
+    Client c;
+    ASSERT_TRUE(c.Connect(sock));
+    ASSERT_TRUE(c.Go(name)) << name;
+    EXPECT_EQ((c.flags_ & kFlagCanMultiConn) != 0, multi) << name;
+  }
+  server.Stop();
+  ::unlink(sock.c_str());
+}
+
 TEST(ServerStatsTest, ExportStatsCountWhatWasAnswered) {
   const std::string sock = "/tmp/vbs-nbd-stats-" + std::to_string(::getpid()) + ".sock";
   NbdServer server;

@@ -10,8 +10,8 @@
 #   2. A 1 MiB range never written reads as zeroes (qemu-io read -P 0).
 #   2b. Two NBD connections open at once share one librbd handle: `rbd status` counts one
 #      watcher on the image (a handle per connection passed the exclusive lock back and forth
-#      on every write), a write on one is read back on the other, and with both closed no
-#      watcher is left.
+#      on every write), the export advertises CAN_MULTI_CONN, a write on one is read back on
+#      the other, and with both closed no watcher is left.
 #   3. nbdfuse exposes the volume as a file: mkfs.ext4, loop mount, files, sync, unmount;
 #      then through a fresh nbdfuse e2fsck -fn is clean and, remounted, the checksums match.
 #   4. Durability: a write + FLUSH, then a FUA write (across an RBD object boundary), through
@@ -128,9 +128,10 @@ import sys, time, nbd
 a, b = nbd.NBD(), nbd.NBD()
 a.connect_uri(sys.argv[1])
 b.connect_uri(sys.argv[1])
+assert a.can_multi_conn() and b.can_multi_conn(), "CAN_MULTI_CONN is not advertised"
 data = bytes(range(256)) * 16
 a.pwrite(data, 1000 << 20)
-a.flush()
+b.flush()  # multi-conn: a flush on one connection covers writes completed on the others
 assert b.pread(len(data), 1000 << 20) == data, "connection b does not read a's write"
 print("both open", flush=True)
 time.sleep(4)  # while the shell counts watchers
