@@ -77,6 +77,8 @@ class NbdServer {
   };
   Status AddExport(const std::string& name, DeviceFactory factory, bool read_only,
                    ExportOptions options);
+  // Without options. An overload, not `options = {}`: g++ 12 refuses a default argument of a
+  // nested struct whose members have initializers.
   Status AddExport(const std::string& name, DeviceFactory factory, bool read_only);
   // Disconnects the export's clients and returns when all of them are closed.
   Status RemoveExport(const std::string& name);
