@@ -212,10 +212,9 @@ def load_line(load0):
 
 
 # --- fio ---------------------------------------------------------------------------------------
-def fio(args, runtime, size, rw, bs, depth, jobs=1, env=None, ramp=1):
+def fio_job(args, runtime, size, rw, bs, depth, jobs=1, env=None, ramp=1):
     """One time-based fio run of RUNTIME seconds after RAMP seconds (floats are fine); returns
-    (IOPS, bytes/s) summed over the jobs and fio's own CPU use (usr+sys, % of one core per
-    job)."""
+    fio's JSON for the jobs (group-reported: one) and the direction RW measured."""
     cmd = ["fio", "--name=b", f"--rw={rw}", f"--bs={bs}", f"--iodepth={depth}",
            f"--numjobs={jobs}", "--time_based", f"--runtime={round(runtime * 1000)}ms",
            f"--ramp_time={round(ramp * 1000)}ms",
@@ -223,7 +222,13 @@ def fio(args, runtime, size, rw, bs, depth, jobs=1, env=None, ramp=1):
            "--randrepeat=0"] + args
     out = run(cmd, env=env, timeout=runtime + ramp + 120).stdout
     j = json.loads(out[out.index("{"):])["jobs"][0]
-    d = j["read"] if rw in ("read", "randread") else j["write"]
+    return j, (j["read"] if rw in ("read", "randread") else j["write"])
+
+
+def fio(args, runtime, size, rw, bs, depth, jobs=1, env=None, ramp=1):
+    """fio_job's run; returns (IOPS, bytes/s) summed over the jobs and fio's own CPU use
+    (usr+sys, % of one core per job)."""
+    j, d = fio_job(args, runtime, size, rw, bs, depth, jobs, env, ramp)
     return d["iops"], d["bw_bytes"], j["usr_cpu"] + j["sys_cpu"]
 
 
